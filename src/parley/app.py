@@ -1,0 +1,67 @@
+"""The ASGI application: `create_app(settings)` builds the FastAPI app whose
+lifespan creates the engines, clients and background workers and closes them.
+
+Databases may be down at startup: engines connect lazily, so the app starts,
+serves `/api/health`, and recovers by itself when the databases return.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import FastAPI, Request, Response
+
+from parley.errors import install_error_handlers
+from parley.health.router import router as health_router
+from parley.settings import Settings
+from parley.state import AppState
+from parley.storage.mongo.database import MongoDatabase
+from parley.storage.postgres.database import PostgresDatabase
+
+log = structlog.get_logger("parley.http")
+
+
+def build_state(settings: Settings) -> AppState:
+    return AppState(
+        settings=settings,
+        postgres=PostgresDatabase.from_settings(settings),
+        mongo=MongoDatabase.from_settings(settings),
+    )
+
+
+def create_app(settings: Settings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state = build_state(settings)
+        app.state.parley = state
+        log.info("startup", mongo_database=settings.mongo_database)
+        try:
+            yield
+        finally:
+            await state.mongo.close()
+            await state.postgres.dispose()
+            log.info("shutdown")
+
+    app = FastAPI(title="Parley", version="0.1.0", lifespan=lifespan)
+    install_error_handlers(app)
+    app.middleware("http")(_log_request)
+    app.include_router(health_router)
+    return app
+
+
+async def _log_request(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    started = time.perf_counter()
+    response = await call_next(request)
+    log.info(
+        "request",
+        method=request.method,
+        path=request.url.path,
+        status=response.status_code,
+        ms=round((time.perf_counter() - started) * 1000, 2),
+    )
+    return response

@@ -1,0 +1,1 @@
+"""The `parley` command line: one module per command, registered in `main`."""

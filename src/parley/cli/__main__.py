@@ -1,0 +1,3 @@
+from parley.cli.main import app
+
+app()

@@ -1,0 +1,152 @@
+"""Parley's HTTP-facing errors and the one JSON shape every error is rendered in.
+
+    ParleyError                      (status, code)
+    ├── BadRequest                   400
+    ├── Unauthorized                 401
+    ├── Forbidden                    403
+    ├── NotFound                     404
+    ├── Conflict                     409
+    ├── ValidationFailed             422
+    └── ServiceUnavailable           503  (carries Retry-After)
+
+Every error reaches the client as `{"error": "<Code>", "detail": "<sentence>"}`.
+Storage errors (`parley.storage.errors`) are translated by the handlers below so
+that a database outage answers 503 rather than 500.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from parley.storage.errors import StorageError
+
+log = structlog.get_logger("parley.errors")
+
+
+class ParleyError(Exception):
+    status_code: ClassVar[int] = 400
+    code: ClassVar[str] = "BadRequest"
+
+    def __init__(self, detail: str, *, code: str | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        if code is not None:
+            self.code = code  # type: ignore[misc]
+
+    def headers(self) -> dict[str, str]:
+        return {}
+
+
+class BadRequest(ParleyError):
+    status_code = 400
+    code = "BadRequest"
+
+
+class Unauthorized(ParleyError):
+    status_code = 401
+    code = "Unauthorized"
+
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": "Bearer"}
+
+
+class Forbidden(ParleyError):
+    status_code = 403
+    code = "Forbidden"
+
+
+class NotFound(ParleyError):
+    status_code = 404
+    code = "NotFound"
+
+
+class Conflict(ParleyError):
+    status_code = 409
+    code = "Conflict"
+
+
+class ValidationFailed(ParleyError):
+    status_code = 422
+    code = "ValidationError"
+
+
+class ServiceUnavailable(ParleyError):
+    status_code = 503
+    code = "StorageUnavailable"
+
+    def __init__(self, detail: str, *, retry_after: int = 1, code: str | None = None) -> None:
+        super().__init__(detail, code=code)
+        self.retry_after = retry_after
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+
+def error_body(code: str, detail: str) -> dict[str, str]:
+    return {"error": code, "detail": detail}
+
+
+def _render(error: ParleyError) -> JSONResponse:
+    return JSONResponse(
+        error_body(error.code, error.detail),
+        status_code=error.status_code,
+        headers=error.headers(),
+    )
+
+
+def _describe_validation(errors: list[Any]) -> str:
+    first = errors[0] if errors else {}
+    location = [str(part) for part in first.get("loc", ()) if part not in ("body", "query", "path")]
+    field = ".".join(location) or "request"
+    message = str(first.get("msg", "is invalid")).removeprefix("Value error, ")
+    return f"{field}: {message}"
+
+
+_HTTP_CODES = {
+    400: "BadRequest",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "NotFound",
+    405: "MethodNotAllowed",
+    409: "Conflict",
+    413: "PayloadTooLarge",
+    415: "UnsupportedMediaType",
+}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Render every error, ours and the framework's, as `{"error", "detail"}`."""
+
+    async def on_parley_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, ParleyError)
+        return _render(exc)
+
+    async def on_validation_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        return _render(ValidationFailed(_describe_validation(list(exc.errors()))))
+
+    async def on_http_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        code = _HTTP_CODES.get(exc.status_code, "HTTPError")
+        detail = exc.detail if isinstance(exc.detail, str) else code
+        return JSONResponse(
+            error_body(code, detail), status_code=exc.status_code, headers=exc.headers
+        )
+
+    async def on_storage_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StorageError)
+        log.warning("storage_unavailable", store=exc.store, operation=exc.operation, error=str(exc))
+        return _render(
+            ServiceUnavailable(f"The {exc.store} database is unavailable; retry shortly.")
+        )
+
+    app.add_exception_handler(ParleyError, on_parley_error)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(StorageError, on_storage_error)

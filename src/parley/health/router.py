@@ -1,0 +1,32 @@
+"""`GET /api/health`: the overall status plus per-database detail."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from parley.deps import AppStateDep
+from parley.resilience.health import probe_databases, summarize, utc_timestamp
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/api/health", summary="Health of both databases")
+async def health(request: Request, state: AppStateDep) -> JSONResponse:
+    del request
+    results = await probe_databases(state.mongo, state.postgres, state.settings.health_deadline)
+    databases: dict[str, Any] = {name: result.up for name, result in results.items()}
+    databases["timestamp"] = utc_timestamp()
+    status, message = summarize(databases)
+    body = {
+        "status": status,
+        "databases": databases,
+        "message": message,
+        "details": {
+            name: {"latencyMs": result.latency_ms, "error": result.error}
+            for name, result in results.items()
+        },
+    }
+    return JSONResponse(body, status_code=503 if status == "unhealthy" else 200)

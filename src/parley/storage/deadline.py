@@ -1,0 +1,47 @@
+"""Deadlines that return on time even when cleanup would block.
+
+`asyncio.timeout` cancels the operation and then waits for its cleanup; on a
+frozen server that cleanup (a rollback, a connection close) blocks until the
+driver's own socket timeout. `within_deadline` instead runs the operation as a
+task, stops waiting at the deadline, cancels it and lets the cleanup finish in
+the background, so the caller gets its answer at the deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+# Abandoned tasks are kept referenced until they finish (the event loop holds
+# tasks only weakly).
+_abandoned: set[asyncio.Task[Any]] = set()
+
+
+def _forget(task: asyncio.Task[Any]) -> None:
+    _abandoned.discard(task)
+    if not task.cancelled():
+        task.exception()  # retrieved, so it is not reported as "never retrieved"
+
+
+async def within_deadline(operation: Coroutine[Any, Any, T], seconds: float) -> T:
+    """Await `operation`, raising `TimeoutError` once `seconds` have passed."""
+    task = asyncio.ensure_future(operation)
+    try:
+        done, _ = await asyncio.wait({task}, timeout=seconds)
+    except asyncio.CancelledError:
+        task.cancel()
+        _abandon(task)
+        raise
+    if done:
+        return task.result()
+    task.cancel()
+    _abandon(task)
+    raise TimeoutError(f"no answer within {seconds:.3f}s")
+
+
+def _abandon(task: asyncio.Task[Any]) -> None:
+    _abandoned.add(task)
+    task.add_done_callback(_forget)

@@ -1,0 +1,80 @@
+"""Parley's MongoDB handle: one `AsyncMongoClient` per process, built in the
+app's lifespan, with short driver timeouts and a deadline on every named
+operation.
+
+Driver timeouts are set well under a second (never the 30-second defaults), and
+each operation also runs under `asyncio.timeout`, so a frozen server costs a
+caller its deadline and no more.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
+
+import structlog
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from parley.settings import Settings
+from parley.storage.deadline import within_deadline
+from parley.storage.mongo.errors import translate_errors
+
+T = TypeVar("T")
+log = structlog.get_logger("parley.mongo")
+
+MongoDocument = dict[str, Any]
+
+
+class MongoDatabase:
+    def __init__(self, client: AsyncMongoClient[MongoDocument], name: str, deadline: float) -> None:
+        self.client = client
+        self.db: AsyncDatabase[MongoDocument] = client[name]
+        self.deadline = deadline
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> MongoDatabase:
+        ms = int(settings.connect_timeout * 1000)
+        client: AsyncMongoClient[MongoDocument] = AsyncMongoClient(
+            settings.mongo_url,
+            uuidRepresentation="standard",
+            tz_aware=True,
+            connect=False,
+            serverSelectionTimeoutMS=ms,
+            connectTimeoutMS=ms,
+            socketTimeoutMS=max(int(settings.db_deadline * 4000), 2000),
+            waitQueueTimeoutMS=ms,
+            heartbeatFrequencyMS=500,
+            appname="parley",
+        )
+        return cls(client, settings.mongo_database, settings.db_deadline)
+
+    async def run(
+        self,
+        name: str,
+        fn: Callable[[AsyncDatabase[MongoDocument]], Coroutine[Any, Any, T]],
+        *,
+        deadline: float | None = None,
+    ) -> T:
+        """Run `fn` against the database as operation `name`, within the deadline."""
+        started = time.perf_counter()
+        with translate_errors(name):
+            result = await within_deadline(fn(self.db), deadline or self.deadline)
+        log.debug(
+            "db_op", store="mongodb", op=name, ms=round((time.perf_counter() - started) * 1000, 2)
+        )
+        return result
+
+    async def ping(self, deadline: float) -> float:
+        """Round-trip `ping`; returns milliseconds or raises a storage error."""
+        started = time.perf_counter()
+        await self.run("HEALTH_PING_MONGO", _ping, deadline=deadline)
+        return (time.perf_counter() - started) * 1000
+
+    async def close(self) -> None:
+        await self.client.close()
+
+
+async def _ping(db: AsyncDatabase[MongoDocument]) -> None:
+    await db.command("ping")

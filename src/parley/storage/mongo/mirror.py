@@ -1,0 +1,48 @@
+"""The MongoDB mirror of what a DM needs from PostgreSQL: conversation
+participants and the author's name and image. Written through
+`sync_to_both_databases` when they change, and backfilled by `parley migrate`."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from pymongo import ReplaceOne
+from pymongo.asynchronous.database import AsyncDatabase
+
+from parley.storage.mongo.database import MongoDocument
+from parley.storage.mongo.schema import CONVERSATIONS, PROFILES
+
+
+def profile_document(
+    profile_id: uuid.UUID, name: str, image_url: str | None, updated_at: datetime
+) -> MongoDocument:
+    return {"_id": profile_id, "name": name, "imageUrl": image_url, "updatedAt": updated_at}
+
+
+def conversation_document(
+    conversation_id: uuid.UUID, profile_ids: Sequence[uuid.UUID], created_at: datetime
+) -> MongoDocument:
+    return {"_id": conversation_id, "profileIds": sorted(profile_ids), "createdAt": created_at}
+
+
+async def upsert_documents(
+    db: AsyncDatabase[MongoDocument], collection: str, documents: Sequence[MongoDocument]
+) -> None:
+    """Idempotent replace-or-insert by `_id`."""
+    if not documents:
+        return
+    requests: list[Any] = [ReplaceOne({"_id": doc["_id"]}, doc, upsert=True) for doc in documents]
+    await db[collection].bulk_write(requests, ordered=False)
+
+
+async def upsert_profiles(db: AsyncDatabase[MongoDocument], docs: Sequence[MongoDocument]) -> None:
+    await upsert_documents(db, PROFILES, docs)
+
+
+async def upsert_conversations(
+    db: AsyncDatabase[MongoDocument], docs: Sequence[MongoDocument]
+) -> None:
+    await upsert_documents(db, CONVERSATIONS, docs)

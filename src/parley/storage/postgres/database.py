@@ -1,0 +1,109 @@
+"""Parley's PostgreSQL handle: one async engine per process, built in the app's
+lifespan, with a deadline on every named operation.
+
+`run(name, fn)` is for resilience-aware callers (DM storage, replay, health):
+one short transaction under a deadline with driver errors translated.
+`unit_of_work()` is the per-request session for the PostgreSQL-only domains:
+it commits when the request succeeds and rolls back when it fails.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import TypeVar
+
+import structlog
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from parley.settings import Settings
+from parley.storage.deadline import within_deadline
+from parley.storage.postgres.errors import translate_errors
+
+T = TypeVar("T")
+log = structlog.get_logger("parley.postgres")
+
+
+class PostgresDatabase:
+    def __init__(self, engine: AsyncEngine, deadline: float) -> None:
+        self.engine = engine
+        self.deadline = deadline
+        self.sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> PostgresDatabase:
+        engine = create_async_engine(
+            settings.sqlalchemy_url,
+            pool_size=settings.pg_pool_size,
+            max_overflow=settings.pg_pool_size,
+            pool_timeout=settings.db_deadline,
+            pool_pre_ping=False,
+            pool_recycle=1800,
+            connect_args={
+                "timeout": settings.connect_timeout,
+                "command_timeout": max(settings.db_deadline * 4, 2.0),
+                "server_settings": {"application_name": "parley"},
+            },
+        )
+        return cls(engine, settings.db_deadline)
+
+    async def run(
+        self,
+        name: str,
+        fn: Callable[[AsyncSession], Awaitable[T]],
+        *,
+        deadline: float | None = None,
+    ) -> T:
+        """Run `fn` in one transaction named `name`, within the deadline."""
+        started = time.perf_counter()
+        with translate_errors(name):
+            result = await within_deadline(self._transaction(fn), deadline or self.deadline)
+        log.debug(
+            "db_op",
+            store="postgresql",
+            op=name,
+            ms=round((time.perf_counter() - started) * 1000, 2),
+        )
+        return result
+
+    async def _transaction(self, fn: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        async with self.sessionmaker.begin() as session:
+            return await fn(session)
+
+    @asynccontextmanager
+    async def unit_of_work(self, name: str = "REQUEST") -> AsyncIterator[AsyncSession]:
+        """A session for one request: commit on success, roll back on error."""
+        with translate_errors(name):
+            async with self.sessionmaker() as session:
+                try:
+                    yield session
+                    await within_deadline(session.commit(), self.deadline * 4)
+                except BaseException:
+                    await _rollback_quietly(session)
+                    raise
+
+    async def ping(self, deadline: float) -> float:
+        """Round-trip `SELECT 1`; returns milliseconds or raises a storage error."""
+        started = time.perf_counter()
+        await self.run("HEALTH_PING_POSTGRES", _select_one, deadline=deadline)
+        return (time.perf_counter() - started) * 1000
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+async def _select_one(session: AsyncSession) -> None:
+    await session.execute(text("SELECT 1"))
+
+
+async def _rollback_quietly(session: AsyncSession) -> None:
+    with contextlib.suppress(Exception):  # the original error is what matters
+        await within_deadline(session.rollback(), 0.5)

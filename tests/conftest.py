@@ -1,0 +1,95 @@
+"""Shared fixtures: real PostgreSQL and MongoDB-role servers for the whole session
+(started through the dev stack), a clean database for every test, and an app
+client over ASGI.
+
+Fault tests kill, freeze and restart these same servers; the `servers_up`
+fixture puts them back before the next test runs.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import text
+
+from parley.app import create_app
+from parley.cli.migrate import run_migrations
+from parley.devstack import DevStack
+from parley.settings import Settings, load_settings
+from parley.state import AppState
+from parley.storage.mongo.schema import INDEXES
+from tests.support import ensure_running
+
+TEST_SECRET = "test-secret-for-parley-0123456789"
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[DevStack]:
+    data_dir = Path(tempfile.mkdtemp(prefix="parley-test-"))
+    data_dir.chmod(0o755)
+    dev_stack = DevStack(data_dir)
+    dev_stack.start()
+    try:
+        yield dev_stack
+    finally:
+        dev_stack.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def settings(stack: DevStack) -> Settings:
+    os.environ.update(stack.env())
+    os.environ["PARLEY_JWT_SECRET"] = TEST_SECRET
+    os.environ["PARLEY_LOG_JSON"] = "true"
+    return load_settings()
+
+
+@pytest.fixture(scope="session")
+async def migrated(settings: Settings) -> Settings:
+    await run_migrations(settings)
+    return settings
+
+
+@pytest.fixture
+async def app(migrated: Settings, stack: DevStack) -> AsyncIterator[FastAPI]:
+    ensure_running(stack)
+    application = create_app(migrated)
+    async with application.router.lifespan_context(application):
+        await _clean(application.state.parley)
+        yield application
+
+
+@pytest.fixture
+def state(app: FastAPI) -> AppState:
+    parley_state: AppState = app.state.parley
+    return parley_state
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://parley.test") as http:
+        yield http
+
+
+async def _clean(state: AppState) -> None:
+    """Empty every table and collection (faster than recreating databases)."""
+    async with state.postgres.engine.begin() as conn:
+        rows = await conn.execute(
+            text(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                "AND tablename <> 'alembic_version'"
+            )
+        )
+        tables = ", ".join(f'"{row[0]}"' for row in rows)
+        if tables:
+            await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    for name in INDEXES:
+        await state.mongo.db[name].delete_many({})

@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from parley.settings import ConfigError, load_settings
+
+GOOD = {
+    "DATABASE_URL": "postgresql://u:p@db.example:5432/parley",
+    "MONGO_URL": "mongodb://mongo.example:27017/chat",
+    "PARLEY_JWT_SECRET": "x" * 32,
+}
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    monkeypatch.chdir("/")  # no stray .env
+    for key, value in GOOD.items():
+        monkeypatch.setenv(key, value)
+    return monkeypatch
+
+
+def test_good_settings_parse(env: pytest.MonkeyPatch) -> None:
+    settings = load_settings()
+    assert settings.mongo_database == "chat"
+    assert settings.sqlalchemy_url.startswith("postgresql+asyncpg://u:p@db.example")
+    assert settings.db_deadline < 1
+
+
+def test_mongo_database_defaults_to_parley(env: pytest.MonkeyPatch) -> None:
+    env.setenv("MONGO_URL", "mongodb://mongo.example:27017")
+    assert load_settings().mongo_database == "parley"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("DATABASE_URL", "mysql://x/y", "DATABASE_URL is invalid: must start with postgresql://"),
+        ("DATABASE_URL", "postgresql://host", "DATABASE_URL is invalid: has no database name"),
+        ("MONGO_URL", "http://x", "MONGO_URL is invalid: must start with mongodb://"),
+        ("PARLEY_JWT_SECRET", "short", "PARLEY_JWT_SECRET is invalid"),
+        ("PARLEY_DB_DEADLINE", "-1", "PARLEY_DB_DEADLINE is invalid"),
+        ("PARLEY_LOG_LEVEL", "loud", "PARLEY_LOG_LEVEL is invalid"),
+    ],
+)
+def test_bad_value_names_the_variable(
+    env: pytest.MonkeyPatch, variable: str, value: str, message: str
+) -> None:
+    env.setenv(variable, value)
+    with pytest.raises(ConfigError, match=message):
+        load_settings()
+
+
+@pytest.mark.parametrize("variable", sorted(GOOD))
+def test_missing_variable_is_named(env: pytest.MonkeyPatch, variable: str) -> None:
+    env.delenv(variable)
+    with pytest.raises(ConfigError, match=f"^{variable} is not set$"):
+        load_settings()
+
+
+def test_cli_prints_one_line_without_traceback(env: pytest.MonkeyPatch) -> None:
+    env.setenv("MONGO_URL", "nope")
+    result = subprocess.run(
+        [sys.executable, "-m", "parley.cli", "health"], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "configuration error: MONGO_URL is invalid: must start with mongodb:// or mongodb+srv://"
+    ]
