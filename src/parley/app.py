@@ -14,8 +14,13 @@ from contextlib import asynccontextmanager
 import structlog
 from fastapi import FastAPI, Request, Response
 
+from parley.auth.router import router as auth_router
+from parley.community.router import router as community_router
 from parley.errors import install_error_handlers
 from parley.health.router import router as health_router
+from parley.messages.router import router as messages_router
+from parley.realtime.router import router as realtime_router
+from parley.rooms.router import router as rooms_router
 from parley.settings import Settings
 from parley.state import AppState
 from parley.storage.mongo.database import MongoDatabase
@@ -48,7 +53,15 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(title="Parley", version="0.1.0", lifespan=lifespan)
     install_error_handlers(app)
     app.middleware("http")(_log_request)
-    app.include_router(health_router)
+    for router in (
+        health_router,
+        auth_router,
+        community_router,
+        rooms_router,
+        messages_router,
+        realtime_router,
+    ):
+        app.include_router(router)
     return app
 
 

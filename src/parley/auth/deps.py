@@ -1,0 +1,26 @@
+"""The authenticated caller, from `Authorization: Bearer <jwt>`. No database."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from parley.auth.tokens import InvalidToken, verify_token
+from parley.deps import AppStateDep
+from parley.errors import Unauthorized
+
+
+def current_profile_id(request: Request, state: AppStateDep) -> uuid.UUID:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("A bearer token is required.")
+    try:
+        return verify_token(token.strip(), state.settings.jwt_secret)
+    except InvalidToken:
+        raise Unauthorized("The token is invalid or has expired.") from None
+
+
+CurrentProfileId = Annotated[uuid.UUID, Depends(current_profile_id)]
