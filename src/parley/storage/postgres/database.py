@@ -29,6 +29,15 @@ from parley.storage.deadline import within_deadline
 from parley.storage.postgres.errors import translate_errors
 
 T = TypeVar("T")
+AFTER_COMMIT = "parley_after_commit"
+
+
+def on_commit(session: AsyncSession, callback: Callable[[], Awaitable[None]]) -> None:
+    """Run `callback` once the request's unit of work has committed (never on
+    rollback): events describe only what was stored."""
+    session.info.setdefault(AFTER_COMMIT, []).append(callback)
+
+
 log = structlog.get_logger("parley.postgres")
 
 
@@ -80,7 +89,8 @@ class PostgresDatabase:
 
     @asynccontextmanager
     async def unit_of_work(self, name: str = "REQUEST") -> AsyncIterator[AsyncSession]:
-        """A session for one request: commit on success, roll back on error."""
+        """A session for one request: commit on success, roll back on error, then
+        run the `on_commit` callbacks."""
         with translate_errors(name):
             async with self.sessionmaker() as session:
                 try:
@@ -89,6 +99,8 @@ class PostgresDatabase:
                 except BaseException:
                     await _rollback_quietly(session)
                     raise
+        for callback in session.info.get(AFTER_COMMIT, ()):
+            await callback()
 
     async def ping(self, deadline: float) -> float:
         """Round-trip `SELECT 1`; returns milliseconds or raises a storage error."""
