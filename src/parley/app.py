@@ -19,8 +19,10 @@ from parley.community.router import router as community_router
 from parley.errors import install_error_handlers
 from parley.health.router import router as health_router
 from parley.messages.router import router as messages_router
+from parley.realtime.lifecycle import start_realtime, stop_realtime
 from parley.realtime.router import router as realtime_router
 from parley.rooms.router import router as rooms_router
+from parley.resilience.runtime import Resilience
 from parley.settings import Settings
 from parley.state import AppState
 from parley.storage.mongo.database import MongoDatabase
@@ -30,10 +32,13 @@ log = structlog.get_logger("parley.http")
 
 
 def build_state(settings: Settings) -> AppState:
+    postgres = PostgresDatabase.from_settings(settings)
+    mongo = MongoDatabase.from_settings(settings)
     return AppState(
         settings=settings,
-        postgres=PostgresDatabase.from_settings(settings),
-        mongo=MongoDatabase.from_settings(settings),
+        postgres=postgres,
+        mongo=mongo,
+        resilience=Resilience(settings, mongo, postgres),
     )
 
 
@@ -42,10 +47,14 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state = build_state(settings)
         app.state.parley = state
+        await state.resilience.start()
+        await start_realtime(state)
         log.info("startup", mongo_database=settings.mongo_database)
         try:
             yield
         finally:
+            await stop_realtime(state)
+            await state.resilience.stop()
             await state.mongo.close()
             await state.postgres.dispose()
             log.info("shutdown")

@@ -4,11 +4,14 @@ handlers through typed dependencies (`parley.deps`). No import-time globals."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from parley.settings import Settings
 from parley.storage.mongo.database import MongoDatabase
 from parley.storage.postgres.database import PostgresDatabase
+
+if TYPE_CHECKING:
+    from parley.resilience.runtime import Resilience
 
 
 @dataclass
@@ -16,5 +19,6 @@ class AppState:
     settings: Settings
     postgres: PostgresDatabase
     mongo: MongoDatabase
+    resilience: Resilience
     # Components added by later layers (resilience, realtime) register here by name.
     extras: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,206 @@
+"""DMs on two stores: the coordination the message service is built on.
+
+    send          both stores concurrently (sync_to_both_databases); 201 once one
+                  has it durably; the other gets it from the replay queue
+    save_version  edits and deletes, same path, last writer wins by updatedAt
+    page / get    MongoDB, PostgreSQL when MongoDB is unavailable
+                  (with_mongo_fallback); both merged while the conversation
+                  has a MongoDB replay backlog, so nothing acknowledged is hidden
+
+A nonce makes a send idempotent across stores and failovers: a retry that
+finds the nonce in one store returns the original message and undoes any
+fresh copy it just wrote to the other store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from parley.resilience.backlog import Backlog
+from parley.resilience.confirmer import Confirmer
+from parley.resilience.dualwrite import DualWrite, sync_to_both_databases
+from parley.resilience.fallback import MONGODB, POSTGRESQL, Sourced, with_mongo_fallback
+from parley.resilience.guard import StoreGuard
+from parley.storage.errors import StorageConflict, StorageError
+from parley.storage.mongo import direct_messages as mongo_dm
+from parley.storage.postgres import direct_messages as pg_dm
+from parley.storage.postgres import messages as pg_messages
+from parley.storage.records import MessageRecord, PageQuery, newest
+
+BOTH = f"{MONGODB},{POSTGRESQL}"
+
+
+@dataclass(frozen=True)
+class Written:
+    """A DM as stored, whether this request created it, and which stores
+    durably accepted the write before the response."""
+
+    record: MessageRecord
+    created: bool
+    stores: list[str]
+
+
+class DirectMessages:
+    def __init__(
+        self,
+        mongo: StoreGuard[Any],
+        postgres: StoreGuard[Any],
+        backlog: Backlog,
+        confirmer: Confirmer,
+    ) -> None:
+        self.mongo = mongo
+        self.postgres = postgres
+        self.backlog = backlog
+        self.confirmer = confirmer
+
+    # -- writes -------------------------------------------------------------------
+
+    async def send(self, record: MessageRecord) -> Written:
+        write = await sync_to_both_databases(
+            partial(mongo_dm.insert, record=record),
+            partial(pg_dm.insert_new, record=record),
+            "ROOM_MESSAGES_POST_DM",
+            mongo=self.mongo,
+            postgres=self.postgres,
+            queue_for_mongo=partial(self._queue_for_mongo, record=record),
+            queue_for_postgres=partial(self._queue_for_postgres, record=record),
+        )
+        nonce_used_in_mongo = isinstance(write.mongo_error, StorageConflict)
+        nonce_used_in_postgres = write.postgres_ok and write.postgres is None
+        if nonce_used_in_mongo or nonce_used_in_postgres:
+            return await self._resolve_retry(record, write, nonce_used_in_mongo)
+        if write.mongo_ok and write.postgres is not None:
+            self.confirmer.confirmed(write.postgres, record.id, record.updated_at)
+        return Written(record, True, write.stores)
+
+    async def save_version(self, record: MessageRecord) -> list[str]:
+        """Store an edit or delete in both stores; returns the accepting stores."""
+        write = await sync_to_both_databases(
+            partial(mongo_dm.upsert_newer, record=record),
+            partial(pg_dm.upsert_newer, record=record),
+            "ROOM_MESSAGES_PATCH_DM",
+            mongo=self.mongo,
+            postgres=self.postgres,
+            queue_for_mongo=partial(self._queue_for_mongo, record=record),
+            queue_for_postgres=partial(self._queue_for_postgres, record=record),
+        )
+        if write.mongo_ok and write.postgres is not None:
+            self.confirmer.confirmed(write.postgres, record.id, record.updated_at)
+        return write.stores
+
+    async def _queue_for_mongo(
+        self, write: DualWrite[Any, int | None], record: MessageRecord
+    ) -> None:
+        self.backlog.add(record.room_id)
+        if write.postgres is not None:
+            await self.postgres.run(
+                "DM_QUEUE_FOR_MONGO", partial(pg_dm.mark_missed, queue_row_id=write.postgres)
+            )
+
+    async def _queue_for_postgres(self, write: DualWrite[Any, Any], record: MessageRecord) -> None:
+        del write
+        await self.mongo.run("DM_QUEUE_FOR_POSTGRES", partial(mongo_dm.mark_missed, record=record))
+
+    async def _resolve_retry(
+        self, attempt: MessageRecord, write: DualWrite[Any, int | None], found_in_mongo: bool
+    ) -> Written:
+        """A nonce retry: answer with the original and make both stores hold it
+        (and only it)."""
+        lookup = (attempt.room_id, attempt.author_id, attempt.nonce)
+        if found_in_mongo:
+            original = await self.mongo.run(
+                "DM_GET_BY_NONCE", lambda db: mongo_dm.get_by_nonce(db, *lookup)
+            )
+            if write.postgres is not None:  # PostgreSQL took our fresh copy: undo it
+                await self.postgres.run(
+                    "DM_UNDO_DUPLICATE", partial(pg_dm.delete_message, message_id=attempt.id)
+                )
+            if original is not None and write.postgres_ok:
+                await self.mongo.run(
+                    "DM_QUEUE_FOR_POSTGRES", partial(mongo_dm.mark_missed, record=original)
+                )
+        else:
+            original = await self.postgres.run(
+                "DM_GET_BY_NONCE",
+                lambda s: pg_messages.get_by_nonce(s, pg_messages.DIRECT_MESSAGES, *lookup),
+            )
+            if write.mongo_ok:  # MongoDB took our fresh copy: undo it
+                await self.mongo.run(
+                    "DM_UNDO_DUPLICATE", partial(mongo_dm.delete, message_id=attempt.id)
+                )
+                if original is not None:
+                    await self.postgres.run(
+                        "DM_QUEUE_FOR_MONGO", partial(pg_dm.queue_missed, record=original)
+                    )
+                    self.backlog.add(original.room_id)
+        if original is None:
+            raise StorageConflict(
+                "nonce reused but original not found", store=BOTH, operation="send"
+            )
+        return Written(original, False, write.stores)
+
+    # -- reads --------------------------------------------------------------------
+
+    async def page(self, query: PageQuery) -> Sourced[list[MessageRecord]]:
+        if query.room_id in self.backlog and self.postgres.available:
+            merged = await self._merged(
+                partial(mongo_dm.page, query=query),
+                partial(pg_messages.page, table=pg_messages.DIRECT_MESSAGES, query=query),
+                "ROOM_MESSAGES_GET_DM",
+            )
+            if merged is not None:
+                ordered = sorted(merged.value, key=lambda r: r.id, reverse=not query.ascending)
+                return Sourced(ordered[: query.limit + 1], merged.source)
+        return await with_mongo_fallback(
+            partial(mongo_dm.page, query=query),
+            partial(pg_messages.page, table=pg_messages.DIRECT_MESSAGES, query=query),
+            "ROOM_MESSAGES_GET_DM",
+            mongo=self.mongo,
+            postgres=self.postgres,
+        )
+
+    async def get(self, room_id: uuid.UUID, message_id: uuid.UUID) -> Sourced[MessageRecord | None]:
+        async def from_mongo(db: Any) -> list[MessageRecord]:
+            found = await mongo_dm.get(db, message_id)
+            return [found] if found and found.room_id == room_id else []
+
+        async def from_postgres(session: Any) -> list[MessageRecord]:
+            found = await pg_messages.get(session, pg_messages.DIRECT_MESSAGES, room_id, message_id)
+            return [found] if found else []
+
+        if room_id in self.backlog and self.postgres.available:
+            merged = await self._merged(from_mongo, from_postgres, "ROOM_MESSAGE_GET_DM")
+            if merged is not None:
+                return Sourced(merged.value[0] if merged.value else None, merged.source)
+        found = await with_mongo_fallback(
+            from_mongo,
+            from_postgres,
+            "ROOM_MESSAGE_GET_DM",
+            mongo=self.mongo,
+            postgres=self.postgres,
+        )
+        return Sourced(found.value[0] if found.value else None, found.source)
+
+    async def _merged(
+        self, mongo_read: Any, postgres_read: Any, name: str
+    ) -> Sourced[list[MessageRecord]] | None:
+        """Both stores' answers, merged by id with the newest version winning;
+        None when either store failed (the caller then falls back)."""
+        results = await asyncio.gather(
+            self.mongo.run(name, mongo_read), self.postgres.run(name, postgres_read),
+            return_exceptions=True,
+        )  # fmt: skip
+        for result in results:
+            if isinstance(result, StorageError):
+                return None
+            if isinstance(result, BaseException):
+                raise result
+        by_id: dict[uuid.UUID, MessageRecord] = {}
+        for record in [*results[0], *results[1]]:  # type: ignore[misc]
+            known = by_id.get(record.id)
+            by_id[record.id] = newest(known, record) if known else record
+        return Sourced(list(by_id.values()), BOTH)

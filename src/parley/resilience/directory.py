@@ -1,0 +1,116 @@
+"""What a DM needs from PostgreSQL-owned data, with the MongoDB mirror as
+fallback: a conversation's two participants and authors' names and images.
+
+Participants of a DM never change, so they are cached in-process (bounded).
+Profiles are read on every request (the mirror may lag PostgreSQL by a replay
+interval, so PostgreSQL stays first whenever it answers).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import or_, select
+
+from parley.resilience.fallback import with_postgres_fallback
+from parley.resilience.guard import StoreGuard
+from parley.storage.mongo.schema import CONVERSATIONS, PROFILES
+from parley.storage.postgres.models import Conversation, Profile
+
+Pair = tuple[uuid.UUID, uuid.UUID]
+CACHE_SIZE = 100_000
+
+
+@dataclass(frozen=True)
+class Author:
+    id: uuid.UUID
+    name: str
+    image_url: str | None
+
+
+class Directory:
+    def __init__(self, mongo: StoreGuard[Any], postgres: StoreGuard[Any]) -> None:
+        self.mongo = mongo
+        self.postgres = postgres
+        self._pairs: OrderedDict[uuid.UUID, Pair] = OrderedDict()
+
+    async def dm_participants(self, conversation_id: uuid.UUID) -> Pair | None:
+        cached = self._pairs.get(conversation_id)
+        if cached is not None:
+            return cached
+
+        async def from_postgres(session: Any) -> Pair | None:
+            row = (
+                await session.execute(
+                    select(Conversation.profile_one_id, Conversation.profile_two_id).where(
+                        Conversation.id == conversation_id
+                    )
+                )
+            ).first()
+            return (row[0], row[1]) if row else None
+
+        async def from_mongo(db: Any) -> Pair | None:
+            doc = await db[CONVERSATIONS].find_one({"_id": conversation_id})
+            return (doc["profileIds"][0], doc["profileIds"][1]) if doc else None
+
+        found = await with_postgres_fallback(
+            from_postgres, from_mongo, "DM_PARTICIPANTS", mongo=self.mongo, postgres=self.postgres
+        )
+        if found.value is not None:
+            self._remember(conversation_id, found.value)
+        return found.value
+
+    async def is_dm_participant(self, conversation_id: uuid.UUID, profile_id: uuid.UUID) -> bool:
+        pair = await self.dm_participants(conversation_id)
+        return pair is not None and profile_id in pair
+
+    async def authors(self, profile_ids: set[uuid.UUID]) -> dict[uuid.UUID, Author]:
+        ids = list(profile_ids)
+        if not ids:
+            return {}
+
+        async def from_postgres(session: Any) -> dict[uuid.UUID, Author]:
+            rows = await session.execute(
+                select(Profile.id, Profile.name, Profile.image_url).where(Profile.id.in_(ids))
+            )
+            return {row[0]: Author(row[0], row[1], row[2]) for row in rows}
+
+        async def from_mongo(db: Any) -> dict[uuid.UUID, Author]:
+            cursor = db[PROFILES].find({"_id": {"$in": ids}})
+            return {d["_id"]: Author(d["_id"], d["name"], d.get("imageUrl")) async for d in cursor}
+
+        found = await with_postgres_fallback(
+            from_postgres, from_mongo, "DM_AUTHORS", mongo=self.mongo, postgres=self.postgres
+        )
+        return found.value
+
+    async def dm_conversations_of(self, profile_id: uuid.UUID) -> list[uuid.UUID]:
+        """The DM rooms a profile is in (for realtime and listings during outages)."""
+
+        async def from_postgres(session: Any) -> list[uuid.UUID]:
+            rows = await session.execute(
+                select(Conversation.id).where(
+                    or_(
+                        Conversation.profile_one_id == profile_id,
+                        Conversation.profile_two_id == profile_id,
+                    )
+                )
+            )
+            return [row[0] for row in rows]
+
+        async def from_mongo(db: Any) -> list[uuid.UUID]:
+            cursor = db[CONVERSATIONS].find({"profileIds": profile_id}, {"_id": 1})
+            return [doc["_id"] async for doc in cursor]
+
+        found = await with_postgres_fallback(
+            from_postgres, from_mongo, "DM_ROOMS_OF", mongo=self.mongo, postgres=self.postgres
+        )
+        return found.value
+
+    def _remember(self, conversation_id: uuid.UUID, pair: Pair) -> None:
+        self._pairs[conversation_id] = pair
+        if len(self._pairs) > CACHE_SIZE:
+            self._pairs.popitem(last=False)

@@ -1,0 +1,174 @@
+"""The replay worker: delivers to each store what it missed, from the durable
+queue kept in the store that has it.
+
+    PostgreSQL ─ mongo_replay_queue rows ─▶ MongoDB   (DMs, conversation and
+                                                        profile mirror)
+    MongoDB ─ documents marked pgPending ─▶ PostgreSQL (DMs)
+
+Work is leased, not locked for the duration: PostgreSQL rows with
+`FOR UPDATE SKIP LOCKED` plus a `not_before` lease, MongoDB documents with a
+per-document conditional claim. Several instances may replay at once; a crashed
+worker's lease simply expires. Every write is last-writer-wins by `updatedAt`
+(or an idempotent upsert for mirror documents), so replaying twice, or in any
+order, never resurrects an old version.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import uuid
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import structlog
+
+from parley.resilience.backlog import Backlog
+from parley.resilience.guard import StoreGuard
+from parley.resilience.metrics import Metrics
+from parley.resilience.mirror_queue import KIND_CONVERSATION, KIND_MESSAGE, KIND_PROFILE
+from parley.storage.errors import StorageError
+from parley.storage.mongo import direct_messages as mongo_dm
+from parley.storage.mongo import mirror
+from parley.storage.postgres import direct_messages as pg_dm
+from parley.storage.records import MessageRecord, now_ms
+
+log = structlog.get_logger("parley.replay")
+
+GRACE_SECONDS = 5.0
+LEASE_SECONDS = 5.0
+
+
+@dataclass
+class ForMongo:
+    """What one claimed batch of PostgreSQL queue rows must write to MongoDB."""
+
+    queue_rows: list[int]
+    messages: list[MessageRecord] = field(default_factory=list)
+    conversations: list[dict[str, Any]] = field(default_factory=list)
+    profiles: list[dict[str, Any]] = field(default_factory=list)
+
+
+async def _claim_for_mongo(session: Any, limit: int) -> ForMongo:
+    entries = await pg_dm.claim_due(session, limit, GRACE_SECONDS, LEASE_SECONDS)
+    ids = {kind: [e.entity_id for e in entries if e.kind == kind] for kind in (
+        KIND_MESSAGE, KIND_CONVERSATION, KIND_PROFILE)}  # fmt: skip
+    batch = ForMongo([e.id for e in entries])
+    batch.messages = await pg_dm.messages_by_ids(session, ids[KIND_MESSAGE])
+    batch.conversations = [
+        mirror.conversation_document(cid, pair, created)
+        for cid, pair, created in await pg_dm.conversations_by_ids(session, ids[KIND_CONVERSATION])
+    ]
+    batch.profiles = [
+        mirror.profile_document(*row)
+        for row in await pg_dm.profiles_by_ids(session, ids[KIND_PROFILE])
+    ]
+    return batch
+
+
+async def _write_to_mongo(db: Any, batch: ForMongo) -> None:
+    await mongo_dm.upsert_many_newer(db, batch.messages)
+    await mirror.upsert_conversations(db, batch.conversations)
+    await mirror.upsert_profiles(db, batch.profiles)
+
+
+class ReplayWorker:
+    def __init__(
+        self,
+        mongo: StoreGuard[Any],
+        postgres: StoreGuard[Any],
+        backlog: Backlog,
+        metrics: Metrics,
+        *,
+        interval: float = 0.5,
+        batch_size: int = 500,
+    ) -> None:
+        self.mongo = mongo
+        self.postgres = postgres
+        self.backlog = backlog
+        self.metrics = metrics
+        self.interval = interval
+        self.batch_size = batch_size
+        self._wake = asyncio.Event()
+
+    def kick(self) -> None:
+        """Run a pass now (a store recovered, or a write was missed)."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        while True:
+            try:
+                busy = await self.run_once()
+            except StorageError as exc:
+                log.info("replay_pass_interrupted", error=str(exc))
+                busy = False
+            if not busy:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.interval)
+                self._wake.clear()
+
+    async def run_once(self) -> bool:
+        """One pass in each direction; True when a full batch suggests more work."""
+        if not (self.mongo.available and self.postgres.available):
+            return False
+        to_mongo = await self.replay_to_mongo()
+        to_postgres = await self.replay_to_postgres()
+        await self.refresh_backlog()
+        return max(to_mongo, to_postgres) >= self.batch_size
+
+    async def refresh_backlog(self) -> None:
+        conversations = await self.postgres.run(
+            "REPLAY_BACKLOG_CONVERSATIONS", pg_dm.conversations_with_missed
+        )
+        self.backlog.replace(conversations)
+        self.metrics.set_gauge("parley_replay_backlog_conversations", len(conversations))
+
+    async def replay_to_mongo(self) -> int:
+        batch: ForMongo = await self.postgres.run(
+            "REPLAY_CLAIM_FOR_MONGO", lambda s: _claim_for_mongo(s, self.batch_size), deadline=5
+        )
+        if not batch.queue_rows:
+            return 0
+        try:
+            await self.mongo.run(
+                "REPLAY_WRITE_MONGO", lambda db: _write_to_mongo(db, batch), deadline=10
+            )
+        except StorageError:
+            await self.postgres.run("REPLAY_RELEASE", lambda s: pg_dm.release(s, batch.queue_rows))
+            raise
+        await self.postgres.run(
+            "REPLAY_CONFIRM_MONGO", lambda s: pg_dm.confirm(s, batch.queue_rows)
+        )
+        self.metrics.count("replayed", "mongodb", "REPLAY_WRITE_MONGO", len(batch.queue_rows))
+        log.info("replayed_to_mongodb", rows=len(batch.queue_rows), messages=len(batch.messages))
+        return len(batch.queue_rows)
+
+    async def replay_to_postgres(self) -> int:
+        token = secrets.token_hex(8)
+        now = now_ms()
+        records: list[MessageRecord] = await self.mongo.run(
+            "REPLAY_CLAIM_FOR_POSTGRES",
+            lambda db: mongo_dm.claim_pending(
+                db,
+                token,
+                now,
+                now + timedelta(seconds=LEASE_SECONDS),
+                now - timedelta(seconds=GRACE_SECONDS),
+                self.batch_size,
+            ),
+            deadline=5,
+        )
+        if not records:
+            return 0
+        await self.postgres.run(
+            "REPLAY_WRITE_POSTGRES", lambda s: pg_dm.upsert_many_newer(s, records), deadline=10
+        )
+        ids: list[uuid.UUID] = [r.id for r in records]
+        await self.mongo.run(
+            "REPLAY_RELEASE_MONGO", lambda db: mongo_dm.release_claimed(db, token, ids)
+        )
+        self.metrics.count("replayed", "postgresql", "REPLAY_WRITE_POSTGRES", len(records))
+        log.info("replayed_to_postgresql", messages=len(records))
+        return len(records)

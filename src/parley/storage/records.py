@@ -1,0 +1,75 @@
+"""Storage-neutral records: what both stores hold for a DM, field for field.
+Each store's adapter converts its own shape to and from these; API schemas
+are built from them and never from a storage shape."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+
+TOMBSTONE_TEXT = "This message has been deleted."
+
+
+def now_ms() -> datetime:
+    """Now, in UTC, truncated to milliseconds (BSON dates hold milliseconds, so
+    both stores can hold the same value)."""
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+def later_than(previous: datetime) -> datetime:
+    """A timestamp strictly after `previous`: last-writer-wins needs each
+    version's `updatedAt` to increase even within one millisecond."""
+    now = now_ms()
+    return now if now > previous else previous + timedelta(milliseconds=1)
+
+
+@dataclass(frozen=True)
+class MessageRecord:
+    """A message in any room; `room_id` is the conversation, group or channel id."""
+
+    id: uuid.UUID
+    room_id: uuid.UUID
+    author_id: uuid.UUID
+    content: str
+    file_url: str | None
+    deleted: bool
+    nonce: str
+    created_at: datetime
+    updated_at: datetime
+
+    def edited(self, content: str) -> MessageRecord:
+        return replace(self, content=content, updated_at=later_than(self.updated_at))
+
+    def tombstone(self) -> MessageRecord:
+        return replace(
+            self,
+            content=TOMBSTONE_TEXT,
+            file_url=None,
+            deleted=True,
+            updated_at=later_than(self.updated_at),
+        )
+
+    def newer_than(self, other: MessageRecord) -> bool:
+        return self.updated_at > other.updated_at
+
+
+def newest(a: MessageRecord, b: MessageRecord) -> MessageRecord:
+    """Last writer wins by `updatedAt`."""
+    return b if b.newer_than(a) else a
+
+
+@dataclass(frozen=True)
+class PageQuery:
+    """Newest-first before `before` (or from the newest), or oldest-first after
+    `after`; `limit + 1` rows are fetched so callers know whether more exist."""
+
+    room_id: uuid.UUID
+    limit: int
+    before: uuid.UUID | None = None
+    after: uuid.UUID | None = None
+
+    @property
+    def ascending(self) -> bool:
+        return self.after is not None
