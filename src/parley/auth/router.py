@@ -4,4 +4,18 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-router = APIRouter()
+from parley.auth import service
+from parley.auth.schemas import Login, Registration, SignedIn
+from parley.deps import AppStateDep, SessionDep
+
+router = APIRouter(prefix="/api/auth", tags=["auth"])
+
+
+@router.post("/register", status_code=201, summary="Create an account; returns a token")
+async def register(body: Registration, session: SessionDep, state: AppStateDep) -> SignedIn:
+    return await service.register(session, state.settings, body)
+
+
+@router.post("/login", summary="Log in with email and password; returns a token")
+async def login(body: Login, session: SessionDep, state: AppStateDep) -> SignedIn:
+    return await service.login(session, state.settings, body)

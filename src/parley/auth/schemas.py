@@ -1,0 +1,24 @@
+"""API shapes of registration and login."""
+
+from __future__ import annotations
+
+from parley.community.fields import ApiModel, Email, LoginText, Name, NewPassword
+from parley.community.profiles.schemas import OwnProfile
+
+
+class Registration(ApiModel):
+    email: Email
+    password: NewPassword
+    name: Name
+
+
+class Login(ApiModel):
+    email: LoginText
+    password: LoginText
+
+
+class SignedIn(ApiModel):
+    """A bearer token and the profile it belongs to."""
+
+    token: str
+    profile: OwnProfile

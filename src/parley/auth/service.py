@@ -1,0 +1,52 @@
+"""Account rules: registering (email unique case-insensitively, argon2id hash,
+profile mirror queued in the same transaction) and logging in (one answer for
+a wrong email and a wrong password)."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from parley.auth import passwords
+from parley.auth import repository as accounts
+from parley.auth.schemas import Login, Registration, SignedIn
+from parley.auth.tokens import issue_token
+from parley.community.profiles.schemas import own_profile
+from parley.errors import Conflict, Unauthorized
+from parley.ids import new_id
+from parley.resilience.mirror_queue import queue_profile_mirror
+from parley.settings import Settings
+from parley.storage.postgres.models import Profile
+
+
+def _email_taken() -> Conflict:
+    return Conflict("An account with this email already exists.", code="EmailTaken")
+
+
+def _session_for(profile: Profile, settings: Settings) -> SignedIn:
+    token = issue_token(profile.id, settings.jwt_secret, settings.jwt_expiry_seconds)
+    return SignedIn(token=token, profile=own_profile(profile))
+
+
+async def register(session: AsyncSession, settings: Settings, body: Registration) -> SignedIn:
+    if await accounts.select_profile_by_email(session, body.email) is not None:
+        raise _email_taken()
+    password_hash = await passwords.hash_password(body.password)
+    profile = await accounts.insert_profile_if_email_free(
+        session, new_id(), body.email, body.name, password_hash
+    )
+    if profile is None:  # registered concurrently
+        raise _email_taken()
+    await queue_profile_mirror(session, profile.id)
+    return _session_for(profile, settings)
+
+
+async def login(session: AsyncSession, settings: Settings, body: Login) -> SignedIn:
+    profile = await accounts.select_profile_by_email(session, body.email.strip())
+    stored_hash = profile.password_hash if profile is not None else None
+    matches = await passwords.verify_password(stored_hash, body.password)
+    if profile is None or not matches:
+        raise Unauthorized("The email or password is wrong.")
+    if passwords.needs_rehash(profile.password_hash):
+        new_hash = await passwords.hash_password(body.password)
+        await accounts.update_password_hash(session, profile.id, new_hash)
+    return _session_for(profile, settings)

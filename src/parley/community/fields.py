@@ -1,0 +1,97 @@
+"""Building blocks shared by the community, auth and rooms API schemas: the
+camelCase base model and the validated text fields every body uses.
+
+Every text field rejects NUL characters and text that is not valid Unicode (a
+lone surrogate), so no request body can make PostgreSQL fail with a 500.
+Names are trimmed and 1-100 characters; URLs are absolute http(s), at most 2048.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, EmailStr
+from pydantic.alias_generators import to_camel
+
+NAME_MAX = 100
+URL_MAX = 2048
+EMAIL_MAX = 320
+PASSWORD_MIN = 8
+PASSWORD_MAX = 1024
+
+
+class ApiModel(BaseModel):
+    """Base of every request and response body: camelCase JSON keys, snake_case
+    attributes (either accepted on input)."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+
+def clean_text(value: object) -> object:
+    """Reject NUL characters and lone surrogates in any string."""
+    if not isinstance(value, str):
+        return value
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode text") from None
+    return value
+
+
+def _check_name(value: str) -> str:
+    value = value.strip()
+    if not value:
+        raise ValueError("must not be empty")
+    if len(value) > NAME_MAX:
+        raise ValueError(f"must be at most {NAME_MAX} characters")
+    if any(ord(char) < 32 or ord(char) == 127 for char in value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+def _check_url(value: str) -> str:
+    value = value.strip()
+    if len(value) > URL_MAX:
+        raise ValueError(f"must be at most {URL_MAX} characters")
+    if any(char.isspace() or ord(char) < 32 or ord(char) == 127 for char in value):
+        raise ValueError("must not contain spaces or control characters")
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+    except ValueError:
+        raise ValueError("must be a valid http or https URL") from None
+    if parts.scheme.lower() not in {"http", "https"} or not host:
+        raise ValueError("must be a valid http or https URL")
+    return value
+
+
+def _check_password(value: str) -> str:
+    if len(value) < PASSWORD_MIN:
+        raise ValueError(f"must be at least {PASSWORD_MIN} characters")
+    if len(value) > PASSWORD_MAX:
+        raise ValueError(f"must be at most {PASSWORD_MAX} characters")
+    return value
+
+
+def _check_login_text(value: str) -> str:
+    if len(value) > PASSWORD_MAX:
+        raise ValueError(f"must be at most {PASSWORD_MAX} characters")
+    return value
+
+
+def _reject_null(value: str | None) -> str | None:
+    if value is None:
+        raise ValueError("must not be null")
+    return value
+
+
+Name = Annotated[str, BeforeValidator(clean_text), AfterValidator(_check_name)]
+ImageUrl = Annotated[str, BeforeValidator(clean_text), AfterValidator(_check_url)]
+# For PATCH bodies: may be left out (unchanged) but not sent as null.
+NameChange = Annotated[Name | None, AfterValidator(_reject_null)]
+Email = Annotated[EmailStr, BeforeValidator(clean_text), AfterValidator(str.lower)]
+NewPassword = Annotated[str, BeforeValidator(clean_text), AfterValidator(_check_password)]
+LoginText = Annotated[str, BeforeValidator(clean_text), AfterValidator(_check_login_text)]

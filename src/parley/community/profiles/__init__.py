@@ -1,0 +1,1 @@
+"""Profiles: a person's public name and image, and their own account view."""
