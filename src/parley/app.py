@@ -18,11 +18,12 @@ from parley.auth.router import router as auth_router
 from parley.community.router import router as community_router
 from parley.errors import install_error_handlers
 from parley.health.router import router as health_router
+from parley.messages.hooks import install_message_hooks
 from parley.messages.router import router as messages_router
 from parley.realtime.lifecycle import start_realtime, stop_realtime
 from parley.realtime.router import router as realtime_router
-from parley.rooms.router import router as rooms_router
 from parley.resilience.runtime import Resilience
+from parley.rooms.router import router as rooms_router
 from parley.settings import Settings
 from parley.state import AppState
 from parley.storage.mongo.database import MongoDatabase
@@ -48,6 +49,7 @@ def create_app(settings: Settings) -> FastAPI:
         state = build_state(settings)
         app.state.parley = state
         await state.resilience.start()
+        install_message_hooks(state)
         await start_realtime(state)
         log.info("startup", mongo_database=settings.mongo_database)
         try:

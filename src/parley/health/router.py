@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 
 from parley.deps import AppStateDep
 from parley.resilience.health import probe_databases, summarize, utc_timestamp
@@ -30,3 +30,15 @@ async def health(request: Request, state: AppStateDep) -> JSONResponse:
         },
     }
     return JSONResponse(body, status_code=503 if status == "unhealthy" else 200)
+
+
+@router.get("/api/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)
+async def metrics(state: AppStateDep) -> PlainTextResponse:
+    resilience = state.resilience
+    resilience.metrics.set_gauge(
+        "parley_breaker_open_mongodb", float(resilience.mongo_breaker.is_open)
+    )
+    resilience.metrics.set_gauge(
+        "parley_breaker_open_postgresql", float(resilience.postgres_breaker.is_open)
+    )
+    return PlainTextResponse(resilience.metrics.render(), media_type="text/plain; version=0.0.4")

@@ -1,7 +1,92 @@
-"""HTTP routes of the messages domain (thin: parse, call the service, render)."""
+"""`/api/rooms/{roomId}/messages`: list, send, edit and delete messages.
+
+DM responses carry `X-Data-Source`: on reads the store that served them, on
+writes the stores that durably accepted the write before the response.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import uuid
+from typing import Annotated
 
-router = APIRouter()
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+
+from parley.auth.deps import CurrentProfileId
+from parley.deps import AppStateDep
+from parley.errors import NotFound, ValidationFailed
+from parley.ids import parse_id
+from parley.messages.results import Reply
+from parley.messages.schemas import MessageCreate, MessageEdit, MessageOut, MessagePage
+from parley.messages.service import MessageService
+from parley.storage.records import PageQuery
+
+router = APIRouter(prefix="/api/rooms/{room_id}/messages", tags=["messages"])
+
+DATA_SOURCE = "X-Data-Source"
+
+
+def _respond(reply: Reply) -> JSONResponse:
+    headers = {DATA_SOURCE: reply.data_source} if reply.data_source else None
+    return JSONResponse(reply.body, status_code=reply.status, headers=headers)
+
+
+def _path_id(value: str, what: str) -> uuid.UUID:
+    parsed = parse_id(value)
+    if parsed is None:
+        raise NotFound(f"No such {what}.")
+    return parsed
+
+
+def _cursor(value: str | None, name: str) -> uuid.UUID | None:
+    if value is None:
+        return None
+    parsed = parse_id(value)
+    if parsed is None:
+        raise ValidationFailed(f"{name}: must be a message id")
+    return parsed
+
+
+@router.get("", response_model=MessagePage, summary="Page through a room's messages")
+async def list_messages(
+    room_id: str,
+    state: AppStateDep,
+    caller: CurrentProfileId,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    before: Annotated[str | None, Query(max_length=64)] = None,
+    after: Annotated[str | None, Query(max_length=64)] = None,
+) -> JSONResponse:
+    if before is not None and after is not None:
+        raise ValidationFailed("before and after cannot be combined")
+    query = PageQuery(
+        _path_id(room_id, "room"), limit, _cursor(before, "before"), _cursor(after, "after")
+    )
+    return _respond(await MessageService(state).list(caller, query))
+
+
+@router.post("", status_code=201, response_model=MessageOut, summary="Send a message")
+async def send_message(
+    room_id: str, body: MessageCreate, state: AppStateDep, caller: CurrentProfileId
+) -> JSONResponse:
+    reply = await MessageService(state).post(caller, _path_id(room_id, "room"), body)
+    return _respond(reply)
+
+
+@router.patch("/{message_id}", response_model=MessageOut, summary="Edit your message")
+async def edit_message(
+    room_id: str, message_id: str, body: MessageEdit, state: AppStateDep, caller: CurrentProfileId
+) -> JSONResponse:
+    reply = await MessageService(state).edit(
+        caller, _path_id(room_id, "room"), _path_id(message_id, "message"), body.content
+    )
+    return _respond(reply)
+
+
+@router.delete("/{message_id}", response_model=MessageOut, summary="Delete a message")
+async def delete_message(
+    room_id: str, message_id: str, state: AppStateDep, caller: CurrentProfileId
+) -> JSONResponse:
+    reply = await MessageService(state).delete(
+        caller, _path_id(room_id, "room"), _path_id(message_id, "message")
+    )
+    return _respond(reply)

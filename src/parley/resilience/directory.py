@@ -37,6 +37,14 @@ class Directory:
         self.postgres = postgres
         self._pairs: OrderedDict[uuid.UUID, Pair] = OrderedDict()
 
+    def cached_participants(self, conversation_id: uuid.UUID) -> Pair | None:
+        return self._pairs.get(conversation_id)
+
+    def remember(self, conversation_id: uuid.UUID, pair: Pair) -> None:
+        self._pairs[conversation_id] = pair
+        if len(self._pairs) > CACHE_SIZE:
+            self._pairs.popitem(last=False)
+
     async def dm_participants(self, conversation_id: uuid.UUID) -> Pair | None:
         cached = self._pairs.get(conversation_id)
         if cached is not None:
@@ -60,7 +68,7 @@ class Directory:
             from_postgres, from_mongo, "DM_PARTICIPANTS", mongo=self.mongo, postgres=self.postgres
         )
         if found.value is not None:
-            self._remember(conversation_id, found.value)
+            self.remember(conversation_id, found.value)
         return found.value
 
     async def is_dm_participant(self, conversation_id: uuid.UUID, profile_id: uuid.UUID) -> bool:
@@ -109,8 +117,3 @@ class Directory:
             from_postgres, from_mongo, "DM_ROOMS_OF", mongo=self.mongo, postgres=self.postgres
         )
         return found.value
-
-    def _remember(self, conversation_id: uuid.UUID, pair: Pair) -> None:
-        self._pairs[conversation_id] = pair
-        if len(self._pairs) > CACHE_SIZE:
-            self._pairs.popitem(last=False)

@@ -23,7 +23,11 @@ class Runner(Protocol):
     """`PostgresDatabase` or `MongoDatabase`: runs a named operation under a deadline."""
 
     async def run(
-        self, name: str, fn: Callable[[Any], Coroutine[Any, Any, Any]], *, deadline: float | None = None
+        self,
+        name: str,
+        fn: Callable[[Any], Coroutine[Any, Any, Any]],
+        *,
+        deadline: float | None = None,
     ) -> Any: ...
 
 

@@ -24,10 +24,15 @@ KIND_PROFILE = "profile"
 async def queue_conversation_mirror(session: AsyncSession, conversation_id: uuid.UUID) -> None:
     await session.execute(
         insert(ReplayEntry).values(
-            kind=KIND_CONVERSATION, entity_id=conversation_id, conversation_id=conversation_id
+            kind=KIND_CONVERSATION,
+            entity_id=conversation_id,
+            conversation_id=conversation_id,
+            missed=True,  # nothing else writes the mirror: due at once
         )
     )
 
 
 async def queue_profile_mirror(session: AsyncSession, profile_id: uuid.UUID) -> None:
-    await session.execute(insert(ReplayEntry).values(kind=KIND_PROFILE, entity_id=profile_id))
+    await session.execute(
+        insert(ReplayEntry).values(kind=KIND_PROFILE, entity_id=profile_id, missed=True)
+    )

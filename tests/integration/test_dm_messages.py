@@ -1,0 +1,81 @@
+"""DMs through the API on healthy stores: both stores hold every message with
+the same id and fields, and the JSON does not depend on the store."""
+
+from __future__ import annotations
+
+import httpx
+
+from parley.state import AppState
+from tests.dm_support import markers_left, mongo_messages, postgres_messages, stores_agree
+from tests.factories import make_dm, make_person
+from tests.support import eventually
+
+
+async def test_send_list_edit_delete_dm(client: httpx.AsyncClient, state: AppState) -> None:
+    ada, bob = await make_person(state, "Ada"), await make_person(state, "Bob")
+    room = await make_dm(state, ada, bob)
+    url = f"/api/rooms/{room}/messages"
+
+    sent = await client.post(url, json={"content": "  hello  "}, headers=ada.headers)
+    assert sent.status_code == 201, sent.text
+    assert sent.headers["X-Data-Source"] == "mongodb,postgresql"
+    message = sent.json()
+    assert message["content"] == "hello"
+    assert message["author"] == {"id": str(ada.id), "name": "Ada", "imageUrl": None}
+    assert message["roomId"] == str(room)
+    assert message["deleted"] is False
+    assert message["createdAt"].endswith("Z")
+
+    listed = await client.get(url, headers=bob.headers)
+    assert listed.status_code == 200
+    assert listed.headers["X-Data-Source"] == "mongodb"
+    assert listed.json() == {"items": [message], "nextCursor": None}
+
+    edited = await client.patch(
+        f"{url}/{message['id']}", json={"content": "hi"}, headers=ada.headers
+    )
+    assert edited.status_code == 200
+    assert edited.json()["content"] == "hi"
+    assert edited.json()["updatedAt"] > message["updatedAt"]
+
+    not_author = await client.patch(
+        f"{url}/{message['id']}", json={"content": "x"}, headers=bob.headers
+    )
+    assert not_author.status_code == 403
+    assert not_author.json()["error"] == "Forbidden"
+
+    deleted = await client.delete(f"{url}/{message['id']}", headers=ada.headers)
+    assert deleted.status_code == 200
+    tomb = deleted.json()
+    assert (tomb["deleted"], tomb["content"], tomb["fileUrl"]) == (
+        True, "This message has been deleted.", None,
+    )  # fmt: skip
+    again = await client.patch(f"{url}/{message['id']}", json={"content": "x"}, headers=ada.headers)
+    assert again.status_code == 404
+
+    mongo, postgres = await mongo_messages(state, room), await postgres_messages(state, room)
+    assert mongo == postgres and len(mongo) == 1
+
+    async def markers_cleared() -> bool:
+        return await markers_left(state) == (0, 0)
+
+    await eventually(markers_cleared, timeout=10)
+    assert await stores_agree(state, room)
+
+
+async def test_outsider_gets_404_and_nonce_is_idempotent(
+    client: httpx.AsyncClient, state: AppState
+) -> None:
+    ada, bob, eve = [await make_person(state, n) for n in ("Ada", "Bob", "Eve")]
+    room = await make_dm(state, ada, bob)
+    url = f"/api/rooms/{room}/messages"
+    assert (await client.get(url, headers=eve.headers)).status_code == 404
+    assert (await client.post(url, json={"content": "x"}, headers=eve.headers)).status_code == 404
+    assert (await client.get(url)).status_code == 401
+
+    first = await client.post(url, json={"content": "once", "nonce": "n-1"}, headers=ada.headers)
+    second = await client.post(url, json={"content": "twice", "nonce": "n-1"}, headers=ada.headers)
+    assert (first.status_code, second.status_code) == (201, 200)
+    assert second.json() == first.json()
+    assert len(await mongo_messages(state, room)) == 1
+    assert len(await postgres_messages(state, room)) == 1
