@@ -5,16 +5,20 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 
 from parley.auth.tokens import issue_token
 from parley.ids import new_id
+from parley.realtime.events import ROOM_EVENTS
 from parley.resilience.mirror_queue import queue_conversation_mirror, queue_profile_mirror
 from parley.state import AppState
 from parley.storage.postgres.models import (
     Channel,
+    ChannelMessage,
     Conversation,
     GroupConversation,
     GroupConversationMember,
@@ -103,3 +107,53 @@ async def make_group(state: AppState, admin: Person, guests: list[Person]) -> uu
                 )
             )
     return group_id
+
+
+# --- community and rooms (issue 3) -------------------------------------------
+
+
+class RecordingRoomEvents:
+    """A `RoomEvents` that remembers `access_revoked` calls, for asserting hooks."""
+
+    def __init__(self) -> None:
+        self.revoked: list[tuple[set[uuid.UUID], uuid.UUID | None, str]] = []
+
+    async def message_event(self, event_type: str, room_id: uuid.UUID, message: object) -> None:
+        return None
+
+    async def access_revoked(
+        self, room_ids: Sequence[uuid.UUID], profile_id: uuid.UUID | None, reason: str
+    ) -> None:
+        self.revoked.append((set(room_ids), profile_id, reason))
+
+
+def record_room_events(state: AppState) -> RecordingRoomEvents:
+    recorder = RecordingRoomEvents()
+    state.extras[ROOM_EVENTS] = recorder
+    return recorder
+
+
+async def member_id_of(state: AppState, server_id: uuid.UUID, person: Person) -> uuid.UUID:
+    async with state.postgres.sessionmaker() as session:
+        member_id = await session.scalar(
+            select(Member.id).where(Member.server_id == server_id, Member.profile_id == person.id)
+        )
+    assert member_id is not None
+    return member_id
+
+
+async def make_channel_message(
+    state: AppState, server_id: uuid.UUID, channel_id: uuid.UUID, author: Person
+) -> uuid.UUID:
+    """A message by `author` (a member of `server_id`) in `channel_id`."""
+    member_id = await member_id_of(state, server_id, author)
+    message_id = new_id()
+    now = datetime.now(UTC)
+    async with state.postgres.sessionmaker.begin() as session:
+        await session.execute(
+            insert(ChannelMessage).values(
+                id=message_id, channel_id=channel_id, author_id=author.id, member_id=member_id,
+                content="hello", nonce=message_id.hex, created_at=now, updated_at=now,
+            )
+        )  # fmt: skip
+    return message_id

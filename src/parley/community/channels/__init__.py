@@ -1,0 +1,1 @@
+"""Channels of a server: creation, renaming, retyping and deletion."""

@@ -1,0 +1,48 @@
+"""HTTP routes for channels."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response, status
+
+from parley.auth.deps import CurrentProfileId
+from parley.community.channels import service
+from parley.community.channels.schemas import ChannelChanges, ChannelOut, NewChannel
+from parley.community.paths import id_or_404
+from parley.deps import AppStateDep, SessionDep
+
+router = APIRouter(tags=["channels"])
+
+
+@router.post(
+    "/api/servers/{server_id}/channels",
+    status_code=201,
+    summary="Create a channel (ADMIN or MODERATOR)",
+)
+async def create_channel(
+    server_id: str, body: NewChannel, session: SessionDep, caller: CurrentProfileId
+) -> ChannelOut:
+    return await service.create_channel(
+        session, caller, id_or_404(server_id, "server"), body.name, body.type
+    )
+
+
+@router.patch(
+    "/api/channels/{channel_id}", summary="Rename or retype a channel (ADMIN or MODERATOR)"
+)
+async def update_channel(
+    channel_id: str, body: ChannelChanges, session: SessionDep, caller: CurrentProfileId
+) -> ChannelOut:
+    changes = body.model_dump(exclude_unset=True)
+    return await service.update_channel(session, caller, id_or_404(channel_id, "channel"), changes)
+
+
+@router.delete(
+    "/api/channels/{channel_id}",
+    status_code=204,
+    summary="Delete a channel and its messages (ADMIN or MODERATOR)",
+)
+async def delete_channel(
+    channel_id: str, session: SessionDep, state: AppStateDep, caller: CurrentProfileId
+) -> Response:
+    await service.delete_channel(session, state, caller, id_or_404(channel_id, "channel"))
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,29 @@
+"""SQL for profiles as the community domain sees them (creation lives in auth)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from parley.storage.postgres.models import Profile
+
+
+async def select_profile(session: AsyncSession, profile_id: uuid.UUID) -> Profile | None:
+    """PROFILE_GET_BY_ID"""
+    return await session.scalar(select(Profile).where(Profile.id == profile_id))
+
+
+async def update_profile(
+    session: AsyncSession, profile_id: uuid.UUID, changes: dict[str, Any]
+) -> Profile | None:
+    """PROFILE_UPDATE: name and/or image_url."""
+    return await session.scalar(
+        update(Profile)
+        .where(Profile.id == profile_id)
+        .values(**changes, updated_at=func.now())
+        .returning(Profile)
+        .execution_options(populate_existing=True)
+    )

@@ -1,0 +1,40 @@
+"""HTTP routes for profiles: `/api/profiles/me` and `/api/profiles/{id}`."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from parley.auth.deps import CurrentProfileId
+from parley.community.paths import id_or_404
+from parley.community.profiles import service
+from parley.community.profiles.schemas import (
+    OwnProfile,
+    ProfileChanges,
+    PublicProfile,
+    own_profile,
+    public_profile,
+)
+from parley.deps import SessionDep
+
+router = APIRouter(prefix="/api/profiles", tags=["profiles"])
+
+
+@router.get("/me", summary="Your own profile, with your email")
+async def get_me(session: SessionDep, caller: CurrentProfileId) -> OwnProfile:
+    return own_profile(await service.get_own_profile(session, caller))
+
+
+@router.patch("/me", summary="Change your name or image")
+async def patch_me(
+    body: ProfileChanges, session: SessionDep, caller: CurrentProfileId
+) -> OwnProfile:
+    changes = body.model_dump(exclude_unset=True)
+    return own_profile(await service.change_profile(session, caller, changes))
+
+
+@router.get("/{profile_id}", summary="Someone who shares a server with you")
+async def get_profile(
+    profile_id: str, session: SessionDep, caller: CurrentProfileId
+) -> PublicProfile:
+    target = id_or_404(profile_id, "profile")
+    return public_profile(await service.get_visible_profile(session, caller, target))

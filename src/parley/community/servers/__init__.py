@@ -1,0 +1,1 @@
+"""Servers: creation, settings, ownership, invite codes, joining and leaving."""
