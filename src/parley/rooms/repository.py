@@ -1,0 +1,198 @@
+"""SQL for DM and group conversations (channels are the community's).
+
+The DM pair is stored ordered (`profile_one_id` < `profile_two_id`, enforced by
+a CHECK constraint) so one pair has exactly one row, whoever opened it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from parley.ids import new_id
+from parley.storage.postgres.models import (
+    Conversation,
+    GroupConversation,
+    GroupConversationMember,
+    Profile,
+)
+
+
+async def insert_conversation_if_absent(
+    session: AsyncSession, one: uuid.UUID, two: uuid.UUID
+) -> uuid.UUID | None:
+    """DM_INSERT_IF_ABSENT: the new conversation's id, or None when the pair
+    already has one (a concurrent insert waits for the other to commit)."""
+    assert one < two
+    return await session.scalar(
+        insert(Conversation)
+        .values(id=new_id(), profile_one_id=one, profile_two_id=two)
+        .on_conflict_do_nothing(
+            index_elements=[Conversation.profile_one_id, Conversation.profile_two_id]
+        )
+        .returning(Conversation.id)
+    )
+
+
+async def select_conversation_by_pair(
+    session: AsyncSession, one: uuid.UUID, two: uuid.UUID
+) -> Conversation | None:
+    """DM_GET_BY_PAIR"""
+    return await session.scalar(
+        select(Conversation).where(
+            Conversation.profile_one_id == one, Conversation.profile_two_id == two
+        )
+    )
+
+
+async def select_conversation(
+    session: AsyncSession, conversation_id: uuid.UUID
+) -> Conversation | None:
+    """DM_GET_BY_ID"""
+    return await session.scalar(select(Conversation).where(Conversation.id == conversation_id))
+
+
+async def select_conversations_of_profile(
+    session: AsyncSession, profile_id: uuid.UUID
+) -> list[Conversation]:
+    """DM_LIST_BY_PROFILE"""
+    rows = await session.scalars(
+        select(Conversation).where(
+            or_(
+                Conversation.profile_one_id == profile_id, Conversation.profile_two_id == profile_id
+            )
+        )
+    )
+    return list(rows)
+
+
+async def select_profiles(
+    session: AsyncSession, profile_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, Profile]:
+    """ROOM_PROFILES_GET_MANY"""
+    ids = list(set(profile_ids))
+    if not ids:
+        return {}
+    rows = await session.scalars(select(Profile).where(Profile.id.in_(ids)))
+    return {row.id: row for row in rows}
+
+
+async def insert_group(
+    session: AsyncSession,
+    creator_id: uuid.UUID,
+    name: str | None,
+    image_url: str | None,
+) -> GroupConversation:
+    """GROUP_INSERT"""
+    group: GroupConversation | None = await session.scalar(
+        insert(GroupConversation)
+        .values(id=new_id(), name=name, image_url=image_url, created_by_profile_id=creator_id)
+        .returning(GroupConversation)
+    )
+    assert group is not None
+    return group
+
+
+async def insert_group_members(
+    session: AsyncSession, group_id: uuid.UUID, roles: Sequence[tuple[uuid.UUID, str]]
+) -> None:
+    """GROUP_MEMBERS_INSERT_IF_ABSENT: (profile_id, role) pairs; existing kept."""
+    if not roles:
+        return
+    await session.execute(
+        insert(GroupConversationMember)
+        .values(
+            [
+                {"id": new_id(), "group_id": group_id, "profile_id": pid, "role": role}
+                for pid, role in roles
+            ]
+        )
+        .on_conflict_do_nothing(
+            index_elements=[GroupConversationMember.group_id, GroupConversationMember.profile_id]
+        )
+    )
+
+
+async def lock_group(session: AsyncSession, group_id: uuid.UUID) -> GroupConversation | None:
+    """GROUP_LOCK: the group row, locked until commit so membership changes of
+    one group run one at a time (size cap, last-member deletion)."""
+    return await session.scalar(
+        select(GroupConversation)
+        .where(GroupConversation.id == group_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+
+
+async def select_groups_of_profile(
+    session: AsyncSession, profile_id: uuid.UUID
+) -> list[GroupConversation]:
+    """GROUP_LIST_BY_MEMBER"""
+    rows = await session.scalars(
+        select(GroupConversation)
+        .join(GroupConversationMember, GroupConversationMember.group_id == GroupConversation.id)
+        .where(GroupConversationMember.profile_id == profile_id)
+    )
+    return list(rows)
+
+
+async def select_group_members(
+    session: AsyncSession, group_ids: Iterable[uuid.UUID]
+) -> list[tuple[GroupConversationMember, Profile]]:
+    """GROUP_MEMBERS_LIST: in joining order, with profiles."""
+    ids = list(group_ids)
+    if not ids:
+        return []
+    rows = await session.execute(
+        select(GroupConversationMember, Profile)
+        .join(Profile, Profile.id == GroupConversationMember.profile_id)
+        .where(GroupConversationMember.group_id.in_(ids))
+        .order_by(GroupConversationMember.id)
+    )
+    return [(member, profile) for member, profile in rows]
+
+
+async def update_group(
+    session: AsyncSession, group_id: uuid.UUID, changes: dict[str, Any]
+) -> GroupConversation:
+    """GROUP_UPDATE: name and/or image_url."""
+    group = await session.scalar(
+        update(GroupConversation)
+        .where(GroupConversation.id == group_id)
+        .values(**changes, updated_at=func.now())
+        .returning(GroupConversation)
+        .execution_options(populate_existing=True)
+    )
+    assert group is not None
+    return group
+
+
+async def delete_group_member(
+    session: AsyncSession, group_id: uuid.UUID, profile_id: uuid.UUID
+) -> None:
+    """GROUP_MEMBER_DELETE"""
+    await session.execute(
+        delete(GroupConversationMember).where(
+            GroupConversationMember.group_id == group_id,
+            GroupConversationMember.profile_id == profile_id,
+        )
+    )
+
+
+async def update_group_member_role(session: AsyncSession, member_id: uuid.UUID, role: str) -> None:
+    """GROUP_MEMBER_UPDATE_ROLE"""
+    await session.execute(
+        update(GroupConversationMember)
+        .where(GroupConversationMember.id == member_id)
+        .values(role=role)
+    )
+
+
+async def delete_group(session: AsyncSession, group_id: uuid.UUID) -> None:
+    """GROUP_DELETE: its members and messages go with it."""
+    await session.execute(delete(GroupConversation).where(GroupConversation.id == group_id))
