@@ -1,0 +1,169 @@
+"""Realtime delivery for one app instance: the `RoomEvents` implementation the
+message and community services publish to, the access check behind
+`subscribe`, and the handling of envelopes arriving from other instances.
+
+    publisher --message_event--> hub (this instance, at once, no database)
+                             \\--> transport --NOTIFY--> other instances' hubs
+
+Each envelope carries this instance's id so its own NOTIFY echo is ignored: an
+event is delivered once per subscriber. An envelope that would not fit in a
+NOTIFY carries ids only and the receiving instance loads the message through
+`state.extras["message_loader"]`.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import secrets
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from parley.realtime.events import MessageEventType
+from parley.realtime.hub import Hub
+from parley.realtime.schemas import message_frame, resync_frame
+from parley.realtime.transport import MAX_PAYLOAD_BYTES, Transport
+from parley.rooms.access import RoomAccess, find_room_access
+from parley.state import AppState
+from parley.storage.errors import StorageUnavailable
+
+log = structlog.get_logger("parley.realtime")
+
+MESSAGE_LOADER = "message_loader"
+DM_ACCESS = "dm_access"
+MessageLoader = Callable[[uuid.UUID, uuid.UUID], Awaitable[dict[str, Any] | None]]
+DmAccess = Callable[[uuid.UUID, uuid.UUID], Awaitable[bool]]
+
+_ENVELOPE_VERSION = 1
+_REVOKE_CHUNK = 100  # room ids per revoke envelope: ~4 kB, well under the limit
+
+
+class Access(enum.Enum):
+    ALLOWED = "allowed"
+    NOT_FOUND = "not_found"
+    UNAVAILABLE = "unavailable"
+
+
+class RealtimeService:
+    def __init__(self, state: AppState, hub: Hub, transport: Transport) -> None:
+        self.state = state
+        self.hub = hub
+        self.transport = transport
+        self.instance_id = secrets.token_hex(8)
+
+    # -- RoomEvents -------------------------------------------------------------
+    async def message_event(
+        self, event_type: MessageEventType, room_id: uuid.UUID, message: dict[str, Any]
+    ) -> None:
+        self.hub.deliver(room_id, message_frame(event_type, room_id, message))
+        self.transport.publish(self._message_envelope(event_type, room_id, message))
+
+    async def access_revoked(
+        self, room_ids: Sequence[uuid.UUID], profile_id: uuid.UUID | None, reason: str
+    ) -> None:
+        self.hub.revoke(room_ids, profile_id, reason)
+        for start in range(0, len(room_ids), _REVOKE_CHUNK):
+            chunk = room_ids[start : start + _REVOKE_CHUNK]
+            self.transport.publish(
+                self._encode(
+                    {
+                        "k": "x",
+                        "r": [str(room_id) for room_id in chunk],
+                        "p": str(profile_id) if profile_id else None,
+                        "why": reason,
+                    }
+                )
+            )
+
+    # -- envelopes --------------------------------------------------------------
+    def _encode(self, body: dict[str, Any]) -> str:
+        envelope = {"v": _ENVELOPE_VERSION, "i": self.instance_id, **body}
+        return json.dumps(envelope, separators=(",", ":"), default=str)
+
+    def _message_envelope(
+        self, event_type: str, room_id: uuid.UUID, message: dict[str, Any]
+    ) -> str:
+        full = self._encode({"k": "m", "t": event_type, "r": str(room_id), "m": message})
+        if len(full.encode()) < MAX_PAYLOAD_BYTES:
+            return full
+        return self._encode({"k": "m", "t": event_type, "r": str(room_id), "id": message["id"]})
+
+    async def receive(self, text: str) -> None:
+        """An envelope from the transport (possibly our own echo)."""
+        try:
+            envelope = json.loads(text)
+            if envelope.get("i") == self.instance_id or envelope.get("v") != 1:
+                return
+            kind = envelope["k"]
+            if kind == "m":
+                await self._remote_message(envelope)
+            elif kind == "x":
+                profile = envelope.get("p")
+                self.hub.revoke(
+                    [uuid.UUID(room) for room in envelope["r"]],
+                    uuid.UUID(profile) if profile else None,
+                    str(envelope["why"]),
+                )
+        except (ValueError, KeyError, TypeError) as exc:
+            log.warning("realtime_bad_envelope", error=repr(exc), size=len(text))
+
+    async def _remote_message(self, envelope: dict[str, Any]) -> None:
+        room_id = uuid.UUID(envelope["r"])
+        if not self.hub.has_subscribers(room_id):
+            return
+        message = envelope.get("m")
+        if message is None:
+            message = await self._load(room_id, uuid.UUID(str(envelope["id"])))
+        if message is None:
+            self.hub.deliver(room_id, resync_frame(room_id, "event_unavailable"))
+            return
+        self.hub.deliver(room_id, message_frame(str(envelope["t"]), room_id, message))
+
+    async def _load(self, room_id: uuid.UUID, message_id: uuid.UUID) -> dict[str, Any] | None:
+        loader: MessageLoader | None = self.state.extras.get(MESSAGE_LOADER)
+        if loader is None:
+            log.warning("realtime_no_message_loader", room_id=str(room_id))
+            return None
+        try:
+            return await loader(room_id, message_id)
+        except Exception as exc:
+            log.warning("realtime_message_load_failed", room_id=str(room_id), error=repr(exc))
+            return None
+
+    def transport_restored(self) -> None:
+        """Notifications may have been missed while not listening."""
+        count = self.hub.resync_all("transport_reconnected")
+        log.info("realtime_resync_sent", subscriptions=count)
+
+    # -- access -----------------------------------------------------------------
+    async def check_access(self, room_id: uuid.UUID, profile_id: uuid.UUID) -> Access:
+        """May `profile_id` read `room_id`? One short unit of work in PostgreSQL;
+        for DMs, MongoDB's participant mirror when PostgreSQL is unavailable."""
+
+        async def lookup(session: AsyncSession) -> RoomAccess | None:
+            return await find_room_access(session, room_id, profile_id)
+
+        try:
+            access = await self.state.postgres.run("WS_SUBSCRIBE_ACCESS", lookup)
+        except StorageUnavailable as exc:
+            return await self._dm_fallback(room_id, profile_id, exc)
+        return Access.ALLOWED if access is not None else Access.NOT_FOUND
+
+    async def _dm_fallback(
+        self, room_id: uuid.UUID, profile_id: uuid.UUID, exc: StorageUnavailable
+    ) -> Access:
+        dm_access: DmAccess | None = self.state.extras.get(DM_ACCESS)
+        if dm_access is None:
+            return Access.UNAVAILABLE
+        log.info("[WS_SUBSCRIBE_ACCESS] PostgreSQL failed, falling back to MongoDB", error=str(exc))
+        try:
+            allowed = await dm_access(room_id, profile_id)
+        except StorageUnavailable:
+            return Access.UNAVAILABLE
+        # Not a DM of the caller's: it may still be a channel or group we cannot
+        # check now, so "try again" rather than "not found".
+        return Access.ALLOWED if allowed else Access.UNAVAILABLE

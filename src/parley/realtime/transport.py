@@ -1,0 +1,228 @@
+"""Cross-instance event transport: PostgreSQL LISTEN/NOTIFY on one dedicated
+asyncpg connection per instance, outside the SQLAlchemy pool.
+
+    publish(text)  -> outbox (bounded, ordered) -> one task sends batches of
+                      NOTIFYs in order over the dedicated connection
+    NOTIFY         -> inbound queue (bounded) -> one task calls `on_envelope`
+                      in arrival order
+
+The connection reconnects by itself with capped exponential backoff and
+jitter; a liveness query every few seconds notices a frozen server or a
+half-open socket. Notifications sent while this instance was not listening are
+lost to it, so after every reconnect `on_restored` is called and the service
+tells its subscribers to fill the gap over REST. While PostgreSQL is down the
+outbox keeps the newest events (bounded in number and age) and sends them when
+it returns.
+
+The transport moves opaque text; it neither parses envelopes nor knows rooms.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+import asyncpg
+import structlog
+
+from parley.realtime.config import RealtimeConfig
+from parley.storage.deadline import within_deadline
+
+log = structlog.get_logger("parley.realtime.transport")
+
+OnEnvelope = Callable[[str], Awaitable[None]]
+OnRestored = Callable[[], None]
+
+# PostgreSQL refuses NOTIFY payloads of 8000 bytes or more.
+MAX_PAYLOAD_BYTES = 7900
+_BATCH = 200
+_INBOUND_SIZE = 10_000
+# Sends a batch of notifications in one statement; a transaction delivers its
+# notifications in the order they were sent.
+_NOTIFY_SQL = (
+    "SELECT pg_notify($1, payload) "
+    "FROM unnest($2::text[]) WITH ORDINALITY AS t(payload, n) ORDER BY n"
+)
+
+
+class Transport(Protocol):
+    def publish(self, text: str) -> None:
+        """Queue `text` for every other instance; never blocks, keeps order."""
+
+    async def start(self, on_envelope: OnEnvelope, on_restored: OnRestored) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+def asyncpg_dsn(database_url: str) -> str:
+    scheme, rest = database_url.split("://", 1)
+    del scheme
+    return f"postgresql://{rest}"
+
+
+class PgNotifyTransport:
+    def __init__(self, dsn: str, config: RealtimeConfig) -> None:
+        self._dsn = dsn
+        self._config = config
+        self._outbox: deque[tuple[float, str]] = deque()
+        self._inbound: asyncio.Queue[str] = asyncio.Queue(maxsize=_INBOUND_SIZE)
+        self._wakeup = asyncio.Event()
+        self._lost = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._conn: Any = None
+        self._on_envelope: OnEnvelope | None = None
+        self._on_restored: OnRestored | None = None
+        self.connected = asyncio.Event()
+        self.dropped = 0
+        self.reconnects = 0
+
+    # -- publishing -----------------------------------------------------------
+    def publish(self, text: str) -> None:
+        self._outbox.append((time.monotonic(), text))
+        if len(self._outbox) > self._config.outbox_size:
+            self._outbox.popleft()
+            self._count_drop("outbox_full")
+        self._wakeup.set()
+
+    def _count_drop(self, why: str) -> None:
+        self.dropped += 1
+        if self.dropped == 1 or self.dropped % 1000 == 0:
+            log.warning("realtime_events_dropped", why=why, total=self.dropped)
+
+    def _take_batch(self) -> list[tuple[float, str]]:
+        oldest_allowed = time.monotonic() - self._config.outbox_max_age
+        batch: list[tuple[float, str]] = []
+        while self._outbox and len(batch) < _BATCH:
+            entry = self._outbox.popleft()
+            if entry[0] < oldest_allowed:
+                self._count_drop("too_old")
+                continue
+            batch.append(entry)
+        return batch
+
+    # -- lifecycle ------------------------------------------------------------
+    async def start(self, on_envelope: OnEnvelope, on_restored: OnRestored) -> None:
+        self._on_envelope = on_envelope
+        self._on_restored = on_restored
+        self._tasks = [
+            asyncio.create_task(self._run(), name="realtime-notify"),
+            asyncio.create_task(self._consume(), name="realtime-inbound"),
+        ]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await self._drop_connection()
+
+    # -- the connection loop --------------------------------------------------
+    async def _run(self) -> None:
+        delay = self._config.reconnect_min_delay
+        failed = False
+        while True:
+            try:
+                await self._connect()
+            except Exception as exc:
+                if not failed:
+                    log.warning("realtime_listen_unavailable", error=repr(exc))
+                failed = True
+                await asyncio.sleep(delay * random.uniform(0.5, 1.0))  # noqa: S311
+                delay = min(delay * 2, self._config.reconnect_max_delay)
+                continue
+            delay = self._config.reconnect_min_delay
+            if failed:
+                self.reconnects += 1
+                log.info("realtime_listen_restored", reconnects=self.reconnects)
+                if self._on_restored is not None:
+                    self._on_restored()
+            failed = False
+            self.connected.set()
+            try:
+                await self._serve()
+            except Exception as exc:
+                log.warning("realtime_listen_lost", error=repr(exc))
+                failed = True
+            finally:
+                self.connected.clear()
+                await self._drop_connection()
+
+    async def _connect(self) -> None:
+        self._lost.clear()
+        conn = await within_deadline(
+            asyncpg.connect(
+                self._dsn,
+                timeout=self._config.connect_timeout,
+                server_settings={"application_name": "parley-realtime"},
+            ),
+            self._config.connect_timeout * 2,
+        )
+        self._conn = conn
+        conn.add_termination_listener(lambda _conn: self._lost.set())
+        await within_deadline(
+            conn.add_listener(self._config.notify_channel, self._on_notify), self._deadline
+        )
+
+    @property
+    def _deadline(self) -> float:
+        return max(self._config.db_deadline * 2, 1.0)
+
+    async def _serve(self) -> None:
+        conn = self._conn
+        while True:
+            if self._lost.is_set():
+                raise ConnectionError("LISTEN connection closed")
+            batch = self._take_batch()
+            if batch:
+                try:
+                    await within_deadline(
+                        conn.execute(
+                            _NOTIFY_SQL, self._config.notify_channel, [text for _, text in batch]
+                        ),
+                        self._deadline,
+                    )
+                except BaseException:
+                    # Not known to be sent: send again after reconnecting (a
+                    # duplicate is possible, a loss is not).
+                    self._outbox.extendleft(reversed(batch))
+                    raise
+                continue
+            self._wakeup.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), self._config.listen_check_interval)
+                continue
+            await within_deadline(conn.fetchval("SELECT 1"), self._deadline)
+
+    async def _drop_connection(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        try:
+            await within_deadline(conn.close(timeout=0.5), 1.0)
+        except Exception:
+            conn.terminate()
+
+    # -- inbound --------------------------------------------------------------
+    def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
+        try:
+            self._inbound.put_nowait(payload)
+        except asyncio.QueueFull:
+            self._count_drop("inbound_full")
+            if self._on_restored is not None:
+                self._on_restored()
+
+    async def _consume(self) -> None:
+        while True:
+            text = await self._inbound.get()
+            if self._on_envelope is None:
+                continue
+            try:
+                await self._on_envelope(text)
+            except Exception:
+                log.exception("realtime_envelope_failed")
