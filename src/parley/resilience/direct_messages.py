@@ -141,7 +141,7 @@ class DirectMessages:
             raise StorageConflict(
                 "nonce reused but original not found", store=BOTH, operation="send"
             )
-        return Written(original, False, write.stores)
+        return Written(original, False, _holders(write))
 
     # -- reads --------------------------------------------------------------------
 
@@ -204,3 +204,11 @@ class DirectMessages:
             known = by_id.get(record.id)
             by_id[record.id] = newest(known, record) if known else record
         return Sourced(list(by_id.values()), BOTH)
+
+
+def _holders(write: DualWrite[Any, int | None]) -> list[str]:
+    """For a nonce retry: the stores that already durably hold the original."""
+    holders = [MONGODB] if isinstance(write.mongo_error, StorageConflict) else []
+    if write.postgres_ok and write.postgres is None:
+        holders.append(POSTGRESQL)
+    return holders

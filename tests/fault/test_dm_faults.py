@@ -1,0 +1,118 @@
+"""DMs while a database is killed (-9) or frozen (SIGSTOP), and after it returns.
+
+For each fault: DMs are sent, edited, deleted and read during the fault; after
+recovery every acknowledged message is in both stores exactly once with
+identical fields, and reads during and after the fault returned everything
+acknowledged. Channel and group messages need PostgreSQL: 503 while it is down.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import httpx
+import pytest
+
+from parley.devstack import DevStack
+from parley.state import AppState
+from tests.fault.dm_scenario import Scenario
+
+pytestmark = pytest.mark.fault
+
+Fault = Callable[[DevStack], None]
+FAULTS: dict[str, tuple[Fault, Fault, str]] = {
+    # name: (break, repair, the store that stays up)
+    "mongo_killed": (lambda s: s.mongo.process.kill(), lambda s: s.mongo.process.start(), "postgresql"),
+    "mongo_frozen": (lambda s: s.mongo.process.freeze(), lambda s: s.mongo.process.thaw(), "postgresql"),
+    "postgres_killed": (
+        lambda s: s.postgres.process.kill(), lambda s: s.postgres.process.start(), "mongodb",
+    ),
+    "postgres_frozen": (
+        lambda s: s.postgres.process.freeze(), lambda s: s.postgres.process.thaw(), "mongodb",
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("fault", sorted(FAULTS))
+async def test_dms_survive_one_store_down(
+    fault: str, client: httpx.AsyncClient, state: AppState, stack: DevStack
+) -> None:
+    breaks, repairs, survivor = FAULTS[fault]
+    s = await Scenario.create(client, state)
+    before = [(await s.send_dm(f"before {i}")).json()["id"] for i in range(4)]
+    assert (await s.post_room(s.channel, "channel before")).status_code == 201
+    assert (await s.post_room(s.group, "group before")).status_code == 201
+
+    breaks(stack)
+    for i in range(6):
+        response = await s.send_dm(f"during {i}", nonce=f"during-{i}")
+        assert response.status_code == 201, response.text
+        assert response.headers["X-Data-Source"] == survivor
+    assert (await s.edit_dm(before[0], "edited during the fault")).status_code == 200
+    assert (await s.delete_dm(before[1])).status_code == 200
+    retried = await s.send_dm("during 0 retried", nonce="during-0")
+    assert retried.status_code == 200 and retried.json()["content"] == "during 0"
+    assert await s.assert_reads_show_everything_acknowledged() == {survivor}
+
+    channel, group = await s.post_room(s.channel, "c"), await s.post_room(s.group, "g")
+    if survivor == "mongodb":
+        for response in (channel, group):
+            assert response.status_code == 503
+            assert response.json()["error"] == "StorageUnavailable"
+            assert "Retry-After" in response.headers
+    else:
+        assert (channel.status_code, group.status_code) == (201, 201)
+
+    repairs(stack)
+    # Right after recovery, before replay has drained: still nothing hidden.
+    await s.assert_reads_show_everything_acknowledged()
+    after = await s.send_dm("after recovery")
+    assert after.status_code == 201
+    await s.assert_converged()
+    assert await s.assert_reads_show_everything_acknowledged() == {"mongodb"}
+    assert (await s.post_room(s.channel, "channel after")).status_code == 201
+
+
+async def test_both_down_is_503_and_nonce_retry_never_duplicates(
+    client: httpx.AsyncClient, state: AppState, stack: DevStack
+) -> None:
+    s = await Scenario.create(client, state)
+    assert (await s.send_dm("before")).status_code == 201
+    stack.mongo.process.kill()
+    stack.postgres.process.freeze()
+    refused = await s.send_dm("lost?", nonce="retry-me")
+    assert refused.status_code == 503
+    assert refused.json()["error"] == "StorageUnavailable"
+    assert int(refused.headers["Retry-After"]) >= 1
+    read = await s.client.get(s.url(s.dm), headers=s.bob.headers)
+    assert read.status_code == 503
+    stack.mongo.process.start()
+    stack.postgres.process.thaw()
+
+    async def accepted() -> httpx.Response:
+        return await s.send_dm("lost?", nonce="retry-me")
+
+    first = await accepted()
+    while first.status_code == 503:  # breakers close within a probe interval
+        first = await accepted()
+    second = await accepted()
+    assert first.status_code in (200, 201) and second.status_code == 200
+    assert second.json() == first.json()
+    await s.assert_converged()
+
+
+async def test_retry_after_failover_returns_the_original(
+    client: httpx.AsyncClient, state: AppState, stack: DevStack
+) -> None:
+    """The first send reached only PostgreSQL (MongoDB down); the retry, after
+    MongoDB returned, must not create a second message in MongoDB."""
+    s = await Scenario.create(client, state)
+    stack.mongo.process.kill()
+    first = await s.send_dm("only once", nonce="failover-nonce")
+    assert first.status_code == 201 and first.headers["X-Data-Source"] == "postgresql"
+    stack.mongo.process.start()
+    await s.wait_until_settled()
+    retry = await s.send_dm("only once", nonce="failover-nonce")
+    assert retry.status_code == 200
+    assert retry.json() == first.json()
+    await s.assert_converged()
