@@ -141,14 +141,16 @@ class RealtimeService:
 
     # -- access -----------------------------------------------------------------
     async def check_access(self, room_id: uuid.UUID, profile_id: uuid.UUID) -> Access:
-        """May `profile_id` read `room_id`? One short unit of work in PostgreSQL;
+        """May `profile_id` read `room_id`? One short transaction in PostgreSQL;
         for DMs, MongoDB's participant mirror when PostgreSQL is unavailable."""
 
         async def lookup(session: AsyncSession) -> RoomAccess | None:
             return await find_room_access(session, room_id, profile_id)
 
         try:
-            access = await self.state.postgres.run("WS_SUBSCRIBE_ACCESS", lookup)
+            # Through PostgreSQL's circuit breaker: while it is open this fails at
+            # once instead of after a deadline.
+            access = await self.state.resilience.postgres.run("WS_SUBSCRIBE_ACCESS", lookup)
         except StorageUnavailable as exc:
             return await self._dm_fallback(room_id, profile_id, exc)
         return Access.ALLOWED if access is not None else Access.NOT_FOUND

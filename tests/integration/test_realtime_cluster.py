@@ -1,0 +1,125 @@
+"""Two `parley serve` processes against the same databases: a subscriber on
+instance A receives what is posted, edited and deleted through instance B, in
+DMs, channels and groups, exactly once; a kicked member's subscription ends
+across instances; a message too large for a NOTIFY still arrives."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from parley.settings import Settings
+from parley.state import AppState
+from parley.storage.postgres.models import Member
+from tests.factories import Person, make_dm, make_group, make_person, make_server
+from tests.integration.test_realtime_support import Client, client, parley_process, post_json
+
+
+@pytest.fixture(scope="module")
+def cluster(migrated: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[str]]:
+    logs = tmp_path_factory.mktemp("realtime-cluster")
+    with (
+        parley_process(migrated, str(Path(logs) / "a.log")) as a,
+        parley_process(migrated, str(Path(logs) / "b.log")) as b,
+    ):
+        yield [a, b]
+
+
+async def send(base: str, person: Person, room: uuid.UUID, content: str) -> dict[str, Any]:
+    response = await post_json(
+        base, f"/api/rooms/{room}/messages", person.token, {"content": content}
+    )
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def edit(
+    base: str, person: Person, room: uuid.UUID, mid: str, content: str
+) -> dict[str, Any]:
+    response = await post_json(
+        base, f"/api/rooms/{room}/messages/{mid}", person.token, {"content": content}, "PATCH"
+    )
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def delete(base: str, person: Person, room: uuid.UUID, mid: str) -> dict[str, Any]:
+    response = await post_json(
+        base, f"/api/rooms/{room}/messages/{mid}", person.token, {}, "DELETE"
+    )
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def expect_message(c: Client, type_: str, room: uuid.UUID, body: dict[str, Any]) -> None:
+    frame = await c.expect(type_, timeout=5, roomId=str(room))
+    assert frame["message"] == body
+
+
+async def test_events_cross_instances_exactly_once(cluster: list[str], state: AppState) -> None:
+    a, b = cluster
+    ada, bob, cy = [await make_person(state, n) for n in ("Ada", "Bob", "Cy")]
+    dm = await make_dm(state, ada, bob)
+    _, channel = await make_server(state, ada, {bob: "GUEST"})
+    group = await make_group(state, ada, [bob, cy])
+    async with client(a, ada.token) as on_a, client(b, bob.token) as on_b:
+        for room in (dm, channel, group):
+            assert (await on_a.subscribe(room))["type"] == "subscribed"
+            assert (await on_b.subscribe(room))["type"] == "subscribed"
+        for room in (dm, channel, group):
+            created = await send(b, bob, room, f"hello {room}")
+            edited = await edit(b, bob, room, created["id"], "edited")
+            deleted = await delete(b, bob, room, created["id"])
+            assert deleted["deleted"] is True
+            for c in (on_a, on_b):
+                await expect_message(c, "message.created", room, created)
+                await expect_message(c, "message.updated", room, edited)
+                await expect_message(c, "message.deleted", room, deleted)
+        # ... and the other way round: A's own writes reach B.
+        reply = await send(a, ada, dm, "from A")
+        await expect_message(on_b, "message.created", dm, reply)
+        await expect_message(on_a, "message.created", dm, reply)
+        # Nothing twice: no NOTIFY echo is delivered on top of the in-process event.
+        await on_a.nothing(0.5)
+        await on_b.nothing(0.1)
+
+
+async def test_kicked_member_stops_receiving_on_another_instance(
+    cluster: list[str], state: AppState
+) -> None:
+    a, b = cluster
+    ada, bob, cy = [await make_person(state, n) for n in ("Ada", "Bob", "Cy")]
+    server_id, channel = await make_server(state, ada, {bob: "GUEST", cy: "GUEST"})
+    async with state.postgres.sessionmaker() as session:
+        cy_member = await session.scalar(
+            select(Member.id).where(Member.server_id == server_id, Member.profile_id == cy.id)
+        )
+    async with client(a, cy.token) as cy_on_a, client(a, bob.token) as bob_on_a:
+        await cy_on_a.subscribe(channel)
+        await bob_on_a.subscribe(channel)
+        kicked = await post_json(b, f"/api/members/{cy_member}", ada.token, {}, "DELETE")
+        assert kicked.status_code == 204, kicked.text
+        await cy_on_a.expect("subscription.ended", roomId=str(channel), reason="kicked")
+        after = await send(b, bob, channel, "after the kick")
+        await expect_message(bob_on_a, "message.created", channel, after)
+        await cy_on_a.nothing(0.5)
+        assert (await cy_on_a.subscribe(channel))["error"] == "NotFound"
+
+
+async def test_message_too_large_for_notify_is_loaded(cluster: list[str], state: AppState) -> None:
+    a, b = cluster
+    ada, bob = await make_person(state, "Ada"), await make_person(state, "Bob")
+    dm = await make_dm(state, ada, bob)
+    async with client(a, ada.token) as on_a:
+        await on_a.subscribe(dm)
+        # 4,000 characters of 4-byte UTF-8: 16 kB, twice what a NOTIFY may carry.
+        created = await send(b, bob, dm, "\N{GRINNING FACE}" * 4000)
+        await expect_message(on_a, "message.created", dm, created)
