@@ -20,17 +20,17 @@ from tests.fault.dm_scenario import Scenario
 pytestmark = pytest.mark.fault
 
 Fault = Callable[[DevStack], None]
+MONGO_KILLED = (lambda s: s.mongo.process.kill(), lambda s: s.mongo.process.start())
+MONGO_FROZEN = (lambda s: s.mongo.process.freeze(), lambda s: s.mongo.process.thaw())
+PG_KILLED = (lambda s: s.postgres.process.kill(), lambda s: s.postgres.process.start())
+PG_FROZEN = (lambda s: s.postgres.process.freeze(), lambda s: s.postgres.process.thaw())
 FAULTS: dict[str, tuple[Fault, Fault, str]] = {
     # name: (break, repair, the store that stays up)
-    "mongo_killed": (lambda s: s.mongo.process.kill(), lambda s: s.mongo.process.start(), "postgresql"),
-    "mongo_frozen": (lambda s: s.mongo.process.freeze(), lambda s: s.mongo.process.thaw(), "postgresql"),
-    "postgres_killed": (
-        lambda s: s.postgres.process.kill(), lambda s: s.postgres.process.start(), "mongodb",
-    ),
-    "postgres_frozen": (
-        lambda s: s.postgres.process.freeze(), lambda s: s.postgres.process.thaw(), "mongodb",
-    ),
-}  # fmt: skip
+    "mongo_killed": (*MONGO_KILLED, "postgresql"),
+    "mongo_frozen": (*MONGO_FROZEN, "postgresql"),
+    "postgres_killed": (*PG_KILLED, "mongodb"),
+    "postgres_frozen": (*PG_FROZEN, "mongodb"),
+}
 
 
 @pytest.mark.parametrize("fault", sorted(FAULTS))

@@ -1,0 +1,62 @@
+"""A real `parley serve` process on loopback, for tests that kill the app itself."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from parley.devstack.ports import free_port
+from parley.settings import Settings
+
+
+class AppProcess:
+    def __init__(self, settings: Settings, log_dir: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._settings = settings
+        self._log = log_dir / f"app-{self.port}.log"
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        env = {
+            **os.environ,
+            "DATABASE_URL": self._settings.database_url,
+            "MONGO_URL": self._settings.mongo_url,
+            "PARLEY_JWT_SECRET": self._settings.jwt_secret,
+        }
+        with self._log.open("ab") as log:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-m", "parley.cli", "serve", "--port", str(self.port)],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.url}/api/health", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        raise RuntimeError(f"app did not start; see {self._log}")
+
+    def kill(self) -> None:
+        if self._proc is not None:
+            self._proc.send_signal(signal.SIGKILL)
+            self._proc.wait()
+            self._proc = None
+
+    def stop(self) -> None:
+        if self._proc is not None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+            self._proc = None

@@ -1,0 +1,138 @@
+"""Realtime delivery while a database is down, with two real `parley serve`
+processes: DMs keep flowing while MongoDB is frozen; while PostgreSQL is down a
+DM still reaches subscribers on the instance that accepted it, and subscribers
+on the other instance get it (and a `resync`) once PostgreSQL is back."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from parley.devstack import DevStack
+from parley.settings import Settings
+from parley.state import AppState
+from parley.storage.mongo.schema import CONVERSATIONS, PROFILES
+from tests.factories import Person, make_dm, make_person
+from tests.integration.test_realtime_support import Client, client, parley_process, post_json
+from tests.support import ensure_running, eventually
+
+pytestmark = pytest.mark.fault
+
+
+@pytest.fixture(scope="module")
+def cluster(migrated: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[str]]:
+    logs = tmp_path_factory.mktemp("realtime-faults")
+    with (
+        parley_process(migrated, str(Path(logs) / "a.log")) as a,
+        parley_process(migrated, str(Path(logs) / "b.log")) as b,
+    ):
+        yield [a, b]
+
+
+@pytest.fixture
+def restore(stack: DevStack) -> Iterator[None]:
+    yield
+    ensure_running(stack)
+
+
+async def send(base: str, person: Person, room: uuid.UUID, content: str) -> dict[str, Any]:
+    body = {"content": content, "nonce": uuid.uuid4().hex}
+    for _ in range(20):  # the first calls of an outage may answer 503 before fallback
+        response = await post_json(base, f"/api/rooms/{room}/messages", person.token, body)
+        if response.status_code in (200, 201):
+            reply: dict[str, Any] = response.json()
+            return reply
+        assert response.status_code == 503, response.text
+        await asyncio.sleep(0.2)
+    raise AssertionError("the DM was never acknowledged")
+
+
+async def mirrored(state: AppState, dm: uuid.UUID, *people: Person) -> None:
+    """Wait until MongoDB holds what a DM needs while PostgreSQL is down."""
+
+    async def ready() -> bool:
+        db = state.mongo.db
+        conversation = await db[CONVERSATIONS].find_one({"_id": dm})
+        profiles = await db[PROFILES].count_documents({"_id": {"$in": [p.id for p in people]}})
+        return conversation is not None and profiles == len(people)
+
+    await eventually(ready, timeout=15)
+
+
+async def test_dms_flow_across_instances_while_mongo_is_frozen(
+    cluster: list[str], state: AppState, stack: DevStack, restore: None
+) -> None:
+    a, b = cluster
+    ada, bob = await make_person(state, "Ada"), await make_person(state, "Bob")
+    dm = await make_dm(state, ada, bob)
+    async with client(a, ada.token) as on_a, client(b, bob.token) as on_b:
+        await on_a.subscribe(dm)
+        await on_b.subscribe(dm)
+        stack.mongo.process.freeze()
+        started = time.monotonic()
+        for i in range(5):
+            reply = await send(b, bob, dm, f"while frozen {i}")
+            for c in (on_a, on_b):
+                frame = await c.expect("message.created", roomId=str(dm))
+                assert frame["message"] == reply
+        assert time.monotonic() - started < 10
+        # New subscriptions work too: PostgreSQL answers the access check.
+        async with client(a, ada.token) as late:
+            assert (await late.subscribe(dm))["type"] == "subscribed"
+            reply = await send(a, ada, dm, "still frozen")
+            await late.expect("message.created", message=reply)
+        stack.mongo.process.thaw()
+
+
+FAULTS: dict[str, tuple[Callable[[DevStack], None], Callable[[DevStack], None]]] = {
+    "killed": (lambda s: s.postgres.process.kill(), lambda s: s.postgres.process.start()),
+    "frozen": (lambda s: s.postgres.process.freeze(), lambda s: s.postgres.process.thaw()),
+}
+
+
+@pytest.mark.parametrize("fault", sorted(FAULTS))
+async def test_dm_delivery_while_postgres_is_down(
+    fault: str, cluster: list[str], state: AppState, stack: DevStack, restore: None
+) -> None:
+    a, b = cluster
+    ada, bob = await make_person(state, "Ada"), await make_person(state, "Bob")
+    dm = await make_dm(state, ada, bob)
+    await mirrored(state, dm, ada, bob)
+    break_it, repair = FAULTS[fault]
+    async with client(a, ada.token) as ada_on_a, client(b, ada.token) as ada_on_b:
+        await ada_on_a.subscribe(dm)
+        await ada_on_b.subscribe(dm)
+        break_it(stack)
+        # Same instance: delivered at once, PostgreSQL plays no part.
+        reply = await send(b, bob, dm, "postgres is down")
+        await ada_on_b.expect("message.created", message=reply)
+        # A DM subscription made during the outage is authorised through MongoDB.
+        async with client(b, ada.token) as late:
+            assert (await late.subscribe(dm))["type"] == "subscribed"
+            second = await send(b, bob, dm, "still down")
+            await late.expect("message.created", message=second)
+        await ada_on_b.expect("message.created", message=second)
+        # The other instance cannot hear B while PostgreSQL is down ...
+        await ada_on_a.nothing(0.5)
+        repair(stack)
+        # ... and catches up once it is back: the buffered events, and a resync
+        # telling the client to fill any other gap over REST.
+        wanted = {("message.created", reply["id"]), ("message.created", second["id"]), "resync"}
+        await collect(ada_on_a, wanted, timeout=20)
+
+
+async def collect(c: Client, wanted: set[Any], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while wanted:
+        frame = await c.recv(max(deadline - time.monotonic(), 0.01))
+        if frame["type"] == "resync":
+            assert frame["reason"] == "transport_reconnected"
+            wanted.discard("resync")
+        elif frame["type"] == "message.created":
+            wanted.discard(("message.created", frame["message"]["id"]))
