@@ -48,7 +48,7 @@ class DirectMessageService:
             created_at=now,
             updated_at=now,
         )
-        written = await self.dms.send(record)
+        written = await self.dms.send(record, client_nonce=body.nonce is not None)
         [payload] = await self._render([written.record])
         if written.created:
             await self.events.message_event("message.created", room_id, payload)

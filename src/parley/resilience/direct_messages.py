@@ -51,15 +51,24 @@ class DirectMessages:
         postgres: StoreGuard[Any],
         backlog: Backlog,
         confirmer: Confirmer,
+        *,
+        hedge_after: float | None = None,
+        write_grace: float | None = None,
     ) -> None:
         self.mongo = mongo
         self.postgres = postgres
         self.backlog = backlog
         self.confirmer = confirmer
+        self.hedge_after = hedge_after
+        self.write_grace = write_grace
 
     # -- writes -------------------------------------------------------------------
 
-    async def send(self, record: MessageRecord) -> Written:
+    async def send(self, record: MessageRecord, *, client_nonce: bool) -> Written:
+        """Store a new DM. With a client nonce the answer waits for both stores'
+        verdict (bounded by deadlines and breakers), because a retry must find
+        the original wherever it is; without one it may answer after one store
+        plus the write grace."""
         write = await sync_to_both_databases(
             partial(mongo_dm.insert, record=record),
             partial(pg_dm.insert_new, record=record),
@@ -68,13 +77,13 @@ class DirectMessages:
             postgres=self.postgres,
             queue_for_mongo=partial(self._queue_for_mongo, record=record),
             queue_for_postgres=partial(self._queue_for_postgres, record=record),
+            on_settled=partial(self._confirm, record=record),
+            straggler_grace=None if client_nonce else self.write_grace,
         )
         nonce_used_in_mongo = isinstance(write.mongo_error, StorageConflict)
         nonce_used_in_postgres = write.postgres_ok and write.postgres is None
         if nonce_used_in_mongo or nonce_used_in_postgres:
             return await self._resolve_retry(record, write, nonce_used_in_mongo)
-        if write.mongo_ok and write.postgres is not None:
-            self.confirmer.confirmed(write.postgres, record.id, record.updated_at)
         return Written(record, True, write.stores)
 
     async def save_version(self, record: MessageRecord) -> list[str]:
@@ -87,10 +96,14 @@ class DirectMessages:
             postgres=self.postgres,
             queue_for_mongo=partial(self._queue_for_mongo, record=record),
             queue_for_postgres=partial(self._queue_for_postgres, record=record),
+            on_settled=partial(self._confirm, record=record),
+            straggler_grace=self.write_grace,
         )
+        return write.stores
+
+    async def _confirm(self, write: DualWrite[Any, int | None], record: MessageRecord) -> None:
         if write.mongo_ok and write.postgres is not None:
             self.confirmer.confirmed(write.postgres, record.id, record.updated_at)
-        return write.stores
 
     async def _queue_for_mongo(
         self, write: DualWrite[Any, int | None], record: MessageRecord
@@ -161,6 +174,7 @@ class DirectMessages:
             "ROOM_MESSAGES_GET_DM",
             mongo=self.mongo,
             postgres=self.postgres,
+            hedge_after=self.hedge_after,
         )
 
     async def get(self, room_id: uuid.UUID, message_id: uuid.UUID) -> Sourced[MessageRecord | None]:
@@ -182,6 +196,7 @@ class DirectMessages:
             "ROOM_MESSAGE_GET_DM",
             mongo=self.mongo,
             postgres=self.postgres,
+            hedge_after=self.hedge_after,
         )
         return Sourced(found.value[0] if found.value else None, found.source)
 

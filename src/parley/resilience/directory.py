@@ -32,9 +32,12 @@ class Author:
 
 
 class Directory:
-    def __init__(self, mongo: StoreGuard[Any], postgres: StoreGuard[Any]) -> None:
+    def __init__(
+        self, mongo: StoreGuard[Any], postgres: StoreGuard[Any], hedge_after: float | None = None
+    ) -> None:
         self.mongo = mongo
         self.postgres = postgres
+        self.hedge_after = hedge_after
         self._pairs: OrderedDict[uuid.UUID, Pair] = OrderedDict()
 
     def cached_participants(self, conversation_id: uuid.UUID) -> Pair | None:
@@ -65,7 +68,12 @@ class Directory:
             return (doc["profileIds"][0], doc["profileIds"][1]) if doc else None
 
         found = await with_postgres_fallback(
-            from_postgres, from_mongo, "DM_PARTICIPANTS", mongo=self.mongo, postgres=self.postgres
+            from_postgres,
+            from_mongo,
+            "DM_PARTICIPANTS",
+            mongo=self.mongo,
+            postgres=self.postgres,
+            hedge_after=self.hedge_after,
         )
         if found.value is not None:
             self.remember(conversation_id, found.value)
@@ -91,7 +99,12 @@ class Directory:
             return {d["_id"]: Author(d["_id"], d["name"], d.get("imageUrl")) async for d in cursor}
 
         found = await with_postgres_fallback(
-            from_postgres, from_mongo, "DM_AUTHORS", mongo=self.mongo, postgres=self.postgres
+            from_postgres,
+            from_mongo,
+            "DM_AUTHORS",
+            mongo=self.mongo,
+            postgres=self.postgres,
+            hedge_after=self.hedge_after,
         )
         return found.value
 
@@ -114,6 +127,11 @@ class Directory:
             return [doc["_id"] async for doc in cursor]
 
         found = await with_postgres_fallback(
-            from_postgres, from_mongo, "DM_ROOMS_OF", mongo=self.mongo, postgres=self.postgres
+            from_postgres,
+            from_mongo,
+            "DM_ROOMS_OF",
+            mongo=self.mongo,
+            postgres=self.postgres,
+            hedge_after=self.hedge_after,
         )
         return found.value

@@ -5,10 +5,15 @@ Only unavailability falls back. A conflict or a bug (anything that is not
 `StorageUnavailable`) surfaces unchanged, so fallback never hides an error.
 The original design's log lines are kept, once per attempt that actually failed;
 while a breaker is open the breaker logs a periodic count instead.
+
+With `hedge_after`, a primary that has not answered by then is raced against
+the secondary and the first answer wins. The slow call is left to finish on its
+own, so the breaker still learns whether the store is failing.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -18,6 +23,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parley.resilience.guard import StoreGuard
+from parley.storage.deadline import detach
 from parley.storage.errors import BreakerOpen, StorageUnavailable
 
 T = TypeVar("T")
@@ -25,9 +31,11 @@ log = structlog.get_logger("parley.fallback")
 
 MongoOperation = Callable[[AsyncDatabase[dict[str, Any]]], Coroutine[Any, Any, T]]
 PostgresOperation = Callable[[AsyncSession], Coroutine[Any, Any, T]]
+Operation = Callable[[Any], Coroutine[Any, Any, T]]
 
 MONGODB = "mongodb"
 POSTGRESQL = "postgresql"
+LABELS = {MONGODB: "MongoDB", POSTGRESQL: "PostgreSQL"}
 
 
 @dataclass(frozen=True)
@@ -45,6 +53,7 @@ async def with_mongo_fallback(
     *,
     mongo: StoreGuard[Any],
     postgres: StoreGuard[Any],
+    hedge_after: float | None = None,
 ) -> Sourced[T]:
     """Run `mongo_operation`; if MongoDB is unavailable, `postgres_operation`.
 
@@ -52,17 +61,9 @@ async def with_mongo_fallback(
     PostgreSQL session in a transaction) and must return the same,
     storage-neutral type. Raises `StorageUnavailable` when both stores are.
     """
-    try:
-        return Sourced(await mongo.run(operation_name, mongo_operation), MONGODB)
-    except BreakerOpen:
-        pass
-    except StorageUnavailable as exc:
-        log.warning(f"[{operation_name}] MongoDB failed, falling back to PostgreSQL: {exc}")
-        value: T = await postgres.run(operation_name, postgres_operation)
-        log.info(f"[{operation_name}] Successfully used PostgreSQL fallback")
-        return Sourced(value, POSTGRESQL)
-    mongo.metrics.count("fallback", POSTGRESQL, operation_name)
-    return Sourced(await postgres.run(operation_name, postgres_operation), POSTGRESQL)
+    return await _with_fallback(
+        (mongo, mongo_operation), (postgres, postgres_operation), operation_name, hedge_after
+    )
 
 
 async def with_postgres_fallback(
@@ -72,17 +73,73 @@ async def with_postgres_fallback(
     *,
     mongo: StoreGuard[Any],
     postgres: StoreGuard[Any],
+    hedge_after: float | None = None,
 ) -> Sourced[T]:
     """The mirror image, for PostgreSQL-owned data MongoDB mirrors for DMs
     (conversation participants, author names): PostgreSQL first."""
+    return await _with_fallback(
+        (postgres, postgres_operation), (mongo, mongo_operation), operation_name, hedge_after
+    )
+
+
+async def _with_fallback(
+    primary: tuple[StoreGuard[Any], Operation[T]],
+    secondary: tuple[StoreGuard[Any], Operation[T]],
+    name: str,
+    hedge_after: float | None,
+) -> Sourced[T]:
+    (first, first_op), (second, second_op) = primary, secondary
+    if not first.available:
+        first.metrics.count("fallback", second.store, name)
+        return Sourced(await second.run(name, second_op), second.store)
+    attempt = asyncio.ensure_future(first.run(name, first_op))
     try:
-        return Sourced(await postgres.run(operation_name, postgres_operation), POSTGRESQL)
+        done, _ = await asyncio.wait({attempt}, timeout=hedge_after)
+    except asyncio.CancelledError:
+        attempt.cancel()
+        raise
+    if not done:
+        return await _race(attempt, second, second_op, name, first.store)
+    try:
+        return Sourced(attempt.result(), first.store)
     except BreakerOpen:
-        pass
+        return Sourced(await second.run(name, second_op), second.store)
     except StorageUnavailable as exc:
-        log.warning(f"[{operation_name}] PostgreSQL failed, falling back to MongoDB: {exc}")
-        value: T = await mongo.run(operation_name, mongo_operation)
-        log.info(f"[{operation_name}] Successfully used MongoDB fallback")
-        return Sourced(value, MONGODB)
-    postgres.metrics.count("fallback", MONGODB, operation_name)
-    return Sourced(await mongo.run(operation_name, mongo_operation), MONGODB)
+        label, other = LABELS[first.store], LABELS[second.store]
+        log.warning(f"[{name}] {label} failed, falling back to {other}: {exc}")
+        value: T = await second.run(name, second_op)
+        log.info(f"[{name}] Successfully used {other} fallback")
+        return Sourced(value, second.store)
+
+
+async def _race(
+    slow: asyncio.Future[T],
+    second: StoreGuard[Any],
+    second_op: Operation[T],
+    name: str,
+    slow_store: str,
+) -> Sourced[T]:
+    """The primary is slow: ask the secondary too; the first answer wins."""
+    second.metrics.count("hedged", second.store, name)
+    hedge = asyncio.ensure_future(second.run(name, second_op))
+    pending: set[asyncio.Future[T]] = {slow, hedge}
+    error: BaseException | None = None
+    try:
+        while pending:
+            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                failure = task.exception()
+                if failure is None:
+                    for other in pending:
+                        detach(other)  # type: ignore[arg-type]
+                    store = slow_store if task is slow else second.store
+                    return Sourced(task.result(), store)
+                if not isinstance(failure, StorageUnavailable):
+                    raise failure
+                error = failure
+    except asyncio.CancelledError:
+        for task in pending:
+            task.cancel()
+        raise
+    assert error is not None
+    raise error

@@ -17,7 +17,7 @@ from parley.resilience.breaker import CircuitBreaker
 from parley.resilience.confirmer import Confirmer
 from parley.resilience.direct_messages import DirectMessages
 from parley.resilience.directory import Directory
-from parley.resilience.dualwrite import DualWrite, QueueHook, sync_to_both_databases
+from parley.resilience.dualwrite import DualWrite, Hook, sync_to_both_databases
 from parley.resilience.fallback import (
     MongoOperation,
     PostgresOperation,
@@ -72,7 +72,7 @@ class Resilience:
         self.direct_messages = DirectMessages(
             self.mongo, self.postgres, self.backlog, self.confirmer
         )
-        self.directory = Directory(self.mongo, self.postgres)
+        self.directory = Directory(self.mongo, self.postgres, hedge_after=settings.hedge_delay)
         self.mongo_breaker.on_recovery(self._before_mongo_serves_again)
         self.postgres_breaker.on_recovery(self._kick_replay)
         self._tasks: list[asyncio.Task[None]] = []
@@ -127,8 +127,8 @@ class Resilience:
         postgres_operation: PostgresOperation[P],
         operation_name: str,
         *,
-        queue_for_mongo: QueueHook[M, P] | None = None,
-        queue_for_postgres: QueueHook[M, P] | None = None,
+        queue_for_mongo: Hook[M, P] | None = None,
+        queue_for_postgres: Hook[M, P] | None = None,
     ) -> DualWrite[M, P]:
         return await sync_to_both_databases(
             mongo_operation,

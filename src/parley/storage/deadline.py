@@ -33,15 +33,17 @@ async def within_deadline(operation: Coroutine[Any, Any, T], seconds: float) -> 
         done, _ = await asyncio.wait({task}, timeout=seconds)
     except asyncio.CancelledError:
         task.cancel()
-        _abandon(task)
+        detach(task)
         raise
     if done:
         return task.result()
     task.cancel()
-    _abandon(task)
+    detach(task)
     raise TimeoutError(f"no answer within {seconds:.3f}s")
 
 
-def _abandon(task: asyncio.Task[Any]) -> None:
+def detach(task: asyncio.Task[Any]) -> None:
+    """Let `task` finish on its own: keep it referenced until done and retrieve
+    its outcome so nothing is reported as lost."""
     _abandoned.add(task)
     task.add_done_callback(_forget)
