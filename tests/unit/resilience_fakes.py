@@ -1,0 +1,51 @@
+"""Stand-ins for a store's runner in unit tests of pure resilience logic (the
+integration and fault tests use the real servers)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from parley.resilience.breaker import CircuitBreaker
+from parley.resilience.guard import StoreGuard
+from parley.resilience.metrics import Metrics
+
+
+class FakeRunner:
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    async def run(
+        self, name: str, fn: Callable[[Any], Awaitable[Any]], *, deadline: float | None = None
+    ) -> Any:
+        self.calls.append(name)
+        return await fn(None)
+
+
+async def _never() -> None:
+    await asyncio.Event().wait()
+
+
+def guard(store: str, threshold: int = 3) -> tuple[StoreGuard[Any], FakeRunner]:
+    runner = FakeRunner()
+    breaker = CircuitBreaker(store, _never, failure_threshold=threshold, probe_interval=0.01)
+    return StoreGuard(store, runner, breaker, Metrics()), runner
+
+
+def returns(value: Any, delay: float = 0) -> Callable[[Any], Awaitable[Any]]:
+    async def operation(_: Any) -> Any:
+        if delay:
+            await asyncio.sleep(delay)
+        return value
+
+    return operation
+
+
+def raises(error: BaseException, delay: float = 0) -> Callable[[Any], Awaitable[Any]]:
+    async def operation(_: Any) -> Any:
+        if delay:
+            await asyncio.sleep(delay)
+        raise error
+
+    return operation
