@@ -89,7 +89,8 @@ class CircuitBreaker:
         self._opened.set()
         log.warning("breaker_opened", store=self.store, error=str(error))
 
-    async def _close(self) -> None:
+    async def recover(self) -> None:
+        """Run the recovery hooks, then close (the probe does this on its first answer)."""
         for hook in self._recovery_hooks:
             await hook()
         self._open = False
@@ -104,6 +105,6 @@ class CircuitBreaker:
             await asyncio.sleep(self.probe_interval)
             try:
                 await self._probe()
-                await self._close()
+                await self.recover()
             except StorageError as exc:
                 log.debug("breaker_probe_failed", store=self.store, error=str(exc))
