@@ -96,7 +96,9 @@ class RealtimeService:
         """An envelope from the transport (possibly our own echo)."""
         try:
             envelope = json.loads(text)
-            if envelope.get("i") == self.instance_id or envelope.get("v") != 1:
+            if not isinstance(envelope, dict) or envelope.get("v") != _ENVELOPE_VERSION:
+                raise ValueError("not a version 1 envelope")
+            if envelope.get("i") == self.instance_id:
                 return
             kind = envelope["k"]
             if kind == "m":

@@ -1,0 +1,243 @@
+"""Realtime pieces without servers: frame parsing, the hub's fan-out and
+revocation, the bounded queue, and the cross-instance envelope logic over an
+in-memory transport (echo suppression, oversized messages by id, chunked
+revocations)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from parley.realtime.connection import Connection
+from parley.realtime.hub import Hub
+from parley.realtime.schemas import (
+    AuthFrame,
+    CloseCode,
+    FrameError,
+    PingFrame,
+    SubscribeFrame,
+    parse_client_frame,
+)
+from parley.realtime.service import MESSAGE_LOADER, RealtimeService
+from parley.realtime.transport import MAX_PAYLOAD_BYTES, OnEnvelope, OnRestored, asyncpg_dsn
+
+ROOM = uuid.UUID("01a21632-6e8f-7352-afa2-39aa2c77a5a5")
+
+
+def sink() -> tuple[Connection, list[dict[str, Any]]]:
+    frames: list[dict[str, Any]] = []
+
+    async def send(text: str) -> None:
+        frames.append(json.loads(text))
+
+    return Connection(uuid.uuid4(), send, queue_size=8), frames
+
+
+async def drain(connection: Connection) -> None:
+    task = asyncio.create_task(connection.pump())
+    for _ in range(20):
+        await asyncio.sleep(0)
+    task.cancel()
+
+
+def test_parse_client_frames() -> None:
+    assert parse_client_frame('{"op":"ping"}') == PingFrame(op="ping")
+    assert parse_client_frame('{"op":"auth","token":"t","extra":1}') == AuthFrame(
+        op="auth", token="t"
+    )
+    frame = parse_client_frame(json.dumps({"op": "subscribe", "roomId": str(ROOM)}))
+    assert isinstance(frame, SubscribeFrame) and frame.room_id == ROOM
+
+
+@pytest.mark.parametrize(
+    ("text", "room_id"),
+    [
+        ("", None),
+        ("null", None),
+        ('"ping"', None),
+        ('{"op": "nope"}', None),
+        ('{"op": "subscribe", "roomId": "abc"}', "abc"),
+        ('{"op": "unsubscribe"}', None),
+        ('{"op": "auth", "token": ""}', None),
+    ],
+)
+def test_parse_rejects_bad_frames(text: str, room_id: str | None) -> None:
+    with pytest.raises(FrameError) as error:
+        parse_client_frame(text)
+    assert error.value.detail
+    assert error.value.room_id == room_id
+
+
+def test_close_codes_are_stable() -> None:
+    # Documented in docs/REALTIME.md; clients depend on them.
+    assert [int(c) for c in CloseCode] == [1000, 1001, 1011, 4001, 4008, 4009, 4010]
+
+
+async def test_hub_delivers_in_order_and_revokes() -> None:
+    hub = Hub()
+    (one, one_frames), (two, two_frames) = sink(), sink()
+    for connection in (one, two):
+        hub.attach(connection)
+        hub.subscribe(connection, ROOM)
+    for i in range(5):
+        assert hub.deliver(ROOM, json.dumps({"type": "n", "i": i})) == 2
+    assert hub.revoke([ROOM], one.profile_id, "kicked") == 1
+    assert hub.deliver(ROOM, json.dumps({"type": "n", "i": 5})) == 1
+    await drain(one)
+    await drain(two)
+    assert [f.get("i") for f in one_frames] == [0, 1, 2, 3, 4, None]
+    assert one_frames[-1] == {"type": "subscription.ended", "roomId": str(ROOM), "reason": "kicked"}
+    assert [f["i"] for f in two_frames] == [0, 1, 2, 3, 4, 5]
+    hub.detach(two)
+    assert not hub.has_subscribers(ROOM)
+    assert hub.subscription_count == 0 and hub.connection_count == 1
+
+
+def test_full_queue_ends_the_connection_and_frees_it() -> None:
+    hub = Hub()
+    connection, _ = sink()
+    hub.attach(connection)
+    hub.subscribe(connection, ROOM)
+    for i in range(9):
+        hub.deliver(ROOM, str(i))
+    assert connection.ended.is_set()
+    assert connection.close_code == CloseCode.SLOW_CONSUMER
+    assert connection.queued == 0
+    connection.offer("more")  # ignored once ended
+    assert connection.queued == 0
+
+
+async def test_heartbeat_ends_a_silent_connection() -> None:
+    connection, _ = sink()
+    connection.last_seen -= 10
+    await asyncio.wait_for(connection.heartbeat(0.01, 0.01), 1)
+    assert connection.close_code == CloseCode.HEARTBEAT_TIMEOUT
+
+
+class MemoryBus:
+    """Every published text reaches every transport, the publisher included
+    (as NOTIFY does), when `flush` is awaited."""
+
+    def __init__(self) -> None:
+        self.members: list[MemoryTransport] = []
+        self.pending: list[str] = []
+
+    async def flush(self) -> None:
+        pending, self.pending = self.pending, []
+        for text in pending:
+            for member in self.members:
+                assert member.on_envelope is not None
+                await member.on_envelope(text)
+
+
+class MemoryTransport:
+    def __init__(self, bus: MemoryBus) -> None:
+        self.bus = bus
+        self.on_envelope: OnEnvelope | None = None
+
+    def publish(self, text: str) -> None:
+        assert len(text.encode()) < MAX_PAYLOAD_BYTES
+        self.bus.pending.append(text)
+
+    async def start(self, on_envelope: OnEnvelope, on_restored: OnRestored) -> None:
+        self.on_envelope = on_envelope
+        self.bus.members.append(self)
+
+    async def stop(self) -> None:
+        self.bus.members.remove(self)
+
+
+async def instance(bus: MemoryBus, extras: dict[str, Any] | None = None) -> RealtimeService:
+    state = SimpleNamespace(extras=extras or {})
+    transport = MemoryTransport(bus)
+    service = RealtimeService(state, Hub(), transport)  # type: ignore[arg-type]
+    await transport.start(service.receive, service.transport_restored)
+    return service
+
+
+def subscriber(service: RealtimeService) -> tuple[Connection, list[dict[str, Any]]]:
+    connection, frames = sink()
+    connection._queue = asyncio.Queue(maxsize=1000)
+    service.hub.attach(connection)
+    service.hub.subscribe(connection, ROOM)
+    return connection, frames
+
+
+def message(content: str) -> dict[str, Any]:
+    return {"id": str(uuid.uuid4()), "roomId": str(ROOM), "content": content}
+
+
+async def test_events_cross_instances_once() -> None:
+    bus = MemoryBus()
+    a, b = await instance(bus), await instance(bus)
+    (on_a, a_frames), (on_b, b_frames) = subscriber(a), subscriber(b)
+    sent = [message(f"m{i}") for i in range(3)]
+    for m in sent:
+        await b.message_event("message.created", ROOM, m)
+    await bus.flush()
+    await drain(on_a)
+    await drain(on_b)
+    for frames in (a_frames, b_frames):
+        assert [f["message"] for f in frames] == sent  # once each, in order
+
+
+async def test_oversized_message_travels_by_id_and_is_loaded() -> None:
+    bus = MemoryBus()
+    big = message("\N{GRINNING FACE}" * 4000)
+    loaded: list[tuple[uuid.UUID, uuid.UUID]] = []
+
+    async def loader(room_id: uuid.UUID, message_id: uuid.UUID) -> dict[str, Any] | None:
+        loaded.append((room_id, message_id))
+        return big
+
+    a, b = await instance(bus, {MESSAGE_LOADER: loader}), await instance(bus)
+    on_a, frames = subscriber(a)
+    await b.message_event("message.updated", ROOM, big)
+    await bus.flush()
+    await drain(on_a)
+    assert loaded == [(ROOM, uuid.UUID(big["id"]))]
+    assert frames == [{"type": "message.updated", "roomId": str(ROOM), "message": big}]
+
+
+async def test_unloadable_message_asks_for_resync() -> None:
+    bus = MemoryBus()
+    a, b = await instance(bus), await instance(bus)  # no loader registered
+    on_a, frames = subscriber(a)
+    await b.message_event("message.created", ROOM, message("x" * 9000))
+    await bus.flush()
+    await drain(on_a)
+    assert frames == [{"type": "resync", "roomId": str(ROOM), "reason": "event_unavailable"}]
+
+
+async def test_revocations_cross_instances_in_chunks() -> None:
+    bus = MemoryBus()
+    a, b = await instance(bus), await instance(bus)
+    rooms = [uuid.uuid4() for _ in range(450)]
+    connection, frames = sink()
+    connection._queue = asyncio.Queue(maxsize=1000)
+    a.hub.attach(connection)
+    for room in rooms:
+        a.hub.subscribe(connection, room)
+    await b.access_revoked(rooms, connection.profile_id, "kicked")
+    assert len(bus.pending) == 5
+    await bus.flush()
+    await drain(connection)
+    assert {f["roomId"] for f in frames} == {str(r) for r in rooms}
+    assert a.hub.subscription_count == 0
+
+
+async def test_malformed_envelopes_are_ignored() -> None:
+    bus = MemoryBus()
+    a = await instance(bus)
+    for text in ["", "[]", '{"v": 1, "i": "x", "k": "m"}', '{"v": 1, "i": "x", "k": "x", "r": 1}']:
+        await a.receive(text)
+
+
+def test_asyncpg_dsn() -> None:
+    assert asyncpg_dsn("postgresql+asyncpg://u@h:1/d") == "postgresql://u@h:1/d"
+    assert asyncpg_dsn("postgres://u@h/d") == "postgresql://u@h/d"
