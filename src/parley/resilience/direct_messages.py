@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -69,16 +70,20 @@ class DirectMessages:
         verdict (bounded by deadlines and breakers), because a retry must find
         the original wherever it is; without one it may answer after one store
         plus the write grace."""
-        write = await sync_to_both_databases(
-            partial(mongo_dm.insert, record=record),
-            partial(pg_dm.insert_new, record=record),
-            "ROOM_MESSAGES_POST_DM",
-            mongo=self.mongo,
-            postgres=self.postgres,
-            queue_for_mongo=partial(self._queue_for_mongo, record=record),
-            queue_for_postgres=partial(self._queue_for_postgres, record=record),
-            on_settled=partial(self._confirm, record=record),
-            straggler_grace=None if client_nonce else self.write_grace,
+        self.backlog.hold(record.room_id)
+        write = await self._released_on_error(
+            record,
+            sync_to_both_databases(
+                partial(mongo_dm.insert, record=record),
+                partial(pg_dm.insert_new, record=record),
+                "ROOM_MESSAGES_POST_DM",
+                mongo=self.mongo,
+                postgres=self.postgres,
+                queue_for_mongo=partial(self._queue_for_mongo, record=record),
+                queue_for_postgres=partial(self._queue_for_postgres, record=record),
+                on_settled=partial(self._settled, record=record),
+                straggler_grace=None if client_nonce else self.write_grace,
+            ),
         )
         nonce_used_in_mongo = isinstance(write.mongo_error, StorageConflict)
         nonce_used_in_postgres = write.postgres_ok and write.postgres is None
@@ -88,20 +93,35 @@ class DirectMessages:
 
     async def save_version(self, record: MessageRecord) -> list[str]:
         """Store an edit or delete in both stores; returns the accepting stores."""
-        write = await sync_to_both_databases(
-            partial(mongo_dm.upsert_newer, record=record),
-            partial(pg_dm.upsert_newer, record=record),
-            "ROOM_MESSAGES_PATCH_DM",
-            mongo=self.mongo,
-            postgres=self.postgres,
-            queue_for_mongo=partial(self._queue_for_mongo, record=record),
-            queue_for_postgres=partial(self._queue_for_postgres, record=record),
-            on_settled=partial(self._confirm, record=record),
-            straggler_grace=self.write_grace,
+        self.backlog.hold(record.room_id)
+        write = await self._released_on_error(
+            record,
+            sync_to_both_databases(
+                partial(mongo_dm.upsert_newer, record=record),
+                partial(pg_dm.upsert_newer, record=record),
+                "ROOM_MESSAGES_PATCH_DM",
+                mongo=self.mongo,
+                postgres=self.postgres,
+                queue_for_mongo=partial(self._queue_for_mongo, record=record),
+                queue_for_postgres=partial(self._queue_for_postgres, record=record),
+                on_settled=partial(self._settled, record=record),
+                straggler_grace=self.write_grace,
+            ),
         )
         return write.stores
 
-    async def _confirm(self, write: DualWrite[Any, int | None], record: MessageRecord) -> None:
+    async def _released_on_error(
+        self, record: MessageRecord, writing: Coroutine[Any, Any, DualWrite[Any, Any]]
+    ) -> DualWrite[Any, Any]:
+        try:
+            return await writing
+        except BaseException:
+            self.backlog.release(record.room_id)
+            raise
+
+    async def _settled(self, write: DualWrite[Any, int | None], record: MessageRecord) -> None:
+        """Both stores have answered (possibly after the response went out)."""
+        self.backlog.release(record.room_id)
         if write.mongo_ok and write.postgres is not None:
             self.confirmer.confirmed(write.postgres, record.id, record.updated_at)
 
@@ -203,22 +223,29 @@ class DirectMessages:
     async def _merged(
         self, mongo_read: Any, postgres_read: Any, name: str
     ) -> Sourced[list[MessageRecord]] | None:
-        """Both stores' answers, merged by id with the newest version winning;
-        None when either store failed (the caller then falls back)."""
+        """Both stores' answers, merged by id with the newest version winning.
+        A store that fails is left out (the other then holds everything this
+        merge exists for); None when neither answered."""
         results = await asyncio.gather(
             self.mongo.run(name, mongo_read), self.postgres.run(name, postgres_read),
             return_exceptions=True,
         )  # fmt: skip
+        answered: list[list[MessageRecord]] = []
         for result in results:
-            if isinstance(result, StorageError):
-                return None
-            if isinstance(result, BaseException):
+            if isinstance(result, BaseException) and not isinstance(result, StorageError):
                 raise result
+            if not isinstance(result, BaseException):
+                answered.append(result)
+        if not answered:
+            return None
         by_id: dict[uuid.UUID, MessageRecord] = {}
-        for record in [*results[0], *results[1]]:  # type: ignore[misc]
+        for record in (r for records in answered for r in records):
             known = by_id.get(record.id)
             by_id[record.id] = newest(known, record) if known else record
-        return Sourced(list(by_id.values()), BOTH)
+        sources = [MONGODB, POSTGRESQL] if len(answered) == 2 else []
+        if len(answered) == 1:
+            sources = [MONGODB if isinstance(results[1], BaseException) else POSTGRESQL]
+        return Sourced(list(by_id.values()), ",".join(sources))
 
 
 def _holders(write: DualWrite[Any, int | None]) -> list[str]:
