@@ -15,6 +15,7 @@ import pytest
 
 from parley.devstack import DevStack
 from parley.state import AppState
+from tests.dm_support import mongo_messages, postgres_messages
 from tests.fault.dm_scenario import Scenario
 
 pytestmark = pytest.mark.fault
@@ -116,3 +117,31 @@ async def test_retry_after_failover_returns_the_original(
     assert retry.status_code == 200
     assert retry.json() == first.json()
     await s.assert_converged()
+
+
+async def test_double_fault_nonce_twins_converge_on_the_original(
+    client: httpx.AsyncClient, state: AppState, stack: DevStack
+) -> None:
+    """A send reached only MongoDB (PostgreSQL down); then MongoDB went down and
+    the client retried with the same nonce, which PostgreSQL stored as a second
+    message. When both are back, replay keeps the original in both stores."""
+    s = await Scenario.create(client, state)
+    stack.postgres.process.kill()
+    original = await s.send_dm("hello", nonce="twin")
+    assert original.status_code == 201 and original.headers["X-Data-Source"] == "mongodb"
+    stack.mongo.process.kill()
+    stack.postgres.process.start()
+    retry = await s.client.post(
+        s.url(s.dm), json={"content": "hello", "nonce": "twin"}, headers=s.ada.headers
+    )
+    while retry.status_code == 503:  # PostgreSQL's breaker closes within a probe interval
+        retry = await s.client.post(
+            s.url(s.dm), json={"content": "hello", "nonce": "twin"}, headers=s.ada.headers
+        )
+    assert retry.headers["X-Data-Source"] == "postgresql"
+    stack.mongo.process.start()
+    await s.wait_until_settled()
+    mongo = await mongo_messages(state, s.dm)
+    postgres = await postgres_messages(state, s.dm)
+    assert mongo == postgres
+    assert [str(i) for i in mongo] == [original.json()["id"]]

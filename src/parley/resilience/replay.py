@@ -21,15 +21,17 @@ import secrets
 import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import structlog
 
 from parley.resilience.backlog import Backlog
+from parley.resilience.duplicates import resolve_nonce_duplicate
 from parley.resilience.guard import StoreGuard
 from parley.resilience.metrics import Metrics
 from parley.resilience.mirror_queue import KIND_CONVERSATION, KIND_MESSAGE, KIND_PROFILE
-from parley.storage.errors import StorageError
+from parley.storage.errors import StorageConflict, StorageError
 from parley.storage.mongo import direct_messages as mongo_dm
 from parley.storage.mongo import mirror
 from parley.storage.postgres import direct_messages as pg_dm
@@ -68,10 +70,11 @@ async def _claim_for_mongo(session: Any, limit: int) -> ForMongo:
     return batch
 
 
-async def _write_to_mongo(db: Any, batch: ForMongo) -> None:
-    await mongo_dm.upsert_many_newer(db, batch.messages)
+async def _write_to_mongo(db: Any, batch: ForMongo) -> list[MessageRecord]:
+    collisions = await mongo_dm.upsert_many_newer(db, batch.messages)
     await mirror.upsert_conversations(db, batch.conversations)
     await mirror.upsert_profiles(db, batch.profiles)
+    return collisions
 
 
 class ReplayWorker:
@@ -132,9 +135,11 @@ class ReplayWorker:
         if not batch.queue_rows:
             return 0
         try:
-            await self.mongo.run(
+            collisions = await self.mongo.run(
                 "REPLAY_WRITE_MONGO", lambda db: _write_to_mongo(db, batch), deadline=10
             )
+            for record in collisions:
+                await resolve_nonce_duplicate(record, self.mongo, self.postgres)
         except StorageError:
             await self.postgres.run("REPLAY_RELEASE", lambda s: pg_dm.release(s, batch.queue_rows))
             raise
@@ -162,9 +167,12 @@ class ReplayWorker:
         )
         if not records:
             return 0
-        await self.postgres.run(
-            "REPLAY_WRITE_POSTGRES", lambda s: pg_dm.upsert_many_newer(s, records), deadline=10
-        )
+        try:
+            await self.postgres.run(
+                "REPLAY_WRITE_POSTGRES", lambda s: pg_dm.upsert_many_newer(s, records), deadline=10
+            )
+        except StorageConflict:
+            await self._write_one_by_one(records)
         ids: list[uuid.UUID] = [r.id for r in records]
         await self.mongo.run(
             "REPLAY_RELEASE_MONGO", lambda db: mongo_dm.release_claimed(db, token, ids)
@@ -172,3 +180,13 @@ class ReplayWorker:
         self.metrics.count("replayed", "postgresql", "REPLAY_WRITE_POSTGRES", len(records))
         log.info("replayed_to_postgresql", messages=len(records))
         return len(records)
+
+    async def _write_one_by_one(self, records: list[MessageRecord]) -> None:
+        """A batch hit a nonce collision: write the rest, resolve the collisions."""
+        for record in records:
+            try:
+                await self.postgres.run(
+                    "REPLAY_WRITE_POSTGRES_ONE", partial(pg_dm.upsert_many_newer, records=[record])
+                )
+            except StorageConflict:
+                await resolve_nonce_duplicate(record, self.mongo, self.postgres)

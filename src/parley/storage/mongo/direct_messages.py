@@ -181,32 +181,45 @@ async def release_claimed(
 
 async def upsert_many_newer(
     db: AsyncDatabase[MongoDocument], records: Sequence[MessageRecord]
-) -> None:
+) -> list[MessageRecord]:
     """Replay from PostgreSQL: write each version unless a newer one is stored.
     Documents MongoDB lacks entirely go in one bulk insert (the common case
-    after an outage); the rest are conditional replaces."""
+    after an outage); the rest are conditional replaces.
+
+    Returns the records that collided with a *different* message on the
+    (conversation, author, nonce) index, for the caller to resolve."""
     if not records:
-        return
+        return []
     ids = [record.id for record in records]
     stored = {
         doc["_id"]: doc["updatedAt"]
         async for doc in db[DIRECT_MESSAGES].find({"_id": {"$in": ids}}, {"updatedAt": 1})
     }
-    missing = [to_document(r) for r in records if r.id not in stored]
+    missing = [r for r in records if r.id not in stored]
     older = [r for r in records if r.id in stored and stored[r.id] < r.updated_at]
-    requests: list[Any] = [InsertOne(doc) for doc in missing] + [
+    requests: list[Any] = [InsertOne(to_document(r)) for r in missing] + [
         ReplaceOne({"_id": r.id, "updatedAt": {"$lt": r.updated_at}}, to_document(r), upsert=True)
         for r in older
     ]
     if not requests:
-        return
+        return []
     try:
         await db[DIRECT_MESSAGES].bulk_write(requests, ordered=False)
     except BulkWriteError as exc:
-        # Duplicate keys mean "a newer version is already here": the rule working.
-        others = [e for e in exc.details.get("writeErrors", []) if e.get("code") != DUPLICATE_KEY]
-        if others:
+        errors = exc.details.get("writeErrors", [])
+        if any(e.get("code") != DUPLICATE_KEY for e in errors):
             raise
+        # A duplicate _id means "a newer version is already here": the rule
+        # working. A failed insert whose _id is still absent hit the nonce index.
+        failed = [missing[e["index"]] for e in errors if e["index"] < len(missing)]
+        present = {
+            doc["_id"]
+            async for doc in db[DIRECT_MESSAGES].find(
+                {"_id": {"$in": [r.id for r in failed]}}, {"_id": 1}
+            )
+        }
+        return [r for r in failed if r.id not in present]
+    return []
 
 
 async def pending_count(db: AsyncDatabase[MongoDocument]) -> int:
