@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import delete
 from websockets.asyncio.client import connect
 
 from parley.app import create_app
@@ -23,6 +24,7 @@ from parley.realtime.events import room_events
 from parley.realtime.lifecycle import REALTIME, Realtime, stop_realtime
 from parley.realtime.schemas import CloseCode
 from parley.state import AppState
+from parley.storage.postgres.models import Member
 from tests.factories import make_dm, make_group, make_person, make_server
 from tests.integration.test_realtime_support import Client, client, serving, ws_url
 
@@ -250,3 +252,39 @@ async def test_shutdown_closes_with_going_away(state: AppState) -> None:
     async with serving(other, lifespan="on") as url, client(url, ada.token) as c:
         await stop_realtime(other.state.parley)
         assert await c.closed_with() == CloseCode.GOING_AWAY
+
+
+async def test_connection_ends_when_its_token_expires(base: str, state: AppState) -> None:
+    ada = await make_person(state)
+    token = issue_token(ada.id, state.settings.jwt_secret, 1)
+    async with client(base, token) as c:
+        assert await c.closed_with(timeout=4) == CloseCode.UNAUTHORIZED
+
+
+async def test_missed_revocations_are_found_after_a_transport_reconnect(
+    base: str, state: AppState
+) -> None:
+    ada, bob = await make_person(state, "Ada"), await make_person(state, "Bob")
+    server_id, channel = await make_server(state, ada, {bob: "GUEST"})
+    dm = await make_dm(state, ada, bob)
+    async with client(base, bob.token) as b:
+        await b.subscribe(channel)
+        await b.subscribe(dm)
+        # Bob leaves while this instance is not listening: no announcement arrives.
+        async with state.postgres.sessionmaker.begin() as session:
+            await session.execute(
+                delete(Member).where(Member.server_id == server_id, Member.profile_id == bob.id)
+            )
+        realtime_of(state).service.transport_restored()
+        frames = [await b.recv() for _ in range(3)]
+        assert {(f["type"], f["roomId"]) for f in frames[:2]} == {
+            ("resync", str(channel)),
+            ("resync", str(dm)),
+        }
+        assert frames[2] == {
+            "type": "subscription.ended",
+            "roomId": str(channel),
+            "reason": "access_lost",
+        }
+        await room_events(state).message_event("message.created", dm, message(dm))
+        await b.expect("message.created", roomId=str(dm))

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import uuid
 
+import jwt
 import structlog
 from starlette.websockets import WebSocket
 
@@ -43,6 +45,12 @@ log = structlog.get_logger("parley.realtime")
 _ACCESS_RETRIES = 3
 
 
+async def _expire(connection: Connection, expires_at: float) -> None:
+    """End the connection (4001) when its token expires: reconnect with a new one."""
+    await asyncio.sleep(max(expires_at - time.time(), 0))
+    connection.end(CloseCode.UNAUTHORIZED, "token expired")
+
+
 class Session:
     def __init__(
         self,
@@ -60,9 +68,10 @@ class Session:
 
     async def run(self) -> None:
         await self.websocket.accept()
-        profile_id = await self._authenticate()
-        if profile_id is None:
+        authenticated = await self._authenticate()
+        if authenticated is None:
             return
+        profile_id, expires_at = authenticated
         connection = Connection(profile_id, self.websocket.send_text, self.config.send_queue_size)
         self.hub.attach(connection)
         connection.offer(authenticated_frame(profile_id))
@@ -74,6 +83,7 @@ class Session:
                 connection.heartbeat(self.config.heartbeat_interval, self.config.heartbeat_timeout)
             ),
             asyncio.create_task(connection.ended.wait()),
+            asyncio.create_task(_expire(connection, expires_at)),
         ]
         try:
             await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
@@ -92,7 +102,8 @@ class Session:
             await self._close(connection.close_code, connection.close_reason)
 
     # -- authentication -----------------------------------------------------------
-    async def _authenticate(self) -> uuid.UUID | None:
+    async def _authenticate(self) -> tuple[uuid.UUID, float] | None:
+        """The caller's profile id and the token's expiry (epoch seconds)."""
         token = self.websocket.query_params.get("token")
         if token is None:
             try:
@@ -112,10 +123,13 @@ class Session:
                 return None
             token = frame.token
         try:
-            return verify_token(token, self.jwt_secret)
+            profile_id = verify_token(token, self.jwt_secret)
         except InvalidToken:
             await self._close(CloseCode.UNAUTHORIZED, "invalid or expired token")
             return None
+        # Verified above; read the expiry without checking the signature again.
+        claims = jwt.decode(token, options={"verify_signature": False})
+        return profile_id, float(claims["exp"])
 
     async def _close(self, code: CloseCode, reason: str) -> None:
         # A peer that does not read can hold a close frame back; do not wait forever.

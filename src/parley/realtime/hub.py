@@ -83,6 +83,18 @@ class Hub:
                     ended += 1
         return ended
 
+    def subscriptions(self) -> list[tuple[Connection, uuid.UUID]]:
+        """A snapshot of every (connection, room) subscription."""
+        return [(c, room_id) for room_id, subs in self._rooms.items() for c in subs]
+
+    def end_subscription(self, connection: Connection, room_id: uuid.UUID, reason: str) -> bool:
+        """End one subscription, telling the connection; False if it had none."""
+        self.revocations += 1
+        if not self.unsubscribe(connection, room_id):
+            return False
+        connection.offer(subscription_ended_frame(room_id, reason))
+        return True
+
     def resync_all(self, reason: str) -> int:
         """Tell every subscription that events may have been missed."""
         count = 0

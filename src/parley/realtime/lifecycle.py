@@ -51,4 +51,5 @@ async def stop_realtime(state: AppState) -> None:
     if realtime is None:
         return
     realtime.hub.end_all(CloseCode.GOING_AWAY, "server shutting down")
+    await realtime.service.close()
     await realtime.transport.stop()

@@ -13,6 +13,7 @@ NOTIFY carries ids only and the receiving instance loads the message through
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import json
 import secrets
@@ -54,6 +55,7 @@ class RealtimeService:
         self.hub = hub
         self.transport = transport
         self.instance_id = secrets.token_hex(8)
+        self._background: set[asyncio.Task[int]] = set()
 
     # -- RoomEvents -------------------------------------------------------------
     async def message_event(
@@ -137,9 +139,38 @@ class RealtimeService:
             return None
 
     def transport_restored(self) -> None:
-        """Notifications may have been missed while not listening."""
+        """Notifications may have been missed while not listening: messages
+        (clients refetch after `resync`) and revocations (checked again here)."""
         count = self.hub.resync_all("transport_reconnected")
         log.info("realtime_resync_sent", subscriptions=count)
+        task = asyncio.create_task(self.recheck_subscriptions(), name="realtime-recheck")
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def recheck_subscriptions(self) -> int:
+        """End the subscriptions whose access is gone; returns how many. One
+        access check at a time, so a large instance does not flood PostgreSQL."""
+        ended = 0
+        for connection, room_id in self.hub.subscriptions():
+            if connection.ended.is_set() or room_id not in connection.rooms:
+                continue
+            try:
+                access = await self.check_access(room_id, connection.profile_id)
+            except Exception as exc:
+                log.warning("realtime_recheck_failed", error=repr(exc))
+                continue
+            if access is Access.NOT_FOUND and self.hub.end_subscription(
+                connection, room_id, "access_lost"
+            ):
+                ended += 1
+        if ended:
+            log.info("realtime_recheck_ended", subscriptions=ended)
+        return ended
+
+    async def close(self) -> None:
+        for task in list(self._background):
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
 
     # -- access -----------------------------------------------------------------
     async def check_access(self, room_id: uuid.UUID, profile_id: uuid.UUID) -> Access:
