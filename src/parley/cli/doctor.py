@@ -59,7 +59,8 @@ async def check_mongo(url: str, limit_seconds: float) -> Finding:
             return Finding("MONGO_URL", False, "authentication failed: check the user and password")
         return Finding("MONGO_URL", False, f"server refused: {exc}")
     except pm_errors.PyMongoError as exc:
-        return Finding("MONGO_URL", False, f"cannot connect ({exc}): is MongoDB running there?")
+        reason = str(exc).split(" (configured timeouts")[0]
+        return Finding("MONGO_URL", False, f"cannot connect ({reason}): is MongoDB running there?")
     finally:
         await client.close()
     ms = (time.perf_counter() - started) * 1000

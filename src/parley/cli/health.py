@@ -8,6 +8,7 @@ import json
 import typer
 
 from parley.cli.config import settings_or_exit
+from parley.logging import configure_logging
 from parley.resilience.health import check_database_health, summarize
 from parley.storage.mongo.database import MongoDatabase
 from parley.storage.postgres.database import PostgresDatabase
@@ -18,6 +19,7 @@ EXIT_CODES = {"healthy": 0, "degraded": 1, "unhealthy": 2}
 def health() -> None:
     """Print database health; exit 0 healthy, 1 degraded, 2 unhealthy."""
     settings = settings_or_exit()
+    configure_logging("warning", json=settings.log_json)
 
     async def probe() -> dict[str, object]:
         postgres = PostgresDatabase.from_settings(settings)
