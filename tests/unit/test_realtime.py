@@ -25,6 +25,7 @@ from parley.realtime.schemas import (
 )
 from parley.realtime.service import MESSAGE_LOADER, RealtimeService
 from parley.realtime.transport import MAX_PAYLOAD_BYTES, OnEnvelope, OnRestored, asyncpg_dsn
+from parley.storage.errors import StorageUnavailable
 
 ROOM = uuid.UUID("01a21632-6e8f-7352-afa2-39aa2c77a5a5")
 
@@ -241,3 +242,28 @@ async def test_malformed_envelopes_are_ignored() -> None:
 def test_asyncpg_dsn() -> None:
     assert asyncpg_dsn("postgresql+asyncpg://u@h:1/d") == "postgresql://u@h:1/d"
     assert asyncpg_dsn("postgres://u@h/d") == "postgresql://u@h/d"
+
+
+class FlakyPostgres:
+    """Unavailable for the first `failures` calls, then says "no access"."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.calls = 0
+
+    async def run(self, name: str, fn: Any) -> None:
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise StorageUnavailable("down", store="postgresql", operation=name)
+        return None
+
+
+async def test_recheck_retries_until_postgres_answers() -> None:
+    postgres = FlakyPostgres(failures=2)
+    state = SimpleNamespace(extras={}, resilience=SimpleNamespace(postgres=postgres))
+    service = RealtimeService(state, Hub(), MemoryTransport(MemoryBus()))  # type: ignore[arg-type]
+    connection, frames = subscriber(service)
+    assert await service.recheck_subscriptions(rounds=5, pause=0) == 1
+    assert postgres.calls == 3
+    await drain(connection)
+    assert frames == [{"type": "subscription.ended", "roomId": str(ROOM), "reason": "access_lost"}]

@@ -86,7 +86,12 @@ class Session:
             asyncio.create_task(_expire(connection, expires_at)),
         ]
         try:
-            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                if not task.cancelled() and task.exception() is not None:
+                    log.error("ws_task_failed", connection=connection.id, error=task.exception())
+            # Whatever ended the connection without saying why was a bug.
+            connection.end(CloseCode.INTERNAL_ERROR, "internal error")
         finally:
             for task in tasks:
                 task.cancel()

@@ -147,24 +147,36 @@ class RealtimeService:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    async def recheck_subscriptions(self) -> int:
+    async def recheck_subscriptions(self, rounds: int = 10, pause: float = 1.0) -> int:
         """End the subscriptions whose access is gone; returns how many. One
-        access check at a time, so a large instance does not flood PostgreSQL."""
+        access check at a time, so a large instance does not flood PostgreSQL;
+        checks that could not be answered (PostgreSQL not back yet) are tried
+        again, `rounds` times, `pause` seconds apart."""
         ended = 0
-        for connection, room_id in self.hub.subscriptions():
-            if connection.ended.is_set() or room_id not in connection.rooms:
-                continue
-            try:
-                access = await self.check_access(room_id, connection.profile_id)
-            except Exception as exc:
-                log.warning("realtime_recheck_failed", error=repr(exc))
-                continue
-            if access is Access.NOT_FOUND and self.hub.end_subscription(
-                connection, room_id, "access_lost"
-            ):
-                ended += 1
-        if ended:
-            log.info("realtime_recheck_ended", subscriptions=ended)
+        pending = self.hub.subscriptions()
+        for round_ in range(rounds):
+            if round_:
+                await asyncio.sleep(pause)
+            unanswered = []
+            for connection, room_id in pending:
+                if connection.ended.is_set() or room_id not in connection.rooms:
+                    continue
+                try:
+                    access = await self.check_access(room_id, connection.profile_id)
+                except Exception as exc:
+                    log.warning("realtime_recheck_failed", error=repr(exc))
+                    access = Access.UNAVAILABLE
+                if access is Access.UNAVAILABLE:
+                    unanswered.append((connection, room_id))
+                elif access is Access.NOT_FOUND and self.hub.end_subscription(
+                    connection, room_id, "access_lost"
+                ):
+                    ended += 1
+            pending = unanswered
+            if not pending:
+                break
+        if ended or pending:
+            log.info("realtime_recheck_done", ended=ended, unchecked=len(pending))
         return ended
 
     async def close(self) -> None:

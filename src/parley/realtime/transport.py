@@ -130,6 +130,7 @@ class PgNotifyTransport:
             try:
                 await self._connect()
             except Exception as exc:
+                await self._drop_connection()
                 if not failed:
                     log.warning("realtime_listen_unavailable", error=repr(exc))
                 failed = True
