@@ -205,7 +205,7 @@ class PgNotifyTransport:
         if conn is None:
             return
         try:
-            await within_deadline(conn.close(timeout=0.5), 1.0)
+            await within_deadline(conn.close(timeout=0.2), 0.3)
         except Exception:
             conn.terminate()
 
