@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parley.community.members import repository as members
+from parley.community.paths import found_or_404
 from parley.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from parley.rooms import repository as rooms
 from parley.rooms.access import RoomAccess
@@ -57,8 +58,8 @@ async def update_group(
     if changes:
         group = await rooms.update_group(session, access.room_id, changes)
     else:
-        group = await _locked_group(session, access.room_id)
-    return await group_view(session, group)
+        group = await rooms.select_group(session, access.room_id)
+    return await group_view(session, found_or_404(group, "room"))
 
 
 async def add_members(
@@ -140,10 +141,7 @@ def _require_admin(access: RoomAccess, action: str) -> None:
 
 
 async def _locked_group(session: AsyncSession, group_id: uuid.UUID) -> GroupConversation:
-    group = await rooms.lock_group(session, group_id)
-    if group is None:
-        raise NotFound("No such room.")
-    return group
+    return found_or_404(await rooms.lock_group(session, group_id), "room")
 
 
 async def _members(

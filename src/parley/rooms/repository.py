@@ -118,6 +118,11 @@ async def insert_group_members(
     )
 
 
+async def select_group(session: AsyncSession, group_id: uuid.UUID) -> GroupConversation | None:
+    """GROUP_GET_BY_ID"""
+    return await session.scalar(select(GroupConversation).where(GroupConversation.id == group_id))
+
+
 async def lock_group(session: AsyncSession, group_id: uuid.UUID) -> GroupConversation | None:
     """GROUP_LOCK: the group row, locked until commit so membership changes of
     one group run one at a time (size cap, last-member deletion)."""
@@ -159,17 +164,15 @@ async def select_group_members(
 
 async def update_group(
     session: AsyncSession, group_id: uuid.UUID, changes: dict[str, Any]
-) -> GroupConversation:
-    """GROUP_UPDATE: name and/or image_url."""
-    group = await session.scalar(
+) -> GroupConversation | None:
+    """GROUP_UPDATE: name and/or image_url; None when the group is gone."""
+    return await session.scalar(
         update(GroupConversation)
         .where(GroupConversation.id == group_id)
         .values(**changes, updated_at=func.now())
         .returning(GroupConversation)
         .execution_options(populate_existing=True)
     )
-    assert group is not None
-    return group
 
 
 async def delete_group_member(

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parley.community.channels import repository as channels
+from parley.community.paths import found_or_404
 from parley.errors import NotFound
 from parley.rooms import dms, groups
 from parley.rooms import repository as rooms
@@ -50,15 +51,12 @@ async def get_room(session: AsyncSession, caller_id: uuid.UUID, room_id: uuid.UU
     access = await access_or_404(session, caller_id, room_id)
     if access.kind == "dm":
         conversation = await rooms.select_conversation(session, room_id)
-        assert conversation is not None
-        return await dms.dm_view(session, conversation, caller_id)
+        return await dms.dm_view(session, found_or_404(conversation, "room"), caller_id)
     if access.kind == "group":
-        group = await rooms.lock_group(session, room_id)
-        assert group is not None
-        return await groups.group_view(session, group)
+        group = await rooms.select_group(session, room_id)
+        return await groups.group_view(session, found_or_404(group, "room"))
     channel = await channels.select_channel(session, room_id)
-    assert channel is not None
-    return channel_room(channel)
+    return channel_room(found_or_404(channel, "room"))
 
 
 async def update_room(

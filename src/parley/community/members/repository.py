@@ -52,17 +52,17 @@ async def insert_member_if_absent(
     )
 
 
-async def update_member_role(session: AsyncSession, member_id: uuid.UUID, role: str) -> Member:
-    """MEMBER_UPDATE_ROLE"""
-    member = await session.scalar(
+async def update_member_role(
+    session: AsyncSession, member_id: uuid.UUID, role: str
+) -> Member | None:
+    """MEMBER_UPDATE_ROLE: None when the member is gone."""
+    return await session.scalar(
         update(Member)
         .where(Member.id == member_id)
         .values(role=role, updated_at=func.now())
         .returning(Member)
         .execution_options(populate_existing=True)
     )
-    assert member is not None
-    return member
 
 
 async def delete_member(session: AsyncSession, member_id: uuid.UUID) -> None:

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from parley.community.channels import repository as channels
 from parley.community.members import repository as members
 from parley.community.members.schemas import MemberOut, member_out
+from parley.community.paths import found_or_404
 from parley.community.servers import repository as servers
 from parley.errors import Forbidden, NotFound
 from parley.rooms.revocation import revoke_access_after_commit
@@ -49,8 +50,7 @@ async def _target_and_caller(
     if target is None:
         raise NotFound("No such member.")
     caller = await membership_or_404(session, target.server_id, caller_id, "member")
-    server = await servers.select_server(session, target.server_id)
-    assert server is not None
+    server = found_or_404(await servers.select_server(session, target.server_id), "member")
     return target, caller, server
 
 
@@ -63,7 +63,7 @@ async def change_member_role(
         raise Forbidden("You cannot change your own role.")
     if target.profile_id == server.owner_profile_id:
         raise Forbidden("The server owner's role cannot be changed.")
-    updated = await members.update_member_role(session, target.id, role)
+    updated = found_or_404(await members.update_member_role(session, target.id, role), "member")
     profile = await members.select_member_profile(session, updated.profile_id)
     return member_out(updated, profile)
 

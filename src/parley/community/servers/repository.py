@@ -59,17 +59,15 @@ async def select_servers_of_profile(session: AsyncSession, profile_id: uuid.UUID
 
 async def update_server(
     session: AsyncSession, server_id: uuid.UUID, changes: dict[str, Any]
-) -> Server:
-    """SERVER_UPDATE: name, image_url, invite_code or owner_profile_id."""
-    server = await session.scalar(
+) -> Server | None:
+    """SERVER_UPDATE: name, image_url, invite_code or owner_profile_id; None when gone."""
+    return await session.scalar(
         update(Server)
         .where(Server.id == server_id)
         .values(**changes, updated_at=func.now())
         .returning(Server)
         .execution_options(populate_existing=True)
     )
-    assert server is not None
-    return server
 
 
 async def delete_server(session: AsyncSession, server_id: uuid.UUID) -> None:

@@ -23,6 +23,7 @@ from parley.community.members.service import (
     remove_membership,
     require_role,
 )
+from parley.community.paths import found_or_404
 from parley.community.servers import repository as servers
 from parley.community.servers.schemas import (
     JoinResult,
@@ -75,7 +76,7 @@ async def update_server(
     require_role(member, {ADMIN}, "change the server")
     server = await _server(session, server_id)
     if changes:
-        server = await servers.update_server(session, server_id, changes)
+        server = await _updated(session, server_id, changes)
     return await _detail(session, server, member.role)
 
 
@@ -100,10 +101,9 @@ async def transfer_ownership(
     target = await members.select_member(session, member_id)
     if target is None or target.server_id != server_id:
         raise NotFound("No such member in this server.")
-    await members.update_member_role(session, target.id, ADMIN)
-    server = await servers.update_server(
-        session, server_id, {"owner_profile_id": target.profile_id}
-    )
+    promoted = await members.update_member_role(session, target.id, ADMIN)
+    found_or_404(promoted, "member in this server")
+    server = await _updated(session, server_id, {"owner_profile_id": target.profile_id})
     return await _detail(session, server, ADMIN)
 
 
@@ -113,7 +113,7 @@ async def rotate_invite_code(
     """A fresh invite code; the previous one stops working at once."""
     member = await membership_or_404(session, server_id, caller_id)
     require_role(member, STAFF, "create invite codes")
-    server = await servers.update_server(session, server_id, {"invite_code": new_invite_code()})
+    server = await _updated(session, server_id, {"invite_code": new_invite_code()})
     return server.invite_code
 
 
@@ -147,6 +147,10 @@ async def _server(session: AsyncSession, server_id: uuid.UUID) -> Server:
     if server is None:
         raise NotFound("No such server.")
     return server
+
+
+async def _updated(session: AsyncSession, server_id: uuid.UUID, changes: dict[str, Any]) -> Server:
+    return found_or_404(await servers.update_server(session, server_id, changes), "server")
 
 
 def _require_owner(server: Server, caller_id: uuid.UUID, action: str) -> None:
