@@ -6,9 +6,10 @@ from fastapi import APIRouter
 
 from parley.auth import service
 from parley.auth.schemas import Login, Registration, SignedIn
+from parley.community.fields import error_responses
 from parley.deps import AppStateDep, SessionDep
 
-router = APIRouter(prefix="/api/auth", tags=["auth"])
+router = APIRouter(prefix="/api/auth", tags=["auth"], responses=error_responses(401, 409, 422))
 
 
 @router.post("/register", status_code=201, summary="Create an account; returns a token")

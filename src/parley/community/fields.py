@@ -95,3 +95,26 @@ NameChange = Annotated[Name | None, AfterValidator(_reject_null)]
 Email = Annotated[EmailStr, BeforeValidator(clean_text), AfterValidator(str.lower)]
 NewPassword = Annotated[str, BeforeValidator(clean_text), AfterValidator(_check_password)]
 LoginText = Annotated[str, BeforeValidator(clean_text), AfterValidator(_check_login_text)]
+
+
+class ErrorOut(ApiModel):
+    """Every error's body (rendered by `parley.errors`), for the OpenAPI document."""
+
+    error: str
+    detail: str
+
+
+_ERROR_MEANINGS = {
+    401: "Missing, invalid or expired token",
+    403: "You can see it but may not do this",
+    404: "Nothing by that id that you may see",
+    409: "Conflicts with the current state (the code says which rule)",
+    422: "The body or a parameter is invalid (detail names the field)",
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, object]]:
+    """OpenAPI `responses` entries for the given error statuses, all `ErrorOut`."""
+    return {
+        status: {"model": ErrorOut, "description": _ERROR_MEANINGS[status]} for status in statuses
+    }

@@ -8,12 +8,15 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Response, status
 
 from parley.auth.deps import CurrentProfileId
+from parley.community.fields import error_responses
 from parley.community.paths import id_or_404
 from parley.deps import AppStateDep, SessionDep
 from parley.rooms import service
 from parley.rooms.schemas import GroupChanges, NewDm, NewGroup, NewGroupMembers, RoomOut
 
-router = APIRouter(prefix="/api/rooms", tags=["rooms"])
+router = APIRouter(
+    prefix="/api/rooms", tags=["rooms"], responses=error_responses(401, 403, 404, 409, 422)
+)
 
 NewRoomBody = Annotated[NewDm | NewGroup, Body(discriminator="type")]
 

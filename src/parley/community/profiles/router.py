@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from parley.auth.deps import CurrentProfileId
+from parley.community.fields import error_responses
 from parley.community.paths import id_or_404
 from parley.community.profiles import service
 from parley.community.profiles.schemas import (
@@ -16,7 +17,9 @@ from parley.community.profiles.schemas import (
 )
 from parley.deps import SessionDep
 
-router = APIRouter(prefix="/api/profiles", tags=["profiles"])
+router = APIRouter(
+    prefix="/api/profiles", tags=["profiles"], responses=error_responses(401, 404, 422)
+)
 
 
 @router.get("/me", summary="Your own profile, with your email")

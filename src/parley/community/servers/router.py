@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response, status
 
 from parley.auth.deps import CurrentProfileId
+from parley.community.fields import error_responses
 from parley.community.paths import id_or_404, invite_code_or_404
 from parley.community.servers import service
 from parley.community.servers.schemas import (
@@ -18,7 +19,7 @@ from parley.community.servers.schemas import (
 )
 from parley.deps import AppStateDep, SessionDep
 
-router = APIRouter(tags=["servers"])
+router = APIRouter(tags=["servers"], responses=error_responses(401, 403, 404, 409, 422))
 
 
 @router.post("/api/servers", status_code=201, summary="Create a server (you become its owner)")
