@@ -256,9 +256,10 @@ async def test_shutdown_closes_with_going_away(state: AppState) -> None:
 
 async def test_connection_ends_when_its_token_expires(base: str, state: AppState) -> None:
     ada = await make_person(state)
-    token = issue_token(ada.id, state.settings.jwt_secret, 1)
+    # `exp` has whole-second precision: 2 s leaves between 1 and 2 s.
+    token = issue_token(ada.id, state.settings.jwt_secret, 2)
     async with client(base, token) as c:
-        assert await c.closed_with(timeout=4) == CloseCode.UNAUTHORIZED
+        assert await c.closed_with(timeout=5) == CloseCode.UNAUTHORIZED
 
 
 async def test_missed_revocations_are_found_after_a_transport_reconnect(
