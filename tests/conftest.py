@@ -18,13 +18,16 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from parley.app import create_app
 from parley.cli.migrate import run_migrations
 from parley.devstack import DevStack
 from parley.settings import Settings, load_settings
 from parley.state import AppState
+from parley.storage.mongo.database import MongoDatabase
 from parley.storage.mongo.schema import INDEXES
+from parley.storage.postgres.database import PostgresDatabase
 from tests.support import ensure_running
 
 TEST_SECRET = "test-secret-for-parley-0123456789"
@@ -60,9 +63,9 @@ async def migrated(settings: Settings) -> Settings:
 @pytest.fixture
 async def app(migrated: Settings, stack: DevStack) -> AsyncIterator[FastAPI]:
     ensure_running(stack)
+    await _clean(migrated)  # before the app's background workers start
     application = create_app(migrated)
     async with application.router.lifespan_context(application):
-        await _clean(application.state.parley)
         yield application
 
 
@@ -79,9 +82,28 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         yield http
 
 
-async def _clean(state: AppState) -> None:
-    """Empty every table and collection (faster than recreating databases)."""
-    async with state.postgres.engine.begin() as conn:
+async def _clean(settings: Settings) -> None:
+    """Empty every table and collection (faster than recreating databases), on
+    connections of its own so no app worker holds locks meanwhile."""
+    postgres = PostgresDatabase.from_settings(settings)
+    mongo = MongoDatabase.from_settings(settings)
+    try:
+        for attempt in range(5):
+            try:
+                await _truncate(postgres)
+                break
+            except DBAPIError as exc:  # another app process's replay worker held a lock
+                if "deadlock" not in str(exc) or attempt == 4:
+                    raise
+        for name in INDEXES:
+            await mongo.db[name].delete_many({})
+    finally:
+        await mongo.close()
+        await postgres.dispose()
+
+
+async def _truncate(postgres: PostgresDatabase) -> None:
+    async with postgres.engine.begin() as conn:
         rows = await conn.execute(
             text(
                 "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
@@ -91,5 +113,3 @@ async def _clean(state: AppState) -> None:
         tables = ", ".join(f'"{row[0]}"' for row in rows)
         if tables:
             await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-    for name in INDEXES:
-        await state.mongo.db[name].delete_many({})
