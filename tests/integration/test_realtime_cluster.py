@@ -123,3 +123,29 @@ async def test_message_too_large_for_notify_is_loaded(cluster: list[str], state:
         # 4,000 characters of 4-byte UTF-8: 16 kB, twice what a NOTIFY may carry.
         created = await send(b, bob, dm, "\N{GRINNING FACE}" * 4000)
         await expect_message(on_a, "message.created", dm, created)
+
+
+async def test_removal_and_deletion_end_subscriptions_on_every_instance(
+    cluster: list[str], state: AppState
+) -> None:
+    a, b = cluster
+    ada, bob, cy = [await make_person(state, n) for n in ("Ada", "Bob", "Cy")]
+    server_id, channel = await make_server(state, ada, {bob: "GUEST"})
+    group = await make_group(state, ada, [bob, cy])
+    async with client(a, bob.token) as bob_on_a, client(b, cy.token) as cy_on_b:
+        await bob_on_a.subscribe(channel)
+        await bob_on_a.subscribe(group)
+        await cy_on_b.subscribe(group)
+        removed = await post_json(
+            b, f"/api/rooms/{group}/members/{bob.id}", ada.token, {}, "DELETE"
+        )
+        assert removed.status_code == 204, removed.text
+        await bob_on_a.expect("subscription.ended", roomId=str(group), reason="removed")
+        still = await send(a, ada, group, "Bob is gone")
+        await expect_message(cy_on_b, "message.created", group, still)
+
+        deleted = await post_json(a, f"/api/servers/{server_id}", ada.token, {}, "DELETE")
+        assert deleted.status_code == 204, deleted.text
+        await bob_on_a.expect("subscription.ended", roomId=str(channel), reason="deleted")
+        await bob_on_a.nothing(0.3)
+        await cy_on_b.nothing(0.1)
