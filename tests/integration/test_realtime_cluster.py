@@ -12,20 +12,31 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
+from websockets.asyncio.client import connect
 
 from parley.settings import Settings
 from parley.state import AppState
 from parley.storage.postgres.models import Member
 from tests.factories import Person, make_dm, make_group, make_person, make_server
-from tests.integration.test_realtime_support import Client, client, parley_process, post_json
+from tests.integration.test_realtime_support import (
+    Client,
+    client,
+    parley_process,
+    post_json,
+    ws_url,
+)
 
 
 @pytest.fixture(scope="module")
-def cluster(migrated: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[str]]:
-    logs = tmp_path_factory.mktemp("realtime-cluster")
+def logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return Path(tmp_path_factory.mktemp("realtime-cluster"))
+
+
+@pytest.fixture(scope="module")
+def cluster(migrated: Settings, logs: Path) -> Iterator[list[str]]:
     with (
-        parley_process(migrated, str(Path(logs) / "a.log")) as a,
-        parley_process(migrated, str(Path(logs) / "b.log")) as b,
+        parley_process(migrated, str(logs / "a.log")) as a,
+        parley_process(migrated, str(logs / "b.log")) as b,
     ):
         yield [a, b]
 
@@ -149,3 +160,13 @@ async def test_removal_and_deletion_end_subscriptions_on_every_instance(
         await bob_on_a.expect("subscription.ended", roomId=str(channel), reason="deleted")
         await bob_on_a.nothing(0.3)
         await cy_on_b.nothing(0.1)
+
+
+async def test_query_token_is_not_logged(cluster: list[str], logs: Path, state: AppState) -> None:
+    a, _ = cluster
+    ada = await make_person(state)
+    async with connect(ws_url(a, f"token={ada.token}")) as ws:
+        await Client(ws).expect("authenticated")
+    log = (logs / "a.log").read_text()
+    assert "token=[redacted]" in log
+    assert ada.token not in log

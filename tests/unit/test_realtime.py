@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import uuid
 from types import SimpleNamespace
 from typing import Any
@@ -15,6 +16,7 @@ import pytest
 
 from parley.realtime.connection import Connection
 from parley.realtime.hub import Hub
+from parley.realtime.redact import RedactTokens, install_token_redaction
 from parley.realtime.schemas import (
     AuthFrame,
     CloseCode,
@@ -267,3 +269,17 @@ async def test_recheck_retries_until_postgres_answers() -> None:
     assert postgres.calls == 3
     await drain(connection)
     assert frames == [{"type": "subscription.ended", "roomId": str(ROOM), "reason": "access_lost"}]
+
+
+def test_tokens_in_query_strings_are_redacted_from_uvicorn_logs() -> None:
+    install_token_redaction()
+    install_token_redaction()
+    logger = logging.getLogger("uvicorn.error")
+    assert sum(isinstance(f, RedactTokens) for f in logger.filters) == 1
+    record = logging.LogRecord(
+        "uvicorn.error", logging.INFO, __file__, 1, '%s - "WebSocket %s" [accepted]',
+        ("127.0.0.1:5", "/api/ws?token=eyJh.eyJz.sig&x=1"), None,
+    )  # fmt: skip
+    logger.filters[-1].filter(record)
+    expected = '127.0.0.1:5 - "WebSocket /api/ws?token=[redacted]&x=1" [accepted]'
+    assert record.getMessage() == expected

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from parley.realtime.config import RealtimeConfig
 from parley.realtime.events import ROOM_EVENTS
 from parley.realtime.hub import Hub
+from parley.realtime.redact import install_token_redaction
 from parley.realtime.schemas import CloseCode
 from parley.realtime.service import RealtimeService
 from parley.realtime.transport import PgNotifyTransport, Transport, asyncpg_dsn
@@ -34,6 +35,7 @@ async def start_realtime(
     config: RealtimeConfig | None = None,
     transport: Transport | None = None,
 ) -> Realtime:
+    install_token_redaction()
     config = config or RealtimeConfig.from_settings(state.settings)
     transport = transport or PgNotifyTransport(asyncpg_dsn(state.settings.database_url), config)
     hub = Hub()
