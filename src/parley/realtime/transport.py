@@ -165,10 +165,14 @@ class PgNotifyTransport:
             self._config.connect_timeout * 2,
         )
         self._conn = conn
-        conn.add_termination_listener(lambda _conn: self._lost.set())
+        conn.add_termination_listener(self._on_terminated)
         await within_deadline(
             conn.add_listener(self._config.notify_channel, self._on_notify), self._deadline
         )
+
+    def _on_terminated(self, _conn: object) -> None:
+        self._lost.set()
+        self._wakeup.set()  # do not wait for the next liveness check
 
     @property
     def _deadline(self) -> float:
