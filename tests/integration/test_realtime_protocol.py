@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import delete
+from sqlalchemy import delete, text
 from websockets.asyncio.client import connect
 
 from parley.app import create_app
@@ -23,10 +23,12 @@ from parley.auth.tokens import issue_token
 from parley.realtime.events import room_events
 from parley.realtime.lifecycle import REALTIME, Realtime, stop_realtime
 from parley.realtime.schemas import CloseCode
+from parley.realtime.transport import PgNotifyTransport
 from parley.state import AppState
 from parley.storage.postgres.models import Member
 from tests.factories import make_dm, make_group, make_person, make_server
 from tests.integration.test_realtime_support import Client, client, serving, ws_url
+from tests.support import eventually
 
 
 @pytest.fixture
@@ -289,3 +291,33 @@ async def test_missed_revocations_are_found_after_a_transport_reconnect(
         }
         await room_events(state).message_event("message.created", dm, message(dm))
         await b.expect("message.created", roomId=str(dm))
+
+
+async def test_listen_connection_reconnects_by_itself(base: str, state: AppState) -> None:
+    ada, bob = await make_person(state, "Ada"), await make_person(state, "Bob")
+    dm = await make_dm(state, ada, bob)
+    other = create_app(state.settings)
+    async with serving(other, lifespan="on"), client(base, ada.token) as c:
+        await c.subscribe(dm)
+        transport = realtime_of(state).transport
+        assert isinstance(transport, PgNotifyTransport)
+        await eventually(lambda: _true(transport.connected.is_set()))
+        async with state.postgres.engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE application_name = 'parley-realtime'"
+                )
+            )
+        await c.expect("resync", roomId=str(dm), reason="transport_reconnected")
+        sent = message(dm, "after the reconnect")
+        other_events = room_events(other.state.parley)
+        other_transport = realtime_of(other.state.parley).transport
+        assert isinstance(other_transport, PgNotifyTransport)
+        await eventually(lambda: _true(other_transport.connected.is_set()))
+        await other_events.message_event("message.created", dm, sent)
+        assert (await c.expect("message.created"))["message"] == sent
+
+
+async def _true(value: bool) -> bool:
+    return value
