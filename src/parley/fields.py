@@ -1,4 +1,4 @@
-"""Building blocks shared by the community, auth and rooms API schemas: the
+"""Building blocks shared by every domain's API schemas: the
 camelCase base model and the validated text fields every body uses.
 
 Every text field rejects NUL characters and text that is not valid Unicode (a

@@ -12,9 +12,9 @@ from fastapi import FastAPI
 
 from parley.app import create_app
 from parley.devstack import DevStack
+from parley.devstack.app_process import AppProcess
 from parley.settings import Settings
 from parley.state import AppState
-from tests.app_process import AppProcess
 from tests.dm_support import markers_left, mongo_messages, postgres_messages
 from tests.factories import make_dm, make_person
 from tests.support import eventually

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from parley.community.fields import Email, ImageUrl, Name, NameChange, NewPassword
+from parley.fields import Email, ImageUrl, Name, NameChange, NewPassword
 
 NAME = TypeAdapter(Name)
 URL = TypeAdapter(ImageUrl)

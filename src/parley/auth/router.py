@@ -6,8 +6,8 @@ from fastapi import APIRouter
 
 from parley.auth import service
 from parley.auth.schemas import Login, Registration, SignedIn
-from parley.community.fields import error_responses
 from parley.deps import AppStateDep, SessionDep
+from parley.fields import error_responses
 
 router = APIRouter(prefix="/api/auth", tags=["auth"], responses=error_responses(401, 409, 422))
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from parley.community.fields import ApiModel, Email, LoginText, Name, NewPassword
 from parley.community.profiles.schemas import OwnProfile
+from parley.fields import ApiModel, Email, LoginText, Name, NewPassword
 
 
 class Registration(ApiModel):

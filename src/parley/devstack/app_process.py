@@ -1,4 +1,5 @@
-"""A real `parley serve` process on loopback, for tests that kill the app itself."""
+"""A real `parley serve` process on loopback, for tests and benchmarks that need a
+separate app instance (to kill it, or to run several)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,10 @@ from parley.settings import Settings
 
 
 class AppProcess:
-    def __init__(self, settings: Settings, log_dir: Path) -> None:
+    def __init__(
+        self, settings: Settings, log_dir: Path, extra_env: dict[str, str] | None = None
+    ) -> None:
+        self._extra_env = extra_env or {}
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._settings = settings
@@ -29,6 +33,7 @@ class AppProcess:
             "DATABASE_URL": self._settings.database_url,
             "MONGO_URL": self._settings.mongo_url,
             "PARLEY_JWT_SECRET": self._settings.jwt_secret,
+            **self._extra_env,
         }
         with self._log.open("ab") as log:
             self._proc = subprocess.Popen(

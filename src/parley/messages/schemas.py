@@ -5,44 +5,24 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
+from parley.fields import ImageUrl, clean_text
+
 MAX_CONTENT = 4000
-MAX_URL = 2048
 MAX_NONCE = 64
 
 
-def _no_nul(value: str) -> str:
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError("must be valid Unicode text") from None
-    return value
-
-
 def _trimmed_content(value: str) -> str:
-    value = _no_nul(value).strip()
+    value = value.strip()
     if len(value) > MAX_CONTENT:
         raise ValueError(f"must be at most {MAX_CONTENT} characters after trimming")
     return value
 
 
-def _http_url(value: str) -> str:
-    value = _no_nul(value).strip()
-    if len(value) > MAX_URL:
-        raise ValueError(f"must be at most {MAX_URL} characters")
-    scheme, sep, rest = value.partition("://")
-    if scheme.lower() not in {"http", "https"} or not sep or not rest or " " in value:
-        raise ValueError("must be an http(s) URL")
-    return value
-
-
-Content = Annotated[str, AfterValidator(_trimmed_content)]
-FileUrl = Annotated[str, AfterValidator(_http_url)]
-Nonce = Annotated[str, Field(min_length=1, max_length=MAX_NONCE), AfterValidator(_no_nul)]
+Content = Annotated[str, BeforeValidator(clean_text), AfterValidator(_trimmed_content)]
+Nonce = Annotated[str, BeforeValidator(clean_text), Field(min_length=1, max_length=MAX_NONCE)]
 
 
 class _Model(BaseModel):
@@ -51,7 +31,7 @@ class _Model(BaseModel):
 
 class MessageCreate(_Model):
     content: Content = ""
-    file_url: FileUrl | None = None
+    file_url: ImageUrl | None = None
     nonce: Nonce | None = None
 
     @model_validator(mode="after")

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Coroutine
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -24,7 +23,14 @@ from typing import Any
 from parley.resilience.backlog import Backlog
 from parley.resilience.confirmer import Confirmer
 from parley.resilience.dualwrite import DualWrite, sync_to_both_databases
-from parley.resilience.fallback import MONGODB, POSTGRESQL, Sourced, with_mongo_fallback
+from parley.resilience.fallback import (
+    MONGODB,
+    POSTGRESQL,
+    MongoOperation,
+    PostgresOperation,
+    Sourced,
+    with_mongo_fallback,
+)
 from parley.resilience.guard import StoreGuard
 from parley.storage.errors import StorageConflict, StorageError
 from parley.storage.mongo import direct_messages as mongo_dm
@@ -70,20 +76,12 @@ class DirectMessages:
         verdict (bounded by deadlines and breakers), because a retry must find
         the original wherever it is; without one it may answer after one store
         plus the write grace."""
-        self.backlog.hold(record.room_id)
-        write = await self._released_on_error(
+        write = await self._write_both(
+            "ROOM_MESSAGES_POST_DM",
+            partial(mongo_dm.insert, record=record),
+            partial(pg_dm.insert_new, record=record),
             record,
-            sync_to_both_databases(
-                partial(mongo_dm.insert, record=record),
-                partial(pg_dm.insert_new, record=record),
-                "ROOM_MESSAGES_POST_DM",
-                mongo=self.mongo,
-                postgres=self.postgres,
-                queue_for_mongo=partial(self._queue_for_mongo, record=record),
-                queue_for_postgres=partial(self._queue_for_postgres, record=record),
-                on_settled=partial(self._settled, record=record),
-                straggler_grace=None if client_nonce else self.write_grace,
-            ),
+            grace=None if client_nonce else self.write_grace,
         )
         nonce_used_in_mongo = isinstance(write.mongo_error, StorageConflict)
         nonce_used_in_postgres = write.postgres_ok and write.postgres is None
@@ -93,28 +91,38 @@ class DirectMessages:
 
     async def save_version(self, record: MessageRecord) -> list[str]:
         """Store an edit or delete in both stores; returns the accepting stores."""
-        self.backlog.hold(record.room_id)
-        write = await self._released_on_error(
+        write = await self._write_both(
+            "ROOM_MESSAGES_PATCH_DM",
+            partial(mongo_dm.upsert_newer, record=record),
+            partial(pg_dm.upsert_newer, record=record),
             record,
-            sync_to_both_databases(
-                partial(mongo_dm.upsert_newer, record=record),
-                partial(pg_dm.upsert_newer, record=record),
-                "ROOM_MESSAGES_PATCH_DM",
+            grace=self.write_grace,
+        )
+        return write.stores
+
+    async def _write_both(
+        self,
+        name: str,
+        mongo_write: MongoOperation[Any],
+        postgres_write: PostgresOperation[int | None],
+        record: MessageRecord,
+        grace: float | None,
+    ) -> DualWrite[Any, int | None]:
+        """One DM change to both stores; reads of the conversation merge both
+        stores until the write has settled (see `Backlog.hold`)."""
+        self.backlog.hold(record.room_id)
+        try:
+            return await sync_to_both_databases(
+                mongo_write,
+                postgres_write,
+                name,
                 mongo=self.mongo,
                 postgres=self.postgres,
                 queue_for_mongo=partial(self._queue_for_mongo, record=record),
                 queue_for_postgres=partial(self._queue_for_postgres, record=record),
                 on_settled=partial(self._settled, record=record),
-                straggler_grace=self.write_grace,
-            ),
-        )
-        return write.stores
-
-    async def _released_on_error(
-        self, record: MessageRecord, writing: Coroutine[Any, Any, DualWrite[Any, Any]]
-    ) -> DualWrite[Any, Any]:
-        try:
-            return await writing
+                straggler_grace=grace,
+            )
         except BaseException:
             self.backlog.release(record.room_id)
             raise

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from parley.community.fields import ApiModel, ImageUrl, Name
+from parley.fields import ApiModel, ImageUrl, Name
 from parley.storage.postgres.models import Channel, Conversation, GroupConversation, Profile
 
 RoomType = Literal["dm", "group", "channel"]

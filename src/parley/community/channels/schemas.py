@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator
 
-from parley.community.fields import ApiModel, Name, NameChange
+from parley.fields import ApiModel, Name, NameChange
 from parley.storage.postgres.models import Channel
 
 ChannelType = Literal["TEXT", "AUDIO", "VIDEO"]

@@ -5,11 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Response, status
 
 from parley.auth.deps import CurrentProfileId
-from parley.community.fields import error_responses
 from parley.community.members import service
 from parley.community.members.schemas import MemberOut, RoleChange
 from parley.community.paths import id_or_404
 from parley.deps import AppStateDep, SessionDep
+from parley.fields import error_responses
 
 router = APIRouter(
     prefix="/api/members", tags=["members"], responses=error_responses(401, 403, 404, 422)

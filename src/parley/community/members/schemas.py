@@ -6,8 +6,8 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from parley.community.fields import ApiModel
 from parley.community.profiles.schemas import PublicProfile, public_profile
+from parley.fields import ApiModel
 from parley.storage.postgres.models import Member, Profile
 
 Role = Literal["ADMIN", "MODERATOR", "GUEST"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from parley.community.fields import ApiModel, ImageUrl, NameChange
+from parley.fields import ApiModel, ImageUrl, NameChange
 from parley.storage.postgres.models import Profile
 
 

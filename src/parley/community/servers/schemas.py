@@ -6,8 +6,8 @@ import uuid
 from datetime import datetime
 
 from parley.community.channels.schemas import ChannelOut
-from parley.community.fields import ApiModel, ImageUrl, Name, NameChange
 from parley.community.members.schemas import MemberOut
+from parley.fields import ApiModel, ImageUrl, Name, NameChange
 from parley.storage.postgres.models import Server
 
 

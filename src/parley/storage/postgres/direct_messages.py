@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Table, delete, func, insert, literal, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -47,24 +48,27 @@ async def insert_new(session: AsyncSession, record: MessageRecord) -> int | None
     return (await session.execute(statement)).scalar()
 
 
+def _newer_versions(records: Sequence[MessageRecord]) -> Any:
+    """INSERT these versions; an existing row takes one only if it is older
+    (last writer wins by updated_at)."""
+    upsert = pg_insert(_table).values([DIRECT_MESSAGES.values(r) for r in records])
+    return upsert.on_conflict_do_update(
+        index_elements=["id"],
+        set_={
+            "content": upsert.excluded.content,
+            "file_url": upsert.excluded.file_url,
+            "deleted": upsert.excluded.deleted,
+            "updated_at": upsert.excluded.updated_at,
+        },
+        where=_table.c.updated_at < upsert.excluded.updated_at,
+    )
+
+
 async def upsert_newer(session: AsyncSession, record: MessageRecord) -> int | None:
     """Write this version unless the stored one is as new or newer; returns the
     queue row id, or None when a newer version was already stored."""
-    values = DIRECT_MESSAGES.values(record)
-    upsert = pg_insert(_table).values(**values)
     written = (
-        upsert.on_conflict_do_update(
-            index_elements=["id"],
-            set_={
-                "content": upsert.excluded.content,
-                "file_url": upsert.excluded.file_url,
-                "deleted": upsert.excluded.deleted,
-                "updated_at": upsert.excluded.updated_at,
-            },
-            where=_table.c.updated_at < upsert.excluded.updated_at,
-        )
-        .returning(_table.c.id, _table.c.conversation_id)
-        .cte("written")
+        _newer_versions([record]).returning(_table.c.id, _table.c.conversation_id).cte("written")
     )
     statement = _queue_row_for(written).returning(_queue.c.id)  # type: ignore[attr-defined]
     return (await session.execute(statement)).scalar()
@@ -72,21 +76,8 @@ async def upsert_newer(session: AsyncSession, record: MessageRecord) -> int | No
 
 async def upsert_many_newer(session: AsyncSession, records: Sequence[MessageRecord]) -> None:
     """Replay from MongoDB: write each version unless a newer one is stored."""
-    if not records:
-        return
-    upsert = pg_insert(_table).values([DIRECT_MESSAGES.values(r) for r in records])
-    await session.execute(
-        upsert.on_conflict_do_update(
-            index_elements=["id"],
-            set_={
-                "content": upsert.excluded.content,
-                "file_url": upsert.excluded.file_url,
-                "deleted": upsert.excluded.deleted,
-                "updated_at": upsert.excluded.updated_at,
-            },
-            where=_table.c.updated_at < upsert.excluded.updated_at,
-        )
-    )
+    if records:
+        await session.execute(_newer_versions(records))
 
 
 async def mark_missed(session: AsyncSession, queue_row_id: int) -> None:
