@@ -51,6 +51,7 @@ class Settings(BaseSettings):
     replay_interval: float = Field(default=0.5, validation_alias="PARLEY_REPLAY_INTERVAL", gt=0)
     replay_batch_size: int = Field(default=500, validation_alias="PARLEY_REPLAY_BATCH", ge=1)
     pg_pool_size: int = Field(default=10, validation_alias="PARLEY_PG_POOL_SIZE", ge=1)
+    mongo_pool_size: int = Field(default=20, validation_alias="PARLEY_MONGO_POOL_SIZE", ge=1)
     log_level: str = Field(default="info", validation_alias="PARLEY_LOG_LEVEL")
     log_json: bool = Field(default=True, validation_alias="PARLEY_LOG_JSON")
 

@@ -45,6 +45,7 @@ class MongoDatabase:
             connectTimeoutMS=ms,
             socketTimeoutMS=max(int(settings.db_deadline * 4000), 2000),
             waitQueueTimeoutMS=ms,
+            maxPoolSize=settings.mongo_pool_size,
             heartbeatFrequencyMS=500,
             appname="parley",
         )
