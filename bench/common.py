@@ -1,0 +1,271 @@
+"""Helpers shared by the benchmarks: a throwaway dev stack, people and a DM made
+with direct inserts (as `tests/factories.py` does), percentiles, the machine
+and server description, and writing one section of `docs/BENCHMARKS.md`.
+
+Benchmarks measure and print; they never assert timings.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from pymongo import AsyncMongoClient
+from sqlalchemy import insert
+
+from parley.app import build_state
+from parley.auth.tokens import issue_token
+from parley.devstack import DevStack
+from parley.devstack.postgres import pg_bindir
+from parley.ids import new_id
+from parley.resilience.mirror_queue import queue_conversation_mirror, queue_profile_mirror
+from parley.settings import Settings, load_settings
+from parley.storage.postgres.models import Conversation, Profile
+
+REPO = Path(__file__).resolve().parents[1]
+BENCHMARKS_MD = REPO / "docs" / "BENCHMARKS.md"
+JWT_SECRET = "bench-secret-for-parley-0123456789"
+# Settings that only describe where things are, not how they behave.
+_NOT_TUNING = {"database_url", "mongo_url", "jwt_secret", "jwt_expiry_seconds", "log_json"}
+
+
+# -- the stack ----------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def bench_stack(prefix: str) -> Iterator[DevStack]:
+    """A fresh DevStack in a temp dir, stopped and removed afterwards."""
+    data_dir = Path(tempfile.mkdtemp(prefix=f"parley-bench-{prefix}-"))
+    data_dir.chmod(0o755)
+    stack = DevStack(data_dir)
+    try:
+        stack.start()
+        yield stack
+    finally:
+        for process in (stack.mongo.process, stack.postgres.process):
+            if process.frozen:
+                process.thaw()
+        with contextlib.suppress(Exception):
+            stack.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def bench_settings(stack: DevStack, **env: str) -> Settings:
+    """Settings for the stack; every tuning value is the default unless in `env`."""
+    os.environ.update(stack.env())
+    os.environ["PARLEY_JWT_SECRET"] = JWT_SECRET
+    os.environ.update(env)
+    return load_settings()
+
+
+def tuning(settings: Settings) -> dict[str, object]:
+    """The behaviour-relevant settings, by environment variable name."""
+    out: dict[str, object] = {}
+    for name, field in Settings.model_fields.items():
+        if name not in _NOT_TUNING:
+            out[str(field.validation_alias)] = getattr(settings, name)
+    return out
+
+
+# -- people and a DM -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Person:
+    id: uuid.UUID
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+async def make_dm_pair(settings: Settings) -> tuple[Person, Person, uuid.UUID]:
+    """Two people and a DM between them, inserted into PostgreSQL with their
+    mirror rows queued (the app's replay worker copies them to MongoDB)."""
+    state = build_state(settings)
+    people: list[Person] = []
+    try:
+        async with state.postgres.sessionmaker.begin() as session:
+            for name in ("Ada", "Bob"):
+                profile_id = new_id()
+                await session.execute(
+                    insert(Profile).values(
+                        id=profile_id,
+                        email=f"{profile_id.hex}@example.com",
+                        name=name,
+                        password_hash="not-a-real-hash",
+                    )
+                )
+                await queue_profile_mirror(session, profile_id)
+                token = issue_token(profile_id, settings.jwt_secret, 3600 * 4)
+                people.append(Person(profile_id, token))
+            conversation_id = new_id()
+            one, two = sorted(p.id for p in people)
+            await session.execute(
+                insert(Conversation).values(
+                    id=conversation_id, profile_one_id=one, profile_two_id=two
+                )
+            )
+            await queue_conversation_mirror(session, conversation_id)
+    finally:
+        await state.mongo.close()
+        await state.postgres.dispose()
+    return people[0], people[1], conversation_id
+
+
+# -- direct clients for checking the stores --------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def raw_clients(
+    settings: Settings, pool_size: int = 4
+) -> AsyncIterator[tuple[object, AsyncMongoClient[dict[str, object]]]]:
+    """An asyncpg pool and a pymongo client of the benchmark's own (not the app's)."""
+    import asyncpg
+
+    pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=pool_size)
+    mongo: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(
+        settings.mongo_url,
+        uuidRepresentation="standard",
+        tz_aware=True,
+        serverSelectionTimeoutMS=5000,
+        socketTimeoutMS=10000,
+    )
+    try:
+        yield pool, mongo
+    finally:
+        await mongo.close()
+        await pool.close()
+
+
+async def mongo_answers(url: str) -> str:
+    """Whether the MongoDB-role server answers a ping on a fresh connection."""
+    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(
+        url, serverSelectionTimeoutMS=3000, connectTimeoutMS=3000, socketTimeoutMS=3000
+    )
+    started = time.perf_counter()
+    try:
+        await client.admin.command("ping")
+        return f"yes ({(time.perf_counter() - started) * 1000:.0f} ms)"
+    except Exception as exc:
+        return f"**no** ({type(exc).__name__} after {time.perf_counter() - started:.1f} s)"
+    finally:
+        await client.close()
+
+
+# -- numbers ------------------------------------------------------------------------------
+
+
+def percentile(values: Sequence[float], p: float) -> float:
+    """Nearest-rank percentile (p in 0..100); NaN for no values."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), round(p / 100 * len(ordered) + 0.5)))
+    return ordered[rank - 1]
+
+
+def fmt(value: float, digits: int = 1) -> str:
+    return "-" if value != value else f"{value:.{digits}f}"
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+# -- description of the run ------------------------------------------------------------
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    with contextlib.suppress(OSError):
+        found = re.search(r"^model name\s*:\s*(.+)$", Path("/proc/cpuinfo").read_text(), re.M)
+        cpu = found.group(1).strip() if found else cpu
+    ram_gib = 0.0
+    with contextlib.suppress(OSError, AttributeError, ValueError):
+        found = re.search(r"^MemTotal:\s*(\d+) kB", Path("/proc/meminfo").read_text(), re.M)
+        ram_gib = int(found.group(1)) / 1024 / 1024  # type: ignore[union-attr]
+    return (
+        f"{os.cpu_count()} CPUs ({cpu}), {ram_gib:.0f} GiB RAM, Linux {platform.release()}, "
+        f"Python {platform.python_version()}"
+    )
+
+
+def postgres_version() -> str:
+    out = subprocess.run(
+        [str(pg_bindir() / "postgres"), "--version"], capture_output=True, check=False
+    )
+    found = re.search(r"\d+\.\d+", out.stdout.decode())
+    return f"PostgreSQL {found.group(0) if found else '?'}"
+
+
+def ferretdb_version() -> str:
+    """FerretDB's version as the launcher's go.mod pins it (the embedded build
+    reports "unknown" itself)."""
+    go_mod = (REPO / "tools" / "mongo-compat" / "go.mod").read_text()
+    found = re.search(r"github.com/FerretDB/FerretDB (v[\w.\-]+)", go_mod)
+    return found.group(1) if found else "v1"
+
+
+async def mongo_server_version(mongo: AsyncMongoClient[dict[str, object]]) -> str:
+    info = await mongo.admin.command("buildInfo")
+    if "ferretdbVersion" in info:
+        return f"FerretDB {ferretdb_version()} (reports MongoDB {info['version']})"
+    return f"mongod {info['version']}"
+
+
+def describe_servers(stack: DevStack, mongo_version: str) -> str:
+    kind = stack.mongo.kind
+    backend = (
+        ", FerretDB PostgreSQL handler on its own PostgreSQL cluster" if kind == "ferretdb" else ""
+    )
+    return f"{postgres_version()} (Parley's PostgreSQL); MongoDB role: {mongo_version}{backend}"
+
+
+# -- docs/BENCHMARKS.md ----------------------------------------------------------------
+
+FINDINGS = "## Findings from these runs"
+_ORDER = ["## FerretDB storage handler", "## Messages", "## Failover", FINDINGS]
+_TITLE = "# Benchmarks"
+_INTRO = (
+    "Measured numbers, not timed tests: each script prints its results and the "
+    "sections below are copied from real runs on the machine named in each section."
+)
+
+
+def write_section(heading: str, body: str) -> None:
+    """Replace (or add) the section `heading` in docs/BENCHMARKS.md, keeping every
+    other section; ours go in `_ORDER`, above sections written by others."""
+    text = BENCHMARKS_MD.read_text() if BENCHMARKS_MD.exists() else f"{_TITLE}\n\n{_INTRO}\n"
+    head, sections = _split(text)
+    sections[heading] = body.strip() + "\n"
+    ours = [h for h in _ORDER if h in sections]
+    others = [h for h in sections if h not in _ORDER]
+    parts = [head.rstrip() + "\n"] + [f"\n{h}\n\n{sections[h].strip()}\n" for h in ours + others]
+    BENCHMARKS_MD.parent.mkdir(parents=True, exist_ok=True)
+    BENCHMARKS_MD.write_text("".join(parts))
+
+
+def _split(text: str) -> tuple[str, dict[str, str]]:
+    head: list[str] = []
+    sections: dict[str, list[str]] = {}
+    current: list[str] = head
+    for line in text.splitlines():
+        if line.startswith("## "):
+            current = sections.setdefault(line.strip(), [])
+        else:
+            current.append(line)
+    return "\n".join(head), {h: "\n".join(lines) for h, lines in sections.items()}
