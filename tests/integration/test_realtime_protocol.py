@@ -321,3 +321,22 @@ async def test_listen_connection_reconnects_by_itself(base: str, state: AppState
 
 async def _true(value: bool) -> bool:
     return value
+
+
+async def test_bursts_cross_instances_in_order(base: str, state: AppState) -> None:
+    """Many events published at once travel in batched NOTIFYs; the other
+    instance delivers every one, in the order they were published."""
+    ada, bob = await make_person(state, "Ada"), await make_person(state, "Bob")
+    dm = await make_dm(state, ada, bob)
+    other = create_app(state.settings)
+    async with serving(other, lifespan="on"), client(base, ada.token) as c:
+        await c.subscribe(dm)
+        transport = realtime_of(other.state.parley).transport
+        assert isinstance(transport, PgNotifyTransport)
+        await eventually(lambda: _true(transport.connected.is_set()))
+        events = room_events(other.state.parley)
+        sent = [message(dm, f"burst {i}") for i in range(500)]
+        for m in sent:
+            await events.message_event("message.created", dm, m)
+        received = [(await c.expect("message.created"))["message"]["id"] for _ in sent]
+        assert received == [m["id"] for m in sent]
