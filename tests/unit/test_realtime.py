@@ -283,3 +283,15 @@ def test_tokens_in_query_strings_are_redacted_from_uvicorn_logs() -> None:
     logger.filters[-1].filter(record)
     expected = '127.0.0.1:5 - "WebSocket /api/ws?token=[redacted]&x=1" [accepted]'
     assert record.getMessage() == expected
+
+
+async def test_publishing_never_raises_into_the_publisher() -> None:
+    bus = MemoryBus()
+    a = await instance(bus)
+    on_a, frames = subscriber(a)
+    # Too large for a NOTIFY and without an id to send instead: delivered
+    # locally, logged, and the publisher's acknowledged write stays a success.
+    await a.message_event("message.created", ROOM, {"content": "x" * 9000})
+    await drain(on_a)
+    assert frames[0]["message"] == {"content": "x" * 9000}
+    assert bus.pending == []

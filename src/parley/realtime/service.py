@@ -58,13 +58,26 @@ class RealtimeService:
         self._background: set[asyncio.Task[int]] = set()
 
     # -- RoomEvents -------------------------------------------------------------
+    # Publishers call these after their write was acknowledged: they never
+    # raise, so a delivery problem cannot turn a stored write into an error.
     async def message_event(
         self, event_type: MessageEventType, room_id: uuid.UUID, message: dict[str, Any]
     ) -> None:
-        self.hub.deliver(room_id, message_frame(event_type, room_id, message))
-        self.transport.publish(self._message_envelope(event_type, room_id, message))
+        try:
+            self.hub.deliver(room_id, message_frame(event_type, room_id, message))
+            self.transport.publish(self._message_envelope(event_type, room_id, message))
+        except Exception:
+            log.exception("realtime_publish_failed", event=event_type, room_id=str(room_id))
 
     async def access_revoked(
+        self, room_ids: Sequence[uuid.UUID], profile_id: uuid.UUID | None, reason: str
+    ) -> None:
+        try:
+            self._revoke(room_ids, profile_id, reason)
+        except Exception:
+            log.exception("realtime_revoke_failed", reason=reason, rooms=len(room_ids))
+
+    def _revoke(
         self, room_ids: Sequence[uuid.UUID], profile_id: uuid.UUID | None, reason: str
     ) -> None:
         self.hub.revoke(room_ids, profile_id, reason)
