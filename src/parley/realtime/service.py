@@ -67,7 +67,7 @@ class RealtimeService:
             self.hub.deliver(room_id, message_frame(event_type, room_id, message))
             self.transport.publish(self._message_envelope(event_type, room_id, message))
         except Exception:
-            log.exception("realtime_publish_failed", event=event_type, room_id=str(room_id))
+            log.exception("realtime_publish_failed", event_type=event_type, room_id=str(room_id))
 
     async def access_revoked(
         self, room_ids: Sequence[uuid.UUID], profile_id: uuid.UUID | None, reason: str
