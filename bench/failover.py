@@ -9,7 +9,7 @@ Phases (PHASE_SECONDS each): before; MongoDB frozen (SIGSTOP); after thaw;
 MongoDB killed (-9); after restart; PostgreSQL frozen; after thaw. For every
 recovery, the time until every replay marker written before the recovery is
 gone from both stores (PostgreSQL `mongo_replay_queue` rows and MongoDB
-`pgPending` documents). Then the backlog test: MongoDB killed, BACKLOG DMs
+`pg_replay_queue` entries). Then the backlog test: MongoDB killed, BACKLOG DMs
 sent through the API, MongoDB restarted, seconds until both stores hold the
 same messages with no marker left.
 
@@ -132,18 +132,16 @@ class Load:
 
 
 async def markers(pool: Any, mongo: Any, before: datetime | None = None) -> tuple[int, int]:
-    """(PostgreSQL replay-queue rows, MongoDB pgPending documents), optionally
+    """(PostgreSQL replay-queue rows, MongoDB pg_replay_queue entries), optionally
     only those written before `before`."""
     if before is None:
         rows = await pool.fetchval("SELECT count(*) FROM mongo_replay_queue")
-        docs = await mongo.parley.direct_messages.count_documents({"pgPending": True})
+        docs = await mongo.parley.pg_replay_queue.count_documents({})
     else:
         rows = await pool.fetchval(
             "SELECT count(*) FROM mongo_replay_queue WHERE created_at < $1", before
         )
-        docs = await mongo.parley.direct_messages.count_documents(
-            {"pgPending": True, "updatedAt": {"$lt": before}}
-        )
+        docs = await mongo.parley.pg_replay_queue.count_documents({"markedAt": {"$lt": before}})
     return int(rows), int(docs)
 
 
@@ -427,7 +425,7 @@ phase starts the moment the signal is sent; the breaker needs
 phase pay up to one `PARLEY_DB_DEADLINE` — those are what the p99 of a fault phase shows.
 "Reads served by" is the `X-Data-Source` header. Convergence after a recovery counts from the
 moment the server answers again (thaw sent, or restart ready) until no replay-queue row and no
-`pgPending` document older than that moment remains, so it measures draining what the outage
+`pg_replay_queue` entry older than that moment remains, so it measures draining what the outage
 left behind even while new traffic keeps adding fresh markers.
 """
 

@@ -123,7 +123,7 @@ def service_sender(
 
 async def markers(pool: Any, mongo: AsyncMongoClient[dict[str, Any]]) -> tuple[int, int]:
     rows = await pool.fetchval("SELECT count(*) FROM mongo_replay_queue")
-    docs = await mongo.parley.direct_messages.count_documents({"pgPending": True})
+    docs = await mongo.parley.pg_replay_queue.count_documents({})
     return int(rows), int(docs)
 
 
@@ -301,7 +301,7 @@ connection after the service's sends: {context["alive"]}.
 Throughput is DMs acknowledged per second over all rounds of a kind; per-send latency is one
 call's wall time under that concurrency. The service does more per send than the raw pair of
 inserts, by design: the room-access check (cached after the first), the PostgreSQL
-replay-queue row written in the same statement as the DM, the `pgPending` marker, the author
+replay-queue row written in the same statement as the DM, the `pg_replay_queue` entry, the author
 lookup for rendering, the realtime event, and afterwards the confirmer clearing both markers
 in batches (background work that competes for the same two CPUs and the same FerretDB; the
 "markers cleared" time is how long it needed after the round). The page comparison is one service

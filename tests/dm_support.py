@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from parley.state import AppState
 from parley.storage.mongo import direct_messages as mongo_dm
-from parley.storage.mongo.schema import DIRECT_MESSAGES
+from parley.storage.mongo.schema import DIRECT_MESSAGES, PG_REPLAY_QUEUE
 from parley.storage.postgres.messages import DIRECT_MESSAGES as PG_DIRECT_MESSAGES
 from parley.storage.records import MessageRecord
 
@@ -32,8 +32,6 @@ async def stores_agree(state: AppState, room_id: uuid.UUID) -> bool:
 async def markers_left(state: AppState) -> tuple[int, int]:
     """(PostgreSQL queue rows, MongoDB documents still marked pending)."""
     async with state.postgres.engine.connect() as conn:
-        from sqlalchemy import text
-
         rows = (await conn.execute(text("SELECT count(*) FROM mongo_replay_queue"))).scalar()
-    pending = await state.mongo.db[DIRECT_MESSAGES].count_documents({"pgPending": True})
+    pending = await state.mongo.db[PG_REPLAY_QUEUE].count_documents({})
     return int(rows or 0), pending

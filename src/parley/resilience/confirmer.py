@@ -1,7 +1,7 @@
 """Clears the crash-insurance markers of DM changes both stores accepted.
 
 Each DM change carries a marker in both stores (a PostgreSQL queue row, a
-MongoDB `pgPending` flag) written with the change itself. When both stores
+MongoDB `pg_replay_queue` entry) written with the change itself. When both stores
 accept it, the markers are cleared here in batches, off the request path. If
 the process dies first, the replay worker finds the markers after a grace
 period and makes sure both stores agree, which is harmless when they already do.

@@ -95,7 +95,7 @@ class Directory:
             return {row[0]: Author(row[0], row[1], row[2]) for row in rows}
 
         async def from_mongo(db: Any) -> dict[uuid.UUID, Author]:
-            cursor = db[PROFILES].find({"_id": {"$in": ids}})
+            cursor = db[PROFILES].find({"_id": {"$in": ids}}).batch_size(len(ids) + 1)
             return {d["_id"]: Author(d["_id"], d["name"], d.get("imageUrl")) async for d in cursor}
 
         found = await with_postgres_fallback(
@@ -123,7 +123,9 @@ class Directory:
             return [row[0] for row in rows]
 
         async def from_mongo(db: Any) -> list[uuid.UUID]:
-            cursor = db[CONVERSATIONS].find({"profileIds": profile_id}, {"_id": 1})
+            cursor = (
+                db[CONVERSATIONS].find({"profileIds": profile_id}, {"_id": 1}).batch_size(10_000)
+            )
             return [doc["_id"] async for doc in cursor]
 
         found = await with_postgres_fallback(

@@ -3,11 +3,11 @@ queue kept in the store that has it.
 
     PostgreSQL ─ mongo_replay_queue rows ─▶ MongoDB   (DMs, conversation and
                                                         profile mirror)
-    MongoDB ─ documents marked pgPending ─▶ PostgreSQL (DMs)
+    MongoDB ─ pg_replay_queue entries ─▶ PostgreSQL  (DMs)
 
 Work is leased, not locked for the duration: PostgreSQL rows with
 `FOR UPDATE SKIP LOCKED` plus a `not_before` lease, MongoDB documents with a
-per-document conditional claim. Several instances may replay at once; a crashed
+per-entry conditional claim. Several instances may replay at once; a crashed
 worker's lease simply expires. Every write is last-writer-wins by `updatedAt`
 (or an idempotent upsert for mirror documents), so replaying twice, or in any
 order, never resurrects an old version.
@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
-import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
@@ -153,7 +152,7 @@ class ReplayWorker:
     async def replay_to_postgres(self) -> int:
         token = secrets.token_hex(8)
         now = now_ms()
-        records: list[MessageRecord] = await self.mongo.run(
+        records, entry_ids = await self.mongo.run(
             "REPLAY_CLAIM_FOR_POSTGRES",
             lambda db: mongo_dm.claim_pending(
                 db,
@@ -165,7 +164,7 @@ class ReplayWorker:
             ),
             deadline=5,
         )
-        if not records:
+        if not entry_ids:
             return 0
         try:
             await self.postgres.run(
@@ -173,9 +172,8 @@ class ReplayWorker:
             )
         except StorageConflict:
             await self._write_one_by_one(records)
-        ids: list[uuid.UUID] = [r.id for r in records]
         await self.mongo.run(
-            "REPLAY_RELEASE_MONGO", lambda db: mongo_dm.release_claimed(db, token, ids)
+            "REPLAY_RELEASE_MONGO", lambda db: mongo_dm.release_claimed(db, token, entry_ids)
         )
         self.metrics.count("replayed", "postgresql", "REPLAY_WRITE_POSTGRES", len(records))
         log.info("replayed_to_postgresql", messages=len(records))

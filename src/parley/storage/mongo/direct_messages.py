@@ -1,12 +1,15 @@
-"""MongoDB adapter for DMs (collection `direct_messages`).
+"""MongoDB adapter for DMs (collection `direct_messages`) and for the queue of
+DM changes PostgreSQL still has to receive (collection `pg_replay_queue`).
 
-Besides the message fields each document may carry replay markers, set in the
-same single-document write as the change (MongoDB has no multi-document
-transactions here, so the marker must live in the document):
+A queue entry is keyed by the message id as a string and written *before* the
+DM document, so a process that dies between the two writes leaves either an
+entry whose document never appeared (dropped by replay) or an entry for a
+document PostgreSQL may lack (replayed). Entries are cleared with keyed
+deletes on that small collection once PostgreSQL confirms, so the hot path
+never updates the (large) DM collection after writing it.
 
-    pgPending   PostgreSQL may not have this version yet (crash insurance)
-    pgMissed    PostgreSQL is known to have missed it
-    claimToken, claimUntil   a replay worker's lease on the document
+    pg_replay_queue  {_id: "<message id>", conversationId, version (updatedAt),
+                      markedAt, missed?, claimToken?, claimUntil?}
 
 Every function takes the database handle and is run through
 `MongoDatabase.run(<operation name>, ...)`, which adds the deadline and error
@@ -20,16 +23,22 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, InsertOne, ReplaceOne, UpdateOne
+from pymongo import ASCENDING, DESCENDING, DeleteOne, ReplaceOne, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from parley.storage.mongo.bulk import bulk_write_chunked
 from parley.storage.mongo.database import MongoDocument
-from parley.storage.mongo.schema import DIRECT_MESSAGES
-from parley.storage.records import MessageRecord, PageQuery
+from parley.storage.mongo.schema import DIRECT_MESSAGES, PG_REPLAY_QUEUE
+from parley.storage.records import MessageRecord, PageQuery, now_ms
 
 DUPLICATE_KEY = 11000
-MARKERS = ("pgPending", "pgMissed", "claimToken", "claimUntil")
+# Every find asks for its whole answer in one batch, so no server-side cursor
+# stays open between getMores. (FerretDB v1 holds a backend connection per open
+# cursor, and cursors of a client that dies are never closed: enough of them
+# exhaust its pool and it stops answering.) Batches stay small: pages are at
+# most 101 documents and replay batches at most PARLEY_REPLAY_BATCH.
+UNCLAIM = {"$unset": {"claimToken": "", "claimUntil": ""}}
 
 
 def to_document(record: MessageRecord) -> MongoDocument:
@@ -60,17 +69,31 @@ def from_document(doc: MongoDocument) -> MessageRecord:
     )
 
 
-def _pending(record: MessageRecord, *, missed: bool = False) -> MongoDocument:
-    doc = to_document(record)
-    doc["pgPending"] = True
+def _entry_update(record: MessageRecord, *, missed: bool = False) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "conversationId": str(record.room_id),
+        "version": record.updated_at,
+        "markedAt": now_ms(),
+    }
     if missed:
-        doc["pgMissed"] = True
-    return doc
+        fields["missed"] = True
+    return {"$set": fields, **UNCLAIM}
+
+
+async def _queue_for_postgres(
+    db: AsyncDatabase[MongoDocument], record: MessageRecord, *, missed: bool = False
+) -> None:
+    """Mark that PostgreSQL may lack this version (a write since a replay
+    claim removes the claim, so the newer version stays queued)."""
+    await db[PG_REPLAY_QUEUE].update_one(
+        {"_id": str(record.id)}, _entry_update(record, missed=missed), upsert=True
+    )
 
 
 async def insert(db: AsyncDatabase[MongoDocument], record: MessageRecord) -> None:
     """Insert a new DM; a nonce already used by this author here raises a conflict."""
-    await db[DIRECT_MESSAGES].insert_one(_pending(record))
+    await _queue_for_postgres(db, record)
+    await db[DIRECT_MESSAGES].insert_one(to_document(record))
 
 
 async def upsert_newer(
@@ -78,10 +101,13 @@ async def upsert_newer(
 ) -> bool:
     """Write this version unless the stored one is as new or newer (last writer
     wins). Returns False when a newer version was already stored."""
-    doc = _pending(record) if pending else to_document(record)
+    if pending:
+        await _queue_for_postgres(db, record)
     try:
         await db[DIRECT_MESSAGES].replace_one(
-            {"_id": record.id, "updatedAt": {"$lt": record.updated_at}}, doc, upsert=True
+            {"_id": record.id, "updatedAt": {"$lt": record.updated_at}},
+            to_document(record),
+            upsert=True,
         )
     except DuplicateKeyError:
         return False
@@ -109,16 +135,14 @@ async def page(db: AsyncDatabase[MongoDocument], query: PageQuery) -> list[Messa
     elif query.before is not None:
         condition["_id"] = {"$lt": query.before}
     order = ASCENDING if query.ascending else DESCENDING
-    cursor = db[DIRECT_MESSAGES].find(condition).sort("_id", order).limit(query.limit + 1)
+    size = query.limit + 1
+    cursor = db[DIRECT_MESSAGES].find(condition).sort("_id", order).limit(size).batch_size(size)
     return [from_document(doc) async for doc in cursor]
 
 
 async def mark_missed(db: AsyncDatabase[MongoDocument], record: MessageRecord) -> None:
-    """PostgreSQL missed this version: keep it queued for replay."""
-    await db[DIRECT_MESSAGES].update_one(
-        {"_id": record.id, "updatedAt": record.updated_at},
-        {"$set": {"pgPending": True, "pgMissed": True}, "$unset": {"claimToken": ""}},
-    )
+    """PostgreSQL missed this version: replay it now."""
+    await _queue_for_postgres(db, record, missed=True)
 
 
 async def delete(db: AsyncDatabase[MongoDocument], message_id: uuid.UUID) -> None:
@@ -130,16 +154,15 @@ async def delete(db: AsyncDatabase[MongoDocument], message_id: uuid.UUID) -> Non
 async def confirm(
     db: AsyncDatabase[MongoDocument], versions: Sequence[tuple[uuid.UUID, datetime]]
 ) -> None:
-    """PostgreSQL durably has these versions: clear their markers, unless the
-    document changed since (then its newer version stays queued)."""
+    """PostgreSQL durably has these versions: drop their queue entries, unless
+    the message changed since (then its newer version stays queued)."""
     if not versions:
         return
-    unset = {name: "" for name in MARKERS}
     requests: list[Any] = [
-        UpdateOne({"_id": message_id, "updatedAt": updated_at}, {"$unset": unset})
+        DeleteOne({"_id": str(message_id), "version": updated_at})
         for message_id, updated_at in versions
     ]
-    await db[DIRECT_MESSAGES].bulk_write(requests, ordered=False)
+    await bulk_write_chunked(db[PG_REPLAY_QUEUE], requests)
 
 
 async def claim_pending(
@@ -149,34 +172,44 @@ async def claim_pending(
     lease_until: datetime,
     older_than: datetime,
     limit: int,
-) -> list[MessageRecord]:
-    """Lease up to `limit` documents PostgreSQL still needs. Each document's
-    claim is an atomic conditional update, so concurrent workers never share
-    one. Insurance markers younger than `older_than` are left to their writer."""
+) -> tuple[list[MessageRecord], list[str]]:
+    """Lease up to `limit` queue entries; returns the current DM documents they
+    point at and the claimed entry ids. Each claim is a conditional UpdateOne,
+    atomic per entry, so concurrent workers never share one. Entries younger
+    than `older_than` that are not known missed are left to their writer."""
     free = {"$or": [{"claimUntil": {"$exists": False}}, {"claimUntil": {"$lt": now}}]}
-    due = {"$or": [{"pgMissed": True}, {"updatedAt": {"$lt": older_than}}]}
-    condition = {"pgPending": True, "$and": [free, due]}
-    candidates = db[DIRECT_MESSAGES].find(condition, {"_id": 1}).limit(limit)
-    ids = [doc["_id"] async for doc in candidates]
-    if not ids:
-        return []
-    await db[DIRECT_MESSAGES].update_many(
-        {"_id": {"$in": ids}, "pgPending": True, "$and": [free]},
-        {"$set": {"claimToken": token, "claimUntil": lease_until}},
-    )
-    claimed = db[DIRECT_MESSAGES].find({"_id": {"$in": ids}, "claimToken": token})
-    return [from_document(doc) async for doc in claimed]
+    due = {"$or": [{"missed": True}, {"markedAt": {"$lt": older_than}}]}
+    candidates = db[PG_REPLAY_QUEUE].find({"$and": [free, due]}, {"_id": 1}).limit(limit)
+    entry_ids = [doc["_id"] async for doc in candidates.batch_size(limit)]
+    if not entry_ids:
+        return [], []
+    claims: list[Any] = [
+        UpdateOne(
+            {"_id": entry_id, "$and": [free]},
+            {"$set": {"claimToken": token, "claimUntil": lease_until}},
+        )
+        for entry_id in entry_ids
+    ]
+    await bulk_write_chunked(db[PG_REPLAY_QUEUE], claims)
+    claimed = db[PG_REPLAY_QUEUE].find({"claimToken": token}, {"_id": 1})
+    mine = [doc["_id"] async for doc in claimed.batch_size(limit + 1)]
+    message_ids = [uuid.UUID(entry_id) for entry_id in mine]
+    found = db[DIRECT_MESSAGES].find({"_id": {"$in": message_ids}})
+    records = [from_document(doc) async for doc in found.batch_size(len(message_ids) + 1)]
+    return records, mine
 
 
 async def release_claimed(
-    db: AsyncDatabase[MongoDocument], token: str, ids: Sequence[uuid.UUID]
+    db: AsyncDatabase[MongoDocument], token: str, entry_ids: Sequence[str]
 ) -> None:
-    """Replay delivered these: clear markers of documents still under our claim
-    (a write since the claim removed the token, so its version stays queued)."""
-    unset = {name: "" for name in MARKERS}
-    await db[DIRECT_MESSAGES].update_many(
-        {"_id": {"$in": list(ids)}, "claimToken": token}, {"$unset": unset}
-    )
+    """Replay delivered these: drop the entries still under our claim (a write
+    since the claim removed the token, so its newer version stays queued).
+    Entries whose document never appeared go too."""
+    if entry_ids:
+        requests: list[Any] = [
+            DeleteOne({"_id": entry_id, "claimToken": token}) for entry_id in entry_ids
+        ]
+        await bulk_write_chunked(db[PG_REPLAY_QUEUE], requests)
 
 
 async def upsert_many_newer(
@@ -193,34 +226,52 @@ async def upsert_many_newer(
     ids = [record.id for record in records]
     stored = {
         doc["_id"]: doc["updatedAt"]
-        async for doc in db[DIRECT_MESSAGES].find({"_id": {"$in": ids}}, {"updatedAt": 1})
+        async for doc in db[DIRECT_MESSAGES]
+        .find({"_id": {"$in": ids}}, {"updatedAt": 1})
+        .batch_size(len(ids) + 1)
     }
     missing = [r for r in records if r.id not in stored]
     older = [r for r in records if r.id in stored and stored[r.id] < r.updated_at]
-    requests: list[Any] = [InsertOne(to_document(r)) for r in missing] + [
+    failed = await _insert_missing(db, missing)
+    replaces: list[Any] = [
         ReplaceOne({"_id": r.id, "updatedAt": {"$lt": r.updated_at}}, to_document(r), upsert=True)
         for r in older
     ]
-    if not requests:
+    try:
+        await bulk_write_chunked(db[DIRECT_MESSAGES], replaces)
+    except BulkWriteError as exc:
+        _only_duplicate_keys(exc)  # "a newer version is already here": the rule working
+    if not failed:
+        return []
+    # A failed insert whose _id is still absent hit the nonce index.
+    present = {
+        doc["_id"]
+        async for doc in db[DIRECT_MESSAGES]
+        .find({"_id": {"$in": [r.id for r in failed]}}, {"_id": 1})
+        .batch_size(len(failed) + 1)
+    }
+    return [r for r in failed if r.id not in present]
+
+
+async def _insert_missing(
+    db: AsyncDatabase[MongoDocument], missing: list[MessageRecord]
+) -> list[MessageRecord]:
+    """One bulk insert; returns the records that hit a duplicate key."""
+    if not missing:
         return []
     try:
-        await db[DIRECT_MESSAGES].bulk_write(requests, ordered=False)
+        await db[DIRECT_MESSAGES].insert_many([to_document(r) for r in missing], ordered=False)
     except BulkWriteError as exc:
-        errors = exc.details.get("writeErrors", [])
-        if any(e.get("code") != DUPLICATE_KEY for e in errors):
-            raise
-        # A duplicate _id means "a newer version is already here": the rule
-        # working. A failed insert whose _id is still absent hit the nonce index.
-        failed = [missing[e["index"]] for e in errors if e["index"] < len(missing)]
-        present = {
-            doc["_id"]
-            async for doc in db[DIRECT_MESSAGES].find(
-                {"_id": {"$in": [r.id for r in failed]}}, {"_id": 1}
-            )
-        }
-        return [r for r in failed if r.id not in present]
+        return [missing[e["index"]] for e in _only_duplicate_keys(exc)]
     return []
 
 
+def _only_duplicate_keys(exc: BulkWriteError) -> list[dict[str, Any]]:
+    errors: list[dict[str, Any]] = exc.details.get("writeErrors", [])
+    if any(e.get("code") != DUPLICATE_KEY for e in errors):
+        raise exc
+    return errors
+
+
 async def pending_count(db: AsyncDatabase[MongoDocument]) -> int:
-    return await db[DIRECT_MESSAGES].count_documents({"pgPending": True})
+    return await db[PG_REPLAY_QUEUE].count_documents({})

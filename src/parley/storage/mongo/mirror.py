@@ -12,6 +12,7 @@ from typing import Any
 from pymongo import ReplaceOne
 from pymongo.asynchronous.database import AsyncDatabase
 
+from parley.storage.mongo.bulk import bulk_write_chunked
 from parley.storage.mongo.database import MongoDocument
 from parley.storage.mongo.schema import CONVERSATIONS, PROFILES
 
@@ -35,7 +36,7 @@ async def upsert_documents(
     if not documents:
         return
     requests: list[Any] = [ReplaceOne({"_id": doc["_id"]}, doc, upsert=True) for doc in documents]
-    await db[collection].bulk_write(requests, ordered=False)
+    await bulk_write_chunked(db[collection], requests)
 
 
 async def upsert_profiles(db: AsyncDatabase[MongoDocument], docs: Sequence[MongoDocument]) -> None:

@@ -4,7 +4,8 @@ plain and unique compound indexes, no partial/TTL indexes, no transactions.
 
     direct_messages   {_id, conversationId, authorId, content, fileUrl, deleted,
                        createdAt, updatedAt, nonce}
-                      + replay markers: pgPending, pgMissed, claimToken, claimUntil
+    pg_replay_queue   {_id: "<message id>", conversationId, version, markedAt,
+                       missed?, claimToken?, claimUntil?}   (DM changes PostgreSQL lacks)
     dm_conversations  {_id, profileIds: [a, b], createdAt}   (mirror)
     profiles          {_id, name, imageUrl, updatedAt}        (mirror)
 """
@@ -19,6 +20,7 @@ from parley.storage.mongo.database import MongoDocument
 DIRECT_MESSAGES = "direct_messages"
 CONVERSATIONS = "dm_conversations"
 PROFILES = "profiles"
+PG_REPLAY_QUEUE = "pg_replay_queue"
 
 INDEXES: dict[str, list[IndexModel]] = {
     DIRECT_MESSAGES: [
@@ -30,8 +32,8 @@ INDEXES: dict[str, list[IndexModel]] = {
             name="conversation_author_nonce",
             unique=True,
         ),
-        IndexModel([("pgPending", ASCENDING)], name="pg_pending"),
     ],
+    PG_REPLAY_QUEUE: [IndexModel([("claimUntil", ASCENDING)], name="claim_until")],
     CONVERSATIONS: [IndexModel([("profileIds", ASCENDING)], name="profile_ids")],
     PROFILES: [],
 }
