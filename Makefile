@@ -35,6 +35,7 @@ format: env
 bench: env
 	$(PY) bench/failover.py
 	$(PY) bench/messages.py
+	$(PY) bench/realtime.py
 
 clean-data:
 	rm -rf .data

@@ -52,6 +52,24 @@ class Settings(BaseSettings):
     replay_batch_size: int = Field(default=500, validation_alias="PARLEY_REPLAY_BATCH", ge=1)
     pg_pool_size: int = Field(default=10, validation_alias="PARLEY_PG_POOL_SIZE", ge=1)
     mongo_pool_size: int = Field(default=20, validation_alias="PARLEY_MONGO_POOL_SIZE", ge=1)
+    # Realtime (WebSocket) delivery; see docs/REALTIME.md.
+    ws_auth_timeout: float = Field(default=5.0, validation_alias="PARLEY_WS_AUTH_TIMEOUT", gt=0)
+    ws_send_queue_size: int = Field(default=512, validation_alias="PARLEY_WS_SEND_QUEUE", ge=1)
+    ws_heartbeat_interval: float = Field(
+        default=25.0, validation_alias="PARLEY_WS_HEARTBEAT_INTERVAL", gt=0
+    )
+    ws_heartbeat_timeout: float = Field(
+        default=20.0, validation_alias="PARLEY_WS_HEARTBEAT_TIMEOUT", gt=0
+    )
+    ws_max_subscriptions: int = Field(
+        default=1000, validation_alias="PARLEY_WS_MAX_SUBSCRIPTIONS", ge=1
+    )
+    ws_outbox_size: int = Field(default=10_000, validation_alias="PARLEY_WS_OUTBOX_SIZE", ge=0)
+    ws_notify_channel: str = Field(
+        default="parley_room_events",
+        validation_alias="PARLEY_WS_NOTIFY_CHANNEL",
+        pattern=r"^[a-z_][a-z0-9_]{0,62}$",
+    )
     log_level: str = Field(default="info", validation_alias="PARLEY_LOG_LEVEL")
     log_json: bool = Field(default=True, validation_alias="PARLEY_LOG_JSON")
 

@@ -59,26 +59,14 @@ class RealtimeConfig:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RealtimeConfig:
-        """Settings fields named `ws_<field>` win over the module constants."""
-
-        def pick(name: str, default: float) -> float:
-            value = getattr(settings, f"ws_{name}", None)
-            return default if value is None else value
-
         return cls(
-            auth_timeout=pick("auth_timeout", AUTH_TIMEOUT),
-            send_queue_size=int(pick("send_queue_size", SEND_QUEUE_SIZE)),
-            heartbeat_interval=pick("heartbeat_interval", HEARTBEAT_INTERVAL),
-            heartbeat_timeout=pick("heartbeat_timeout", HEARTBEAT_TIMEOUT),
-            max_subscriptions=int(pick("max_subscriptions", MAX_SUBSCRIPTIONS)),
-            max_frame_chars=int(pick("max_frame_chars", MAX_FRAME_CHARS)),
-            close_timeout=pick("close_timeout", CLOSE_TIMEOUT),
-            notify_channel=str(getattr(settings, "ws_notify_channel", None) or NOTIFY_CHANNEL),
-            outbox_size=int(pick("outbox_size", OUTBOX_SIZE)),
-            outbox_max_age=pick("outbox_max_age", OUTBOX_MAX_AGE),
-            listen_check_interval=pick("listen_check_interval", LISTEN_CHECK_INTERVAL),
-            reconnect_min_delay=pick("reconnect_min_delay", RECONNECT_MIN_DELAY),
-            reconnect_max_delay=pick("reconnect_max_delay", RECONNECT_MAX_DELAY),
+            auth_timeout=settings.ws_auth_timeout,
+            send_queue_size=settings.ws_send_queue_size,
+            heartbeat_interval=settings.ws_heartbeat_interval,
+            heartbeat_timeout=settings.ws_heartbeat_timeout,
+            max_subscriptions=settings.ws_max_subscriptions,
+            notify_channel=settings.ws_notify_channel,
+            outbox_size=settings.ws_outbox_size,
             connect_timeout=settings.connect_timeout,
             db_deadline=settings.db_deadline,
         )

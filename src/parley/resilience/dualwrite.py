@@ -24,7 +24,7 @@ import structlog
 from parley.resilience.fallback import MONGODB, POSTGRESQL, MongoOperation, PostgresOperation
 from parley.resilience.guard import StoreGuard
 from parley.storage.deadline import detach
-from parley.storage.errors import StorageConflict, StorageError, StorageUnavailable
+from parley.storage.errors import BreakerOpen, StorageConflict, StorageError, StorageUnavailable
 
 M = TypeVar("M")
 P = TypeVar("P")
@@ -148,7 +148,12 @@ async def _settle(result: DualWrite[M, P], hooks: _Hooks[M, P]) -> None:
 
 
 async def _queue(hook: Hook[M, P] | None, result: DualWrite[M, P], name: str, store: str) -> None:
-    log.warning("dual_write_missed", operation=name, missed_store=store)
+    error = result.mongo_error if store == MONGODB else result.postgres_error
+    if isinstance(error, BreakerOpen):
+        # Expected while the breaker is open; it logs a periodic count instead.
+        log.debug("dual_write_missed", operation=name, missed_store=store)
+    else:
+        log.warning("dual_write_missed", operation=name, missed_store=store, error=str(error))
     if hook is None:
         return
     try:

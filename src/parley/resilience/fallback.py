@@ -130,7 +130,7 @@ async def _race(
             for task in done:
                 failure = task.exception()
                 if failure is None:
-                    for other in pending:
+                    for other in pending | (done - {task}):
                         detach(other)  # type: ignore[arg-type]
                     store = slow_store if task is slow else second.store
                     return Sourced(task.result(), store)
