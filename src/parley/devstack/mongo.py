@@ -1,9 +1,11 @@
 """The MongoDB-role server: a real `mongod` when one is available, otherwise
 FerretDB v1 (through the repo's launcher) backed by its own PostgreSQL cluster.
 
-FerretDB's PostgreSQL handler is used because it pushes scalar equality filters
-(such as `conversationId`) down to storage, where the SQLite handler scans every
-document; see docs/BENCHMARKS.md. Its PostgreSQL is a separate cluster with its
+FerretDB's PostgreSQL handler is used: it pushes scalar equality filters (strings,
+numbers, booleans) down to storage, where the SQLite handler pushes down only
+`_id`. Neither pushes down BSON UUIDs, which Parley's DM ids are, so on this
+local stack lookups by `conversationId` scan the collection; measured in
+docs/BENCHMARKS.md ("FerretDB storage handler"). Its PostgreSQL is a separate cluster with its
 own process, port and data directory, so the two database roles fail
 independently: freezing or killing the MongoDB role never touches Parley's
 PostgreSQL.
