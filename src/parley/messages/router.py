@@ -14,11 +14,12 @@ from fastapi.responses import JSONResponse
 
 from parley.auth.deps import CurrentProfileId
 from parley.deps import AppStateDep
-from parley.errors import NotFound, ValidationFailed
+from parley.errors import ValidationFailed
 from parley.ids import parse_id
 from parley.messages.results import Reply
 from parley.messages.schemas import MessageCreate, MessageEdit, MessageOut, MessagePage
 from parley.messages.service import MessageService
+from parley.paths import id_or_404
 from parley.storage.records import PageQuery
 
 router = APIRouter(prefix="/api/rooms/{room_id}/messages", tags=["messages"])
@@ -29,13 +30,6 @@ DATA_SOURCE = "X-Data-Source"
 def _respond(reply: Reply) -> JSONResponse:
     headers = {DATA_SOURCE: reply.data_source} if reply.data_source else None
     return JSONResponse(reply.body, status_code=reply.status, headers=headers)
-
-
-def _path_id(value: str, what: str) -> uuid.UUID:
-    parsed = parse_id(value)
-    if parsed is None:
-        raise NotFound(f"No such {what}.")
-    return parsed
 
 
 def _cursor(value: str | None, name: str) -> uuid.UUID | None:
@@ -59,7 +53,7 @@ async def list_messages(
     if before is not None and after is not None:
         raise ValidationFailed("before and after cannot be combined")
     query = PageQuery(
-        _path_id(room_id, "room"), limit, _cursor(before, "before"), _cursor(after, "after")
+        id_or_404(room_id, "room"), limit, _cursor(before, "before"), _cursor(after, "after")
     )
     return _respond(await MessageService(state).list(caller, query))
 
@@ -68,7 +62,7 @@ async def list_messages(
 async def send_message(
     room_id: str, body: MessageCreate, state: AppStateDep, caller: CurrentProfileId
 ) -> JSONResponse:
-    reply = await MessageService(state).post(caller, _path_id(room_id, "room"), body)
+    reply = await MessageService(state).post(caller, id_or_404(room_id, "room"), body)
     return _respond(reply)
 
 
@@ -77,7 +71,7 @@ async def edit_message(
     room_id: str, message_id: str, body: MessageEdit, state: AppStateDep, caller: CurrentProfileId
 ) -> JSONResponse:
     reply = await MessageService(state).edit(
-        caller, _path_id(room_id, "room"), _path_id(message_id, "message"), body.content
+        caller, id_or_404(room_id, "room"), id_or_404(message_id, "message"), body.content
     )
     return _respond(reply)
 
@@ -87,6 +81,6 @@ async def delete_message(
     room_id: str, message_id: str, state: AppStateDep, caller: CurrentProfileId
 ) -> JSONResponse:
     reply = await MessageService(state).delete(
-        caller, _path_id(room_id, "room"), _path_id(message_id, "message")
+        caller, id_or_404(room_id, "room"), id_or_404(message_id, "message")
     )
     return _respond(reply)

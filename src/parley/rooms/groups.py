@@ -13,8 +13,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parley.community.members import repository as members
-from parley.community.paths import found_or_404
 from parley.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from parley.paths import found_or_404
 from parley.rooms import repository as rooms
 from parley.rooms.access import RoomAccess
 from parley.rooms.revocation import revoke_access_after_commit

@@ -8,9 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Response, status
 
 from parley.auth.deps import CurrentProfileId
-from parley.community.paths import id_or_404
 from parley.deps import AppStateDep, SessionDep
 from parley.fields import error_responses
+from parley.paths import id_or_404
 from parley.rooms import service
 from parley.rooms.schemas import GroupChanges, NewDm, NewGroup, NewGroupMembers, RoomOut
 

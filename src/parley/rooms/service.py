@@ -11,8 +11,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parley.community.channels import repository as channels
-from parley.community.paths import found_or_404
 from parley.errors import NotFound
+from parley.paths import found_or_404
 from parley.rooms import dms, groups
 from parley.rooms import repository as rooms
 from parley.rooms.access import RoomAccess, find_room_access

@@ -7,9 +7,9 @@ from fastapi import APIRouter, Response, status
 from parley.auth.deps import CurrentProfileId
 from parley.community.channels import service
 from parley.community.channels.schemas import ChannelChanges, ChannelOut, NewChannel
-from parley.community.paths import id_or_404
 from parley.deps import AppStateDep, SessionDep
 from parley.fields import error_responses
+from parley.paths import id_or_404
 
 router = APIRouter(tags=["channels"], responses=error_responses(401, 403, 404, 409, 422))
 

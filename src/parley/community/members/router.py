@@ -7,9 +7,9 @@ from fastapi import APIRouter, Response, status
 from parley.auth.deps import CurrentProfileId
 from parley.community.members import service
 from parley.community.members.schemas import MemberOut, RoleChange
-from parley.community.paths import id_or_404
 from parley.deps import AppStateDep, SessionDep
 from parley.fields import error_responses
+from parley.paths import id_or_404
 
 router = APIRouter(
     prefix="/api/members", tags=["members"], responses=error_responses(401, 403, 404, 422)

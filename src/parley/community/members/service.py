@@ -13,9 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from parley.community.channels import repository as channels
 from parley.community.members import repository as members
 from parley.community.members.schemas import MemberOut, member_out
-from parley.community.paths import found_or_404
 from parley.community.servers import repository as servers
 from parley.errors import Forbidden, NotFound
+from parley.paths import found_or_404
 from parley.rooms.revocation import revoke_access_after_commit
 from parley.state import AppState
 from parley.storage.postgres.models import Member, Server

@@ -5,7 +5,6 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from parley.auth.deps import CurrentProfileId
-from parley.community.paths import id_or_404
 from parley.community.profiles import service
 from parley.community.profiles.schemas import (
     OwnProfile,
@@ -16,6 +15,7 @@ from parley.community.profiles.schemas import (
 )
 from parley.deps import SessionDep
 from parley.fields import error_responses
+from parley.paths import id_or_404
 
 router = APIRouter(
     prefix="/api/profiles", tags=["profiles"], responses=error_responses(401, 404, 422)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from fastapi import APIRouter, Response, status
 
 from parley.auth.deps import CurrentProfileId
-from parley.community.paths import id_or_404, invite_code_or_404
 from parley.community.servers import service
 from parley.community.servers.schemas import (
     InviteCode,
@@ -18,6 +17,7 @@ from parley.community.servers.schemas import (
 )
 from parley.deps import AppStateDep, SessionDep
 from parley.fields import error_responses
+from parley.paths import id_or_404, invite_code_or_404
 
 router = APIRouter(tags=["servers"], responses=error_responses(401, 403, 404, 409, 422))
 

@@ -23,7 +23,6 @@ from parley.community.members.service import (
     remove_membership,
     require_role,
 )
-from parley.community.paths import found_or_404
 from parley.community.servers import repository as servers
 from parley.community.servers.schemas import (
     JoinResult,
@@ -33,6 +32,7 @@ from parley.community.servers.schemas import (
 )
 from parley.errors import Conflict, Forbidden, NotFound
 from parley.ids import new_id
+from parley.paths import found_or_404
 from parley.rooms.revocation import revoke_access_after_commit
 from parley.state import AppState
 from parley.storage.postgres.models import Server
