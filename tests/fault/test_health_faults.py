@@ -107,3 +107,19 @@ async def test_check_database_health_function(state: AppState, stack: DevStack) 
     assert time.monotonic() - started < 1
     assert result["mongodb"] is False and result["postgresql"] is True
     stack.mongo.process.start()
+
+
+async def test_a_failed_health_probe_opens_the_breaker_and_recovery_closes_it(
+    client: httpx.AsyncClient, state: AppState, stack: DevStack
+) -> None:
+    breaker = state.resilience.mongo_breaker
+    assert not breaker.is_open
+    stack.mongo.process.kill()
+    assert (await _health(client))[1]["status"] == "degraded"
+    assert breaker.is_open  # DMs now skip MongoDB at once, without a single slow call
+    stack.mongo.process.start()
+
+    async def closed() -> bool:
+        return not breaker.is_open
+
+    await eventually(closed, timeout=15)

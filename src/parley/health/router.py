@@ -17,6 +17,13 @@ router = APIRouter(tags=["health"])
 async def health(request: Request, state: AppStateDep) -> JSONResponse:
     del request
     results = await probe_databases(state.mongo, state.postgres, state.settings.health_deadline)
+    breakers = {
+        "mongodb": state.resilience.mongo_breaker,
+        "postgresql": state.resilience.postgres_breaker,
+    }
+    for name, result in results.items():
+        if not result.up:  # logged once as a state change; the probe closes it
+            breakers[name].trip(result.error or "health probe failed")
     databases: dict[str, Any] = {name: result.up for name, result in results.items()}
     databases["timestamp"] = utc_timestamp()
     status, message = summarize(databases)
