@@ -22,7 +22,7 @@ from typing import Any
 
 from parley.resilience.backlog import Backlog
 from parley.resilience.confirmer import Confirmer
-from parley.resilience.dualwrite import DualWrite, sync_to_both_databases
+from parley.resilience.dualwrite import DualWrite, StillWriting, sync_to_both_databases
 from parley.resilience.fallback import (
     MONGODB,
     POSTGRESQL,
@@ -32,6 +32,7 @@ from parley.resilience.fallback import (
     with_mongo_fallback,
 )
 from parley.resilience.guard import StoreGuard
+from parley.storage.deadline import detach
 from parley.storage.errors import StorageConflict, StorageError
 from parley.storage.mongo import direct_messages as mongo_dm
 from parley.storage.postgres import direct_messages as pg_dm
@@ -108,30 +109,36 @@ class DirectMessages:
         record: MessageRecord,
         grace: float | None,
     ) -> DualWrite[Any, int | None]:
-        """One DM change to both stores; reads of the conversation merge both
-        stores until the write has settled (see `Backlog.hold`)."""
-        self.backlog.hold(record.room_id)
-        try:
-            return await sync_to_both_databases(
-                mongo_write,
-                postgres_write,
-                name,
-                mongo=self.mongo,
-                postgres=self.postgres,
-                queue_for_mongo=partial(self._queue_for_mongo, record=record),
-                queue_for_postgres=partial(self._queue_for_postgres, record=record),
-                on_settled=partial(self._settled, record=record),
-                straggler_grace=grace,
-            )
-        except BaseException:
-            self.backlog.release(record.room_id)
-            raise
+        """One DM change to both stores. If the answer goes out before both have
+        answered, reads of the conversation merge both stores until the write
+        settles (read-your-writes; see `Backlog.hold`)."""
+        held = False
 
-    async def _settled(self, write: DualWrite[Any, int | None], record: MessageRecord) -> None:
-        """Both stores have answered (possibly after the response went out)."""
-        self.backlog.release(record.room_id)
-        if write.mongo_ok and write.postgres is not None:
-            self.confirmer.confirmed(write.postgres, record.id, record.updated_at)
+        async def settled(write: DualWrite[Any, int | None]) -> None:
+            if held:
+                self.backlog.release(record.room_id)
+            if write.mongo_ok and write.postgres is not None:
+                self.confirmer.confirmed(write.postgres, record.id, record.updated_at)
+
+        write = await sync_to_both_databases(
+            mongo_write,
+            postgres_write,
+            name,
+            mongo=self.mongo,
+            postgres=self.postgres,
+            queue_for_mongo=partial(self._queue_for_mongo, record=record),
+            queue_for_postgres=partial(self._queue_for_postgres, record=record),
+            on_settled=settled,
+            straggler_grace=grace,
+        )
+        if isinstance(write.mongo_error, StillWriting) or isinstance(
+            write.postgres_error, StillWriting
+        ):
+            # No await between the answer and this line, so the straggler has
+            # not settled yet and `settled` will see `held`.
+            self.backlog.hold(record.room_id)
+            held = True
+        return write
 
     async def _queue_for_mongo(
         self, write: DualWrite[Any, int | None], record: MessageRecord
@@ -232,28 +239,42 @@ class DirectMessages:
         self, mongo_read: Any, postgres_read: Any, name: str
     ) -> Sourced[list[MessageRecord]] | None:
         """Both stores' answers, merged by id with the newest version winning.
-        A store that fails is left out (the other then holds everything this
-        merge exists for); None when neither answered."""
-        results = await asyncio.gather(
-            self.mongo.run(name, mongo_read), self.postgres.run(name, postgres_read),
-            return_exceptions=True,
-        )  # fmt: skip
-        answered: list[list[MessageRecord]] = []
-        for result in results:
-            if isinstance(result, BaseException) and not isinstance(result, StorageError):
-                raise result
-            if not isinstance(result, BaseException):
-                answered.append(result)
-        if not answered:
+
+        PostgreSQL holds everything either merge case exists for (MongoDB's
+        replay backlog; a write whose MongoDB half is still settling), so its
+        answer is awaited, and MongoDB gets only the hedge delay more. A store
+        that fails is left out; None when neither answered."""
+        mongo = asyncio.ensure_future(self.mongo.run(name, mongo_read))
+        answers: dict[str, list[MessageRecord]] = {}
+        try:
+            answers[POSTGRESQL] = await self.postgres.run(name, postgres_read)
+        except StorageError:
+            pass
+        finally:
+            done, _ = await asyncio.wait({mongo}, timeout=self.hedge_after)
+        if done and mongo.exception() is None:
+            answers[MONGODB] = mongo.result()
+        elif done and not isinstance(mongo.exception(), StorageError):
+            raise mongo.exception()  # type: ignore[misc]
+        elif not done and POSTGRESQL not in answers:
+            answers.update(await self._late_mongo(mongo))
+        else:
+            detach(mongo)
+        if not answers:
             return None
         by_id: dict[uuid.UUID, MessageRecord] = {}
-        for record in (r for records in answered for r in records):
+        for record in (r for records in answers.values() for r in records):
             known = by_id.get(record.id)
             by_id[record.id] = newest(known, record) if known else record
-        sources = [MONGODB, POSTGRESQL] if len(answered) == 2 else []
-        if len(answered) == 1:
-            sources = [MONGODB if isinstance(results[1], BaseException) else POSTGRESQL]
+        sources = [store for store in (MONGODB, POSTGRESQL) if store in answers]
         return Sourced(list(by_id.values()), ",".join(sources))
+
+    async def _late_mongo(self, mongo: asyncio.Future[Any]) -> dict[str, list[MessageRecord]]:
+        """PostgreSQL failed: MongoDB's answer is all there is, however late."""
+        try:
+            return {MONGODB: await mongo}
+        except StorageError:
+            return {}
 
 
 def _holders(write: DualWrite[Any, int | None]) -> list[str]:

@@ -13,7 +13,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from parley.resilience.breaker import CircuitBreaker
 from parley.resilience.metrics import Metrics
-from parley.storage.errors import BreakerOpen, StorageUnavailable
+from parley.storage.errors import BreakerOpen, StorageTimeout, StorageUnavailable
 
 T = TypeVar("T")
 H = TypeVar("H")
@@ -32,18 +32,38 @@ class Runner(Protocol):
 
 
 class StoreGuard(Generic[H]):
-    def __init__(self, store: str, runner: Runner, breaker: CircuitBreaker, metrics: Metrics):
+    def __init__(
+        self,
+        store: str,
+        runner: Runner,
+        breaker: CircuitBreaker,
+        metrics: Metrics,
+        *,
+        background: bool = False,
+    ):
         self.store = store
         self.runner = runner
         self.breaker = breaker
         self.metrics = metrics
+        # Background work (confirmation, replay) that merely runs past its
+        # deadline does not count against the breaker: a slow batch is not
+        # evidence that the store is down for user traffic.
+        self.background = background
+
+    def for_background(self) -> StoreGuard[H]:
+        """The same store and breaker, for background work."""
+        return StoreGuard(self.store, self.runner, self.breaker, self.metrics, background=True)
 
     @property
     def available(self) -> bool:
         return not self.breaker.is_open
 
     async def run(
-        self, name: str, fn: Callable[[H], Coroutine[Any, Any, T]], *, deadline: float | None = None
+        self,
+        name: str,
+        fn: Callable[[H], Coroutine[Any, Any, T]],
+        *,
+        deadline: float | None = None,
     ) -> T:
         if not self.breaker.allow():
             self.metrics.count("refused", self.store, name)
@@ -51,7 +71,8 @@ class StoreGuard(Generic[H]):
         try:
             result: T = await self.runner.run(name, fn, deadline=deadline)
         except StorageUnavailable as exc:
-            self.breaker.record_failure(exc)
+            if not (self.background and isinstance(exc, StorageTimeout)):
+                self.breaker.record_failure(exc)
             self.metrics.count("unavailable", self.store, name)
             raise
         self.breaker.record_success()

@@ -60,17 +60,22 @@ class Resilience:
         self.mongo = StoreGuard[Any]("mongodb", mongo, self.mongo_breaker, self.metrics)
         self.postgres = StoreGuard[Any]("postgresql", postgres, self.postgres_breaker, self.metrics)
         self.backlog = Backlog()
-        self.confirmer = Confirmer(self.mongo, self.postgres)
+        self.confirmer = Confirmer(self.mongo.for_background(), self.postgres.for_background())
         self.replay = ReplayWorker(
-            self.mongo,
-            self.postgres,
+            self.mongo.for_background(),
+            self.postgres.for_background(),
             self.backlog,
             self.metrics,
             interval=settings.replay_interval,
             batch_size=settings.replay_batch_size,
         )
         self.direct_messages = DirectMessages(
-            self.mongo, self.postgres, self.backlog, self.confirmer
+            self.mongo,
+            self.postgres,
+            self.backlog,
+            self.confirmer,
+            hedge_after=settings.hedge_delay,
+            write_grace=settings.write_grace,
         )
         self.directory = Directory(self.mongo, self.postgres, hedge_after=settings.hedge_delay)
         self.mongo_breaker.on_recovery(self._before_mongo_serves_again)
