@@ -20,13 +20,14 @@ from collections import Counter
 class Backlog:
     def __init__(self) -> None:
         self._conversations: set[uuid.UUID] = set()
-        self._settling: Counter[uuid.UUID] = Counter()
+        self._settling: Counter[tuple[uuid.UUID, str]] = Counter()
 
-    def __contains__(self, conversation_id: object) -> bool:
-        return conversation_id in self._conversations or conversation_id in self._settling
-
-    def __len__(self) -> int:
-        return len(self._conversations)
+    def behind(self, conversation_id: object) -> set[str]:
+        """The stores that may lack acknowledged changes to this conversation."""
+        stores = {store for (room, store) in self._settling if room == conversation_id}
+        if conversation_id in self._conversations:
+            stores.add("mongodb")
+        return stores
 
     def add(self, conversation_id: uuid.UUID) -> None:
         self._conversations.add(conversation_id)
@@ -34,11 +35,12 @@ class Backlog:
     def replace(self, conversations: set[uuid.UUID]) -> None:
         self._conversations = set(conversations)
 
-    def hold(self, conversation_id: uuid.UUID) -> None:
-        """A write to this conversation is in flight until `release`."""
-        self._settling[conversation_id] += 1
+    def hold(self, conversation_id: uuid.UUID, behind: str) -> None:
+        """A write answered while `behind` was still writing; until `release`."""
+        self._settling[(conversation_id, behind)] += 1
 
-    def release(self, conversation_id: uuid.UUID) -> None:
-        self._settling[conversation_id] -= 1
-        if self._settling[conversation_id] <= 0:
-            del self._settling[conversation_id]
+    def release(self, conversation_id: uuid.UUID, behind: str) -> None:
+        key = (conversation_id, behind)
+        self._settling[key] -= 1
+        if self._settling[key] <= 0:
+            del self._settling[key]

@@ -112,11 +112,11 @@ class DirectMessages:
         """One DM change to both stores. If the answer goes out before both have
         answered, reads of the conversation merge both stores until the write
         settles (read-your-writes; see `Backlog.hold`)."""
-        held = False
+        held: str | None = None
 
         async def settled(write: DualWrite[Any, int | None]) -> None:
-            if held:
-                self.backlog.release(record.room_id)
+            if held is not None:
+                self.backlog.release(record.room_id, held)
             if write.mongo_ok and write.postgres is not None:
                 self.confirmer.confirmed(write.postgres, record.id, record.updated_at)
 
@@ -131,13 +131,14 @@ class DirectMessages:
             on_settled=settled,
             straggler_grace=grace,
         )
-        if isinstance(write.mongo_error, StillWriting) or isinstance(
-            write.postgres_error, StillWriting
-        ):
+        straggler = MONGODB if isinstance(write.mongo_error, StillWriting) else None
+        if isinstance(write.postgres_error, StillWriting):
+            straggler = POSTGRESQL
+        if straggler is not None:
             # No await between the answer and this line, so the straggler has
             # not settled yet and `settled` will see `held`.
-            self.backlog.hold(record.room_id)
-            held = True
+            self.backlog.hold(record.room_id, straggler)
+            held = straggler
         return write
 
     async def _queue_for_mongo(
@@ -194,11 +195,12 @@ class DirectMessages:
     # -- reads --------------------------------------------------------------------
 
     async def page(self, query: PageQuery) -> Sourced[list[MessageRecord]]:
-        if query.room_id in self.backlog and self.postgres.available:
+        if behind := self.backlog.behind(query.room_id):
             merged = await self._merged(
                 partial(mongo_dm.page, query=query),
                 partial(pg_messages.page, table=pg_messages.DIRECT_MESSAGES, query=query),
                 "ROOM_MESSAGES_GET_DM",
+                behind,
             )
             if merged is not None:
                 ordered = sorted(merged.value, key=lambda r: r.id, reverse=not query.ascending)
@@ -221,8 +223,8 @@ class DirectMessages:
             found = await pg_messages.get(session, pg_messages.DIRECT_MESSAGES, room_id, message_id)
             return [found] if found else []
 
-        if room_id in self.backlog and self.postgres.available:
-            merged = await self._merged(from_mongo, from_postgres, "ROOM_MESSAGE_GET_DM")
+        if behind := self.backlog.behind(room_id):
+            merged = await self._merged(from_mongo, from_postgres, "ROOM_MESSAGE_GET_DM", behind)
             if merged is not None:
                 return Sourced(merged.value[0] if merged.value else None, merged.source)
         found = await with_mongo_fallback(
@@ -236,30 +238,30 @@ class DirectMessages:
         return Sourced(found.value[0] if found.value else None, found.source)
 
     async def _merged(
-        self, mongo_read: Any, postgres_read: Any, name: str
+        self, mongo_read: Any, postgres_read: Any, name: str, behind: set[str]
     ) -> Sourced[list[MessageRecord]] | None:
         """Both stores' answers, merged by id with the newest version winning.
 
-        PostgreSQL holds everything either merge case exists for (MongoDB's
-        replay backlog; a write whose MongoDB half is still settling), so its
-        answer is awaited, and MongoDB gets only the hedge delay more. A store
-        that fails is left out; None when neither answered."""
-        mongo = asyncio.ensure_future(self.mongo.run(name, mongo_read))
+        A store that may lack acknowledged changes (`behind`) only adds to the
+        answer: the others are awaited, a store behind gets the hedge delay
+        more. A store that fails is left out; None when neither answered."""
+        reads = {
+            MONGODB: asyncio.ensure_future(self.mongo.run(name, mongo_read)),
+            POSTGRESQL: asyncio.ensure_future(self.postgres.run(name, postgres_read)),
+        }
+        complete = [task for store, task in reads.items() if store not in behind]
+        await asyncio.wait(complete or list(reads.values()))
+        laggards = [task for task in reads.values() if not task.done()]
+        if laggards:
+            await asyncio.wait(laggards, timeout=self.hedge_after)
         answers: dict[str, list[MessageRecord]] = {}
-        try:
-            answers[POSTGRESQL] = await self.postgres.run(name, postgres_read)
-        except StorageError:
-            pass
-        finally:
-            done, _ = await asyncio.wait({mongo}, timeout=self.hedge_after)
-        if done and mongo.exception() is None:
-            answers[MONGODB] = mongo.result()
-        elif done and not isinstance(mongo.exception(), StorageError):
-            raise mongo.exception()  # type: ignore[misc]
-        elif not done and POSTGRESQL not in answers:
-            answers.update(await self._late_mongo(mongo))
-        else:
-            detach(mongo)
+        for store, task in reads.items():
+            if not task.done():
+                detach(task)
+            elif task.exception() is None:
+                answers[store] = task.result()
+            elif not isinstance(task.exception(), StorageError):
+                raise task.exception()  # type: ignore[misc]
         if not answers:
             return None
         by_id: dict[uuid.UUID, MessageRecord] = {}
@@ -268,13 +270,6 @@ class DirectMessages:
             by_id[record.id] = newest(known, record) if known else record
         sources = [store for store in (MONGODB, POSTGRESQL) if store in answers]
         return Sourced(list(by_id.values()), ",".join(sources))
-
-    async def _late_mongo(self, mongo: asyncio.Future[Any]) -> dict[str, list[MessageRecord]]:
-        """PostgreSQL failed: MongoDB's answer is all there is, however late."""
-        try:
-            return {MONGODB: await mongo}
-        except StorageError:
-            return {}
 
 
 def _holders(write: DualWrite[Any, int | None]) -> list[str]:
