@@ -40,7 +40,7 @@ class Settings(BaseSettings):
     # Tail-latency bounds while a store is slow or frozen but its breaker is not
     # yet open: a read also asks the other store after `hedge_delay`; a DM write
     # answers once one store has it and the other has had `write_grace` more.
-    hedge_delay: float = Field(default=0.1, validation_alias="PARLEY_HEDGE_DELAY", ge=0, le=5)
+    hedge_delay: float = Field(default=0.05, validation_alias="PARLEY_HEDGE_DELAY", ge=0, le=5)
     write_grace: float = Field(default=0.1, validation_alias="PARLEY_WRITE_GRACE", ge=0, le=5)
     breaker_failure_threshold: int = Field(
         default=3, validation_alias="PARLEY_BREAKER_FAILURES", ge=1
