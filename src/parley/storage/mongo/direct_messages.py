@@ -92,7 +92,9 @@ async def _queue_for_postgres(
 
 async def insert(db: AsyncDatabase[MongoDocument], record: MessageRecord) -> None:
     """Insert a new DM; a nonce already used by this author here raises a conflict."""
-    await _queue_for_postgres(db, record)
+    # A new message has a fresh id, so its queue entry is a plain insert.
+    entry = {"_id": str(record.id), **_entry_update(record)["$set"]}
+    await db[PG_REPLAY_QUEUE].insert_one(entry)
     await db[DIRECT_MESSAGES].insert_one(to_document(record))
 
 
