@@ -8,7 +8,8 @@ acknowledged. Channel and group messages need PostgreSQL: 503 while it is down.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Awaitable, Callable
 
 import httpx
 import pytest
@@ -19,6 +20,20 @@ from tests.dm_support import mongo_messages, postgres_messages
 from tests.fault.dm_scenario import Scenario
 
 pytestmark = pytest.mark.fault
+
+
+async def until_accepted(
+    send: Callable[[], Awaitable[httpx.Response]], timeout: float = 15.0
+) -> httpx.Response:
+    """Retry a send answered 503 (stores still recovering), for at most `timeout`."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    response = await send()
+    while response.status_code == 503:
+        assert asyncio.get_running_loop().time() < deadline, "still 503 after recovery"
+        await asyncio.sleep(0.05)
+        response = await send()
+    return response
+
 
 Fault = Callable[[DevStack], None]
 MONGO_KILLED = (lambda s: s.mongo.process.kill(), lambda s: s.mongo.process.start())
@@ -93,9 +108,7 @@ async def test_both_down_is_503_and_nonce_retry_never_duplicates(
     async def accepted() -> httpx.Response:
         return await s.send_dm("lost?", nonce="retry-me")
 
-    first = await accepted()
-    while first.status_code == 503:  # breakers close within a probe interval
-        first = await accepted()
+    first = await until_accepted(accepted)  # breakers close within a probe interval
     second = await accepted()
     assert first.status_code in (200, 201) and second.status_code == 200
     assert second.json() == first.json()
@@ -131,13 +144,13 @@ async def test_double_fault_nonce_twins_converge_on_the_original(
     assert original.status_code == 201 and original.headers["X-Data-Source"] == "mongodb"
     stack.mongo.process.kill()
     stack.postgres.process.start()
-    retry = await s.client.post(
-        s.url(s.dm), json={"content": "hello", "nonce": "twin"}, headers=s.ada.headers
-    )
-    while retry.status_code == 503:  # PostgreSQL's breaker closes within a probe interval
-        retry = await s.client.post(
+
+    async def send_twin() -> httpx.Response:
+        return await s.client.post(
             s.url(s.dm), json={"content": "hello", "nonce": "twin"}, headers=s.ada.headers
         )
+
+    retry = await until_accepted(send_twin)  # PostgreSQL's breaker closes within a probe interval
     assert retry.headers["X-Data-Source"] == "postgresql"
     stack.mongo.process.start()
     await s.wait_until_settled()
