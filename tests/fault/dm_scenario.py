@@ -15,6 +15,8 @@ from tests.dm_support import markers_left, mongo_messages, postgres_messages
 from tests.factories import Person, make_dm, make_group, make_person, make_server
 from tests.support import eventually
 
+MAX_PAGES = 1000
+
 
 @dataclass
 class Scenario:
@@ -73,7 +75,7 @@ class Scenario:
         sources: set[str] = set()
         cursor: str | None = None
         headers = (reader or self.bob).headers
-        while True:
+        for _ in range(MAX_PAGES):
             params = {"limit": "7", **({"before": cursor} if cursor else {})}
             response = await self.client.get(self.url(self.dm), params=params, headers=headers)
             assert response.status_code == 200, response.text
@@ -83,6 +85,7 @@ class Scenario:
             cursor = page["nextCursor"]
             if cursor is None:
                 return items, sources
+        raise AssertionError(f"paging did not end within {MAX_PAGES} pages")
 
     async def assert_reads_show_everything_acknowledged(self) -> set[str]:
         items, sources = await self.read_all_dms()

@@ -16,6 +16,7 @@ from parley.state import AppState
 from tests.factories import Person, make_dm, make_group, make_person, make_server
 
 ZERO = str(uuid.UUID(int=0))
+MAX_PAGES = 1000
 
 operations = st.lists(
     st.one_of(st.just(("send", 0)), st.tuples(st.just("delete"), st.integers(0, 30))),
@@ -29,7 +30,7 @@ async def _walk(
 ) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
     cursor: str | None = ZERO if direction == "after" else None
-    while True:
+    for _ in range(MAX_PAGES):
         params: dict[str, str | int] = {"limit": limit}
         if cursor is not None:
             params[direction] = cursor
@@ -42,6 +43,7 @@ async def _walk(
             return items
         assert page["nextCursor"] == page["items"][-1]["id"]
         cursor = page["nextCursor"]
+    raise AssertionError(f"paging did not end within {MAX_PAGES} pages")
 
 
 @settings(
