@@ -6,6 +6,7 @@ published after the write is acknowledged by at least one store.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -15,7 +16,9 @@ from parley.messages.render import AuthorView, message_json
 from parley.messages.results import Reply, page_body
 from parley.messages.schemas import MessageCreate
 from parley.realtime.events import MessageEventType, RoomEvents
+from parley.resilience.directory import Author
 from parley.resilience.runtime import Resilience
+from parley.storage.deadline import detach
 from parley.storage.records import MessageRecord, PageQuery, now_ms
 
 
@@ -27,8 +30,7 @@ class DirectMessageService:
 
     async def _render(self, records: list[MessageRecord]) -> list[dict[str, Any]]:
         authors = await self.directory.authors({r.author_id for r in records})
-        views = {a.id: AuthorView(a.id, a.name, a.image_url) for a in authors.values()}
-        return [message_json(r, views.get(r.author_id)) for r in records]
+        return [message_json(r, _view(authors.get(r.author_id))) for r in records]
 
     async def list(self, query: PageQuery) -> Reply:
         found = await self.dms.page(query)
@@ -48,8 +50,15 @@ class DirectMessageService:
             created_at=now,
             updated_at=now,
         )
-        written = await self.dms.send(record, client_nonce=body.nonce is not None)
-        [payload] = await self._render([written.record])
+        # The author is the caller (also of the original, on a nonce retry), so
+        # the lookup runs alongside the write instead of after it.
+        author = asyncio.ensure_future(self.directory.authors({author_id}))
+        try:
+            written = await self.dms.send(record, client_nonce=body.nonce is not None)
+        except BaseException:
+            detach(author)
+            raise
+        payload = message_json(written.record, _view((await author).get(author_id)))
         if written.created:
             await self.events.message_event("message.created", room_id, payload)
         return Reply(payload, 201 if written.created else 200, ",".join(written.stores))
@@ -86,3 +95,7 @@ class DirectMessageService:
         [payload] = await self._render([version])
         await self.events.message_event(event, version.room_id, payload)
         return Reply(payload, 200, ",".join(stores))
+
+
+def _view(author: Author | None) -> AuthorView | None:
+    return AuthorView(author.id, author.name, author.image_url) if author else None
