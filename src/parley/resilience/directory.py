@@ -13,7 +13,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from parley.resilience.fallback import with_postgres_fallback
 from parley.resilience.guard import StoreGuard
@@ -102,36 +102,6 @@ class Directory:
             from_postgres,
             from_mongo,
             "DM_AUTHORS",
-            mongo=self.mongo,
-            postgres=self.postgres,
-            hedge_after=self.hedge_after,
-        )
-        return found.value
-
-    async def dm_conversations_of(self, profile_id: uuid.UUID) -> list[uuid.UUID]:
-        """The DM rooms a profile is in (for realtime and listings during outages)."""
-
-        async def from_postgres(session: Any) -> list[uuid.UUID]:
-            rows = await session.execute(
-                select(Conversation.id).where(
-                    or_(
-                        Conversation.profile_one_id == profile_id,
-                        Conversation.profile_two_id == profile_id,
-                    )
-                )
-            )
-            return [row[0] for row in rows]
-
-        async def from_mongo(db: Any) -> list[uuid.UUID]:
-            cursor = (
-                db[CONVERSATIONS].find({"profileIds": profile_id}, {"_id": 1}).batch_size(10_000)
-            )
-            return [doc["_id"] async for doc in cursor]
-
-        found = await with_postgres_fallback(
-            from_postgres,
-            from_mongo,
-            "DM_ROOMS_OF",
             mongo=self.mongo,
             postgres=self.postgres,
             hedge_after=self.hedge_after,

@@ -14,9 +14,17 @@ import uuid
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from parley.storage.postgres.direct_messages import MESSAGE as KIND_MESSAGE
 from parley.storage.postgres.models import ReplayEntry
 
-KIND_MESSAGE = "message"
+__all__ = [
+    "KIND_CONVERSATION",
+    "KIND_MESSAGE",
+    "KIND_PROFILE",
+    "queue_conversation_mirror",
+    "queue_profile_mirror",
+]
+
 KIND_CONVERSATION = "conversation"
 KIND_PROFILE = "profile"
 

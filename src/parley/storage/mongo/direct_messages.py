@@ -273,7 +273,3 @@ def _only_duplicate_keys(exc: BulkWriteError) -> list[dict[str, Any]]:
     if any(e.get("code") != DUPLICATE_KEY for e in errors):
         raise exc
     return errors
-
-
-async def pending_count(db: AsyncDatabase[MongoDocument]) -> int:
-    return await db[PG_REPLAY_QUEUE].count_documents({})

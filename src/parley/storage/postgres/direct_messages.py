@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, delete, func, insert, literal, select, text, update
+from sqlalchemy import Table, delete, func, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -211,9 +211,3 @@ async def conversations_with_missed(session: AsyncSession) -> set[uuid.UUID]:
         .distinct()
     )
     return {row[0] for row in rows if row[0] is not None}
-
-
-async def queue_depth(session: AsyncSession) -> int:
-    return int(
-        (await session.execute(text("SELECT count(*) FROM mongo_replay_queue"))).scalar() or 0
-    )
