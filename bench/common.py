@@ -27,6 +27,7 @@ from parley.app import build_state
 from parley.auth.tokens import issue_token
 from parley.devstack import DevStack
 from parley.devstack.postgres import pg_bindir
+from parley.devstack.process import descendants
 from parley.ids import new_id
 from parley.resilience.mirror_queue import queue_conversation_mirror, queue_profile_mirror
 from parley.settings import Settings, load_settings
@@ -162,6 +163,41 @@ async def mongo_answers(url: str) -> str:
         return f"**no** ({type(exc).__name__} after {time.perf_counter() - started:.1f} s)"
     finally:
         await client.close()
+
+
+# -- CPU by process -----------------------------------------------------------------------
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_seconds(pids: Sequence[int]) -> float:
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            fields = Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime + stime
+    return total / _TICKS
+
+
+def _tree(pid: int | None) -> list[int]:
+    return [] if pid is None else [pid, *descendants(pid)]
+
+
+def cpu_by_process(stack: DevStack) -> dict[str, float]:
+    """CPU seconds used so far by each server of the stack (its whole process
+    tree) and by this Python process (the benchmark and the in-process app)."""
+    groups = {
+        "Python (benchmark + app)": [os.getpid()],
+        "PostgreSQL": _tree(stack.postgres.process.pid),
+        f"MongoDB role ({stack.mongo.kind})": _tree(stack.mongo.process.pid),
+    }
+    if stack.mongo.backend is not None:
+        groups["FerretDB's PostgreSQL"] = _tree(stack.mongo.backend.process.pid)
+    return {name: _cpu_seconds(pids) for name, pids in groups.items()}
+
+
+def cpu_used(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    return {name: after[name] - before.get(name, 0.0) for name in after}
 
 
 # -- numbers ------------------------------------------------------------------------------

@@ -21,12 +21,14 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from common import (
     bench_settings,
     bench_stack,
+    cpu_by_process,
+    cpu_used,
     describe_servers,
     fmt,
     machine,
@@ -68,6 +70,7 @@ class Round:
     seconds: float
     latencies_ms: list[float]
     settle_s: float | None = None
+    cpu_s: dict[str, float] = field(default_factory=dict)
 
     @property
     def rate(self) -> float:
@@ -189,14 +192,19 @@ async def main() -> None:
                 # Raw sends, then the page comparison on what they stored, then the
                 # service's sends (the service's background work can leave FerretDB
                 # unable to answer; see docs/BENCHMARKS.md).
+                cpu_before = cpu_by_process(stack)
                 raw = await run_round("raw", raw_sender(pool, mongo, dm, ada.id))
+                raw.cpu_s = cpu_used(cpu_before, cpu_by_process(stack))
                 print(f"raw: {raw.rate:.0f}/s", flush=True)
                 collection_size = await mongo.parley.direct_messages.count_documents({})
                 page_service, page_raw, sources = await pages(service, mongo, dm, bob.id)
                 send_sources: Counter[str] = Counter()
+                cpu_before = cpu_by_process(stack)
                 done = await run_round("service", service_sender(service, dm, ada.id, send_sources))
                 print(f"service: {done.rate:.0f}/s", flush=True)
                 done.settle_s = await settle(pool, mongo)
+                # The service's CPU includes clearing its markers afterwards.
+                done.cpu_s = cpu_used(cpu_before, cpu_by_process(stack))
                 rounds = [raw, done]
                 alive = await mongo_answers(settings.mongo_url)
                 state = app.state.parley
@@ -261,6 +269,7 @@ def report(
         ],
     )  # fmt: skip
     verdict = "met" if share >= THROUGHPUT_TARGET else "not met"
+    cpu = cpu_table(rounds)
     return f"""
 How to run: `.venv/bin/python bench/messages.py` (about two minutes; starts its own PostgreSQL
 and FerretDB, removes them afterwards; rewrites this section).
@@ -289,6 +298,10 @@ Per round: {per_round}. Stores that accepted the service's sends (`X-Data-Source
 {pg_opened} time(s) in the app during the run. MongoDB role answering a ping on a fresh
 connection after the service's sends: {context["alive"]}.
 
+CPU per send, by process (ms; the service's includes clearing its markers after the round):
+
+{cpu}
+
 **Target — service at least {THROUGHPUT_TARGET:.0%} of the raw drivers' throughput: {verdict}**
 ({share:.0%}).
 
@@ -309,6 +322,19 @@ call (access check, MongoDB page, author rendering) against the bare MongoDB que
 The raw sends run first, into an empty collection, and the service's second, into one that
 already holds the raw ones; with FerretDB's scans (see the findings) that order favours raw.
 """
+
+
+def cpu_table(rounds: list[Round]) -> str:
+    def per_send(kind: str) -> dict[str, float]:
+        mine = [r for r in rounds if r.kind == kind]
+        sends = sum(len(r.latencies_ms) for r in mine)
+        names = mine[0].cpu_s.keys()
+        return {n: sum(r.cpu_s[n] for r in mine) * 1000 / sends for n in names}
+
+    raw, service = per_send("raw"), per_send("service")
+    rows = [[name, fmt(raw[name], 2), fmt(service[name], 2)] for name in raw]
+    rows.append(["total", fmt(sum(raw.values()), 2), fmt(sum(service.values()), 2)])
+    return markdown_table(["process", "raw drivers", "service"], rows)
 
 
 def fmt_s(seconds: float | None) -> str:

@@ -74,7 +74,7 @@ class ManagedProcess:
         if self._proc is None:
             return
         # Signal the root first so it cannot fork while its children are signalled.
-        for pid in [self._proc.pid, *_descendants(self._proc.pid)]:
+        for pid in [self._proc.pid, *descendants(self._proc.pid)]:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, sig)
 
@@ -128,7 +128,7 @@ def _parent_pids() -> dict[int, int]:
     return parents
 
 
-def _descendants(root: int) -> list[int]:
+def descendants(root: int) -> list[int]:
     parents = _parent_pids()
     found: list[int] = []
     frontier = [root]
