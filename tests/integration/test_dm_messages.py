@@ -79,3 +79,28 @@ async def test_outsider_gets_404_and_nonce_is_idempotent(
     assert second.json() == first.json()
     assert len(await mongo_messages(state, room)) == 1
     assert len(await postgres_messages(state, room)) == 1
+
+
+async def test_a_rename_shows_in_the_next_dm_at_once(
+    client: httpx.AsyncClient, state: AppState
+) -> None:
+    """Author views are cached briefly; renaming yourself is seen by your next send."""
+    ada, bob = await make_person(state, "Ada"), await make_person(state, "Bob")
+    room = await make_dm(state, ada, bob)
+    url = f"/api/rooms/{room}/messages"
+    first = await client.post(url, json={"content": "before"}, headers=ada.headers)
+    assert first.json()["author"]["name"] == "Ada"
+
+    renamed = await client.patch(
+        "/api/profiles/me",
+        json={"name": "Ada L.", "imageUrl": "https://example.com/ada.png"},
+        headers=ada.headers,
+    )
+    assert renamed.status_code == 200, renamed.text
+
+    second = await client.post(url, json={"content": "after"}, headers=ada.headers)
+    assert second.json()["author"] == {
+        "id": str(ada.id), "name": "Ada L.", "imageUrl": "https://example.com/ada.png",
+    }  # fmt: skip
+    listed = (await client.get(url, headers=bob.headers)).json()["items"]
+    assert [m["author"]["name"] for m in listed] == ["Ada L.", "Ada L."]

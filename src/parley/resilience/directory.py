@@ -2,12 +2,16 @@
 fallback: a conversation's two participants and authors' names and images.
 
 Participants of a DM never change, so they are cached in-process (bounded).
-Profiles are read on every request (the mirror may lag PostgreSQL by a replay
-interval, so PostgreSQL stays first whenever it answers).
+Author views are reused for `AUTHOR_TTL` seconds: a busy conversation renders
+the same few authors hundreds of times a second, and a rename shows up in new
+renders on this instance at once (`forget`) and on other instances within the
+TTL. PostgreSQL stays first whenever it answers (the mirror may lag it by a
+replay interval).
 """
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -22,6 +26,7 @@ from parley.storage.postgres.models import Conversation, Profile
 
 Pair = tuple[uuid.UUID, uuid.UUID]
 CACHE_SIZE = 100_000
+AUTHOR_TTL = 1.0
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,7 @@ class Directory:
         self.postgres = postgres
         self.hedge_after = hedge_after
         self._pairs: OrderedDict[uuid.UUID, Pair] = OrderedDict()
+        self._authors: OrderedDict[uuid.UUID, tuple[float, Author]] = OrderedDict()
 
     def cached_participants(self, conversation_id: uuid.UUID) -> Pair | None:
         return self._pairs.get(conversation_id)
@@ -83,10 +89,29 @@ class Directory:
         pair = await self.dm_participants(conversation_id)
         return pair is not None and profile_id in pair
 
+    def forget(self, profile_id: uuid.UUID) -> None:
+        """The profile changed: render it afresh from now on (on this instance)."""
+        self._authors.pop(profile_id, None)
+
     async def authors(self, profile_ids: set[uuid.UUID]) -> dict[uuid.UUID, Author]:
-        ids = list(profile_ids)
-        if not ids:
-            return {}
+        now = time.monotonic()
+        known: dict[uuid.UUID, Author] = {}
+        for profile_id in profile_ids:
+            cached = self._authors.get(profile_id)
+            if cached is not None and cached[0] > now:
+                known[profile_id] = cached[1]
+        missing = profile_ids - known.keys()
+        if missing:
+            found = await self._load_authors(list(missing))
+            for author in found.values():
+                self._authors[author.id] = (now + AUTHOR_TTL, author)
+                self._authors.move_to_end(author.id)
+            while len(self._authors) > CACHE_SIZE:
+                self._authors.popitem(last=False)
+            known.update(found)
+        return known
+
+    async def _load_authors(self, ids: list[uuid.UUID]) -> dict[uuid.UUID, Author]:
 
         async def from_postgres(session: Any) -> dict[uuid.UUID, Author]:
             rows = await session.execute(

@@ -13,9 +13,10 @@ from parley.community.profiles.schemas import (
     own_profile,
     public_profile,
 )
-from parley.deps import SessionDep
+from parley.deps import AppStateDep, SessionDep
 from parley.fields import error_responses
 from parley.paths import id_or_404
+from parley.storage.postgres.database import on_commit
 
 router = APIRouter(
     prefix="/api/profiles", tags=["profiles"], responses=error_responses(401, 404, 422)
@@ -29,10 +30,16 @@ async def get_me(session: SessionDep, caller: CurrentProfileId) -> OwnProfile:
 
 @router.patch("/me", summary="Change your name or image")
 async def patch_me(
-    body: ProfileChanges, session: SessionDep, caller: CurrentProfileId
+    body: ProfileChanges, session: SessionDep, state: AppStateDep, caller: CurrentProfileId
 ) -> OwnProfile:
     changes = body.model_dump(exclude_unset=True)
-    return own_profile(await service.change_profile(session, caller, changes))
+    profile = await service.change_profile(session, caller, changes)
+
+    async def render_afresh() -> None:
+        state.resilience.directory.forget(caller)
+
+    on_commit(session, render_afresh)
+    return own_profile(profile)
 
 
 @router.get("/{profile_id}", summary="Someone who shares a server with you")
