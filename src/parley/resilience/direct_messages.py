@@ -7,6 +7,11 @@
                   (with_mongo_fallback); both merged while the conversation
                   has a MongoDB replay backlog, so nothing acknowledged is hidden
 
+New DMs are written with group commit (`Coalescer`): sends that arrive while
+a store is busy with earlier ones share its next write, so under load each
+store gets one call per batch, not per message; every send still gets its own
+per-store verdict.
+
 A nonce makes a send idempotent across stores and failovers: a retry that
 finds the nonce in one store returns the original message and undoes any
 fresh copy it just wrote to the other store.
@@ -16,11 +21,13 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 from parley.resilience.backlog import Backlog
+from parley.resilience.coalesce import Coalescer
 from parley.resilience.confirmer import Confirmer
 from parley.resilience.dualwrite import DualWrite, StillWriting, sync_to_both_databases
 from parley.resilience.fallback import (
@@ -69,6 +76,10 @@ class DirectMessages:
         self.confirmer = confirmer
         self.hedge_after = hedge_after
         self.write_grace = write_grace
+        self._mongo_inserts = Coalescer[MessageRecord, bool](self._insert_batch_in_mongo)
+        self._postgres_inserts = Coalescer[MessageRecord, int | None](
+            self._insert_batch_in_postgres
+        )
 
     # -- writes -------------------------------------------------------------------
 
@@ -79,8 +90,8 @@ class DirectMessages:
         plus the write grace."""
         write = await self._write_both(
             "ROOM_MESSAGES_POST_DM",
-            partial(mongo_dm.insert, record=record),
-            partial(pg_dm.insert_new, record=record),
+            partial(self._insert_in_mongo, record=record),
+            partial(self._insert_in_postgres, record=record),
             record,
             grace=None if client_nonce else self.write_grace,
         )
@@ -89,6 +100,26 @@ class DirectMessages:
         if nonce_used_in_mongo or nonce_used_in_postgres:
             return await self._resolve_retry(record, write, nonce_used_in_mongo)
         return Written(record, True, write.stores)
+
+    async def _insert_in_mongo(self, _: Any, record: MessageRecord) -> None:
+        if not await self._mongo_inserts.submit(record):
+            raise StorageConflict("nonce already used", store=MONGODB, operation="send")
+
+    async def _insert_in_postgres(self, _: Any, record: MessageRecord) -> int | None:
+        """The queue row id of the new DM; None when its nonce was already used."""
+        return await self._postgres_inserts.submit(record)
+
+    async def _insert_batch_in_mongo(self, records: Sequence[MessageRecord]) -> list[bool]:
+        inserted: list[bool] = await self.mongo.runner.run(
+            "DM_INSERT_BATCH", partial(mongo_dm.insert_many, records=records)
+        )
+        return inserted
+
+    async def _insert_batch_in_postgres(self, records: Sequence[MessageRecord]) -> list[int | None]:
+        queue_rows: list[int | None] = await self.postgres.runner.run(
+            "DM_INSERT_BATCH", partial(pg_dm.insert_new_many, records=records)
+        )
+        return queue_rows
 
     async def save_version(self, record: MessageRecord) -> list[str]:
         """Store an edit or delete in both stores; returns the accepting stores."""

@@ -90,12 +90,16 @@ async def _queue_for_postgres(
     )
 
 
-async def insert(db: AsyncDatabase[MongoDocument], record: MessageRecord) -> None:
-    """Insert a new DM; a nonce already used by this author here raises a conflict."""
-    # A new message has a fresh id, so its queue entry is a plain insert.
-    entry = {"_id": str(record.id), **_entry_update(record)["$set"]}
-    await db[PG_REPLAY_QUEUE].insert_one(entry)
-    await db[DIRECT_MESSAGES].insert_one(to_document(record))
+async def insert_many(
+    db: AsyncDatabase[MongoDocument], records: Sequence[MessageRecord]
+) -> list[bool]:
+    """Insert new DMs, their queue entries first; per record whether it was
+    inserted (False: its author already used its nonce in the conversation)."""
+    # New messages have fresh ids, so their queue entries are plain inserts.
+    entries = [{"_id": str(r.id), **_entry_update(r)["$set"]} for r in records]
+    await db[PG_REPLAY_QUEUE].insert_many(entries, ordered=False)
+    nonce_used = {r.id for r in await _insert_missing(db, list(records))}
+    return [r.id not in nonce_used for r in records]
 
 
 async def upsert_newer(

@@ -14,7 +14,23 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, delete, func, insert, literal, select, update
+from sqlalchemy import (
+    ARRAY,
+    UUID,
+    Boolean,
+    DateTime,
+    String,
+    Table,
+    Text,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -35,17 +51,59 @@ def _queue_row_for(changed: object) -> object:
     )
 
 
-async def insert_new(session: AsyncSession, record: MessageRecord) -> int | None:
-    """Insert a new DM and its queue row; None when the nonce was already used."""
-    inserted = (
-        pg_insert(_table)
-        .values(**DIRECT_MESSAGES.values(record))
-        .on_conflict_do_nothing(index_elements=["conversation_id", "author_id", "nonce"])
-        .returning(_table.c.id, _table.c.conversation_id)
-        .cte("inserted")
+# One statement shape for any number of new DMs (arrays, not a VALUES row per
+# DM), so the server prepares it once. A nonce its author already used in the
+# conversation inserts nothing and gets no queue row.
+_INSERT_NEW = text("""
+WITH inserted AS (
+    INSERT INTO direct_messages
+        (id, conversation_id, author_id, content, file_url, deleted, nonce,
+         created_at, updated_at)
+    SELECT * FROM unnest(
+        :ids, :conversation_ids, :author_ids, :contents, :file_urls, :deleted,
+        :nonces, :created_at, :updated_at)
+    ON CONFLICT (conversation_id, author_id, nonce) DO NOTHING
+    RETURNING id, conversation_id
+)
+INSERT INTO mongo_replay_queue (kind, entity_id, conversation_id)
+SELECT :kind, id, conversation_id FROM inserted
+RETURNING entity_id, id
+""").bindparams(
+    bindparam("ids", type_=ARRAY(UUID(as_uuid=True))),
+    bindparam("conversation_ids", type_=ARRAY(UUID(as_uuid=True))),
+    bindparam("author_ids", type_=ARRAY(UUID(as_uuid=True))),
+    bindparam("contents", type_=ARRAY(Text())),
+    bindparam("file_urls", type_=ARRAY(Text())),
+    bindparam("deleted", type_=ARRAY(Boolean())),
+    bindparam("nonces", type_=ARRAY(Text())),
+    bindparam("created_at", type_=ARRAY(DateTime(timezone=True))),
+    bindparam("updated_at", type_=ARRAY(DateTime(timezone=True))),
+    bindparam("kind", type_=String()),
+)
+
+
+async def insert_new_many(
+    session: AsyncSession, records: Sequence[MessageRecord]
+) -> list[int | None]:
+    """Insert new DMs with their queue rows in one statement; per record its
+    queue row id, or None when its nonce was already used."""
+    rows = await session.execute(
+        _INSERT_NEW,
+        {
+            "ids": [r.id for r in records],
+            "conversation_ids": [r.room_id for r in records],
+            "author_ids": [r.author_id for r in records],
+            "contents": [r.content for r in records],
+            "file_urls": [r.file_url for r in records],
+            "deleted": [r.deleted for r in records],
+            "nonces": [r.nonce for r in records],
+            "created_at": [r.created_at for r in records],
+            "updated_at": [r.updated_at for r in records],
+            "kind": MESSAGE,
+        },
     )
-    statement = _queue_row_for(inserted).returning(_queue.c.id)  # type: ignore[attr-defined]
-    return (await session.execute(statement)).scalar()
+    queue_rows: dict[uuid.UUID, int] = {entity: row_id for entity, row_id in rows}
+    return [queue_rows.get(r.id) for r in records]
 
 
 def _newer_versions(records: Sequence[MessageRecord]) -> Any:

@@ -1,0 +1,93 @@
+"""Group commit: concurrent writes of the same kind share one database call.
+
+While a batch is being written, new items wait; when it returns, everything
+that arrived meanwhile goes out together. A lone item therefore goes out at
+once (no added delay), and under load each store sees a few large writes
+instead of many small ones: one transaction and one round trip for many DMs.
+
+Each caller still gets its own outcome. A batch that fails as a whole on
+unavailability fails every item in it; any other failure of a batch (a bad
+item, a bug) is retried item by item, so one item cannot fail its neighbours.
+A caller that gives up (its deadline passed) before its batch went out is
+left out of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Generic, TypeVar
+
+from parley.storage.deadline import detach
+from parley.storage.errors import StorageUnavailable
+
+I = TypeVar("I")  # noqa: E741
+R = TypeVar("R")
+
+Pending = tuple[I, "asyncio.Future[R]"]
+
+
+class Coalescer(Generic[I, R]):
+    def __init__(
+        self,
+        write: Callable[[Sequence[I]], Awaitable[Sequence[R]]],
+        *,
+        max_batch: int = 100,
+        max_in_flight: int = 2,
+    ) -> None:
+        self._write = write
+        self.max_batch = max_batch
+        self.max_in_flight = max_in_flight
+        self._waiting: deque[Pending[I, R]] = deque()
+        self._writers = 0
+
+    async def submit(self, item: I) -> R:
+        """Write `item` with whatever else is waiting; its own result or error."""
+        outcome: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        self._waiting.append((item, outcome))
+        if self._writers < self.max_in_flight:
+            self._writers += 1
+            detach(asyncio.ensure_future(self._drain()))
+        return await outcome
+
+    async def _drain(self) -> None:
+        try:
+            while batch := self._next_batch():
+                await self._write_batch(batch)
+        finally:
+            self._writers -= 1
+
+    def _next_batch(self) -> list[Pending[I, R]]:
+        batch: list[Pending[I, R]] = []
+        while self._waiting and len(batch) < self.max_batch:
+            item, outcome = self._waiting.popleft()
+            if not outcome.done():  # not abandoned by its caller
+                batch.append((item, outcome))
+        return batch
+
+    async def _write_batch(self, batch: list[Pending[I, R]]) -> None:
+        try:
+            results = await self._write([item for item, _ in batch])
+        except StorageUnavailable as exc:
+            _fail(batch, exc)
+        except asyncio.CancelledError:
+            for _, outcome in batch:
+                outcome.cancel()
+            raise
+        except Exception as exc:
+            if len(batch) == 1:
+                _fail(batch, exc)
+            else:
+                for one in batch:
+                    await self._write_batch([one])
+        else:
+            for (_, outcome), result in zip(batch, results, strict=True):
+                if not outcome.done():
+                    outcome.set_result(result)
+
+
+def _fail(batch: list[Pending[I, R]], error: BaseException) -> None:
+    for _, outcome in batch:
+        if not outcome.done():
+            outcome.set_exception(error)
