@@ -3,9 +3,16 @@ the same id and fields, and the JSON does not depend on the store."""
 
 from __future__ import annotations
 
-import httpx
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
 
+import httpx
+import pytest
+
+from parley.ids import new_id
 from parley.state import AppState
+from parley.storage.records import MessageRecord, now_ms
 from tests.dm_support import markers_left, mongo_messages, postgres_messages, stores_agree
 from tests.factories import make_dm, make_person
 from tests.support import eventually
@@ -104,3 +111,45 @@ async def test_a_rename_shows_in_the_next_dm_at_once(
     }  # fmt: skip
     listed = (await client.get(url, headers=bob.headers)).json()["items"]
     assert [m["author"]["name"] for m in listed] == ["Ada L.", "Ada L."]
+
+
+async def test_two_sends_with_one_nonce_that_reach_the_stores_in_opposite_orders(
+    state: AppState, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each send finds the other's copy in one store; both agree the earlier
+    send is the message, and the stores converge on it alone."""
+    ada, bob = await make_person(state, "Ada"), await make_person(state, "Bob")
+    room = await make_dm(state, ada, bob)
+    dms = state.resilience.direct_messages
+
+    def attempt(content: str) -> MessageRecord:
+        now = now_ms()
+        return MessageRecord(new_id(), room, ada.id, content, None, False, "same-nonce", now, now)
+
+    earlier, later = attempt("earlier"), attempt("later")
+    # MongoDB gets the later send first, PostgreSQL the earlier one.
+    for coalescer, held_back in ((dms._mongo_inserts, earlier), (dms._postgres_inserts, later)):
+        monkeypatch.setattr(coalescer, "submit", _holding_back(coalescer.submit, held_back))
+
+    first, second = await asyncio.gather(
+        dms.send(later, client_nonce=True), dms.send(earlier, client_nonce=True)
+    )
+    assert first.record.id == second.record.id == earlier.id
+    assert (second.created, first.created) == (True, False)
+
+    async def converged() -> bool:
+        mongo, postgres = await mongo_messages(state, room), await postgres_messages(state, room)
+        return list(mongo) == list(postgres) == [earlier.id] and mongo == postgres
+
+    await eventually(converged, timeout=15)
+
+
+def _holding_back(
+    submit: Callable[[MessageRecord], Awaitable[Any]], held_back: MessageRecord
+) -> Callable[[MessageRecord], Awaitable[Any]]:
+    async def submit_later(record: MessageRecord) -> Any:
+        if record.id == held_back.id:
+            await asyncio.sleep(0.1)
+        return await submit(record)
+
+    return submit_later

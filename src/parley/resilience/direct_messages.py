@@ -189,12 +189,21 @@ class DirectMessages:
         self, attempt: MessageRecord, write: DualWrite[Any, int | None], found_in_mongo: bool
     ) -> Written:
         """A nonce retry: answer with the original and make both stores hold it
-        (and only it)."""
+        (and only it).
+
+        The original is the earliest send (UUIDv7 order), as in replay's
+        `resolve_nonce_duplicate`. Two sends with one nonce that run at the same
+        time can each reach a different store first; both then find the other,
+        and this rule makes them agree on which one stays, so neither removes
+        the copy the other keeps. (The later one may already be gone when we
+        look: the other request removed it.)"""
         lookup = (attempt.room_id, attempt.author_id, attempt.nonce)
         if found_in_mongo:
             original = await self.mongo.run(
                 "DM_GET_BY_NONCE", lambda db: mongo_dm.get_by_nonce(db, *lookup)
             )
+            if _is_later(original, attempt) and write.postgres is not None:
+                return await self._keep_earlier_send(attempt, write)
             if write.postgres is not None:  # PostgreSQL took our fresh copy: undo it
                 await self.postgres.run(
                     "DM_UNDO_DUPLICATE", partial(pg_dm.delete_message, message_id=attempt.id)
@@ -208,6 +217,8 @@ class DirectMessages:
                 "DM_GET_BY_NONCE",
                 lambda s: pg_messages.get_by_nonce(s, pg_messages.DIRECT_MESSAGES, *lookup),
             )
+            if _is_later(original, attempt) and write.mongo_ok:
+                return await self._keep_earlier_send(attempt, write)
             if write.mongo_ok:  # MongoDB took our fresh copy: undo it
                 await self.mongo.run(
                     "DM_UNDO_DUPLICATE", partial(mongo_dm.delete, message_id=attempt.id)
@@ -222,6 +233,18 @@ class DirectMessages:
                 "nonce reused but original not found", store=BOTH, operation="send"
             )
         return Written(original, False, _holders(write))
+
+    async def _keep_earlier_send(
+        self, attempt: MessageRecord, write: DualWrite[Any, int | None]
+    ) -> Written:
+        """A later send with our nonce got into one store first. Ours is the
+        original: that send's request removes its copy, and replay brings ours
+        to the store that still lacks it (resolving the pair if it meets it)."""
+        if write.mongo_ok:
+            await self._queue_for_postgres(write, attempt)
+        else:
+            await self._queue_for_mongo(write, attempt)
+        return Written(attempt, True, write.stores)
 
     # -- reads --------------------------------------------------------------------
 
@@ -301,6 +324,10 @@ class DirectMessages:
             by_id[record.id] = newest(known, record) if known else record
         sources = [store for store in (MONGODB, POSTGRESQL) if store in answers]
         return Sourced(list(by_id.values()), ",".join(sources))
+
+
+def _is_later(found: MessageRecord | None, attempt: MessageRecord) -> bool:
+    return found is None or found.id > attempt.id
 
 
 def _holders(write: DualWrite[Any, int | None]) -> list[str]:
