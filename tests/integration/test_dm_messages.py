@@ -153,3 +153,22 @@ def _holding_back(
         return await submit(record)
 
     return submit_later
+
+
+async def test_a_file_dm_is_stored_alike_in_both_stores(
+    client: httpx.AsyncClient, state: AppState
+) -> None:
+    ada, bob = await make_person(state, "Ada"), await make_person(state, "Bob")
+    room = await make_dm(state, ada, bob)
+    url = f"/api/rooms/{room}/messages"
+    sends = [
+        {"content": "", "fileUrl": "https://files.example.com/a.png"},
+        {"content": "with a caption", "fileUrl": "https://files.example.com/b.pdf"},
+        {"content": "no file"},
+    ]
+    replies = await asyncio.gather(*(client.post(url, json=s, headers=ada.headers) for s in sends))
+    assert [r.status_code for r in replies] == [201, 201, 201]
+    assert [r.json()["fileUrl"] for r in replies] == [s.get("fileUrl") for s in sends]
+    mongo, postgres = await mongo_messages(state, room), await postgres_messages(state, room)
+    assert mongo == postgres and len(mongo) == 3
+    assert {m.file_url for m in mongo.values()} == {s.get("fileUrl") for s in sends}
