@@ -100,3 +100,15 @@ async def test_an_abandoned_item_is_left_out_of_its_batch() -> None:
     assert await coalescer.submit(3) == 6
     assert await first == 2
     assert [2] not in writer.batches and all(2 not in batch for batch in writer.batches)
+
+
+async def test_a_broken_writer_fails_its_callers_instead_of_leaving_them_waiting() -> None:
+    async def answers_too_few(items: Sequence[int]) -> list[int]:
+        return list(items)[:-1]
+
+    coalescer = Coalescer(answers_too_few)
+    outcomes = await asyncio.wait_for(
+        asyncio.gather(*(coalescer.submit(i) for i in range(3)), return_exceptions=True), 1
+    )
+    assert all(isinstance(o, ValueError) for o in outcomes)
+    assert await asyncio.wait_for(Coalescer(Recorder()).submit(1), 1) == 2

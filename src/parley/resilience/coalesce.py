@@ -19,11 +19,14 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
+import structlog
+
 from parley.storage.deadline import detach
 from parley.storage.errors import StorageUnavailable
 
 I = TypeVar("I")  # noqa: E741
 R = TypeVar("R")
+log = structlog.get_logger("parley.coalesce")
 
 Pending = tuple[I, "asyncio.Future[R]"]
 
@@ -54,7 +57,15 @@ class Coalescer(Generic[I, R]):
     async def _drain(self) -> None:
         try:
             while batch := self._next_batch():
-                await self._write_batch(batch)
+                try:
+                    await self._write_batch(batch)
+                except Exception as exc:  # a bug here must not leave callers waiting
+                    log.exception("coalesced_write_failed")
+                    _fail(batch, exc)
+                except BaseException:
+                    for _, outcome in batch:
+                        outcome.cancel()
+                    raise
         finally:
             self._writers -= 1
 
@@ -71,17 +82,16 @@ class Coalescer(Generic[I, R]):
             results = await self._write([item for item, _ in batch])
         except StorageUnavailable as exc:
             _fail(batch, exc)
-        except asyncio.CancelledError:
-            for _, outcome in batch:
-                outcome.cancel()
-            raise
         except Exception as exc:
             if len(batch) == 1:
                 _fail(batch, exc)
             else:
                 for one in batch:
-                    await self._write_batch([one])
+                    if not one[1].done():
+                        await self._write_batch([one])
         else:
+            if len(results) != len(batch):
+                raise ValueError(f"{len(results)} results for a batch of {len(batch)}")
             for (_, outcome), result in zip(batch, results, strict=True):
                 if not outcome.done():
                     outcome.set_result(result)
