@@ -95,9 +95,13 @@ async def insert_many(
 ) -> list[bool]:
     """Insert new DMs, their queue entries first; per record whether it was
     inserted (False: its author already used its nonce in the conversation)."""
-    # New messages have fresh ids, so their queue entries are plain inserts.
+    # New messages have fresh ids, so their queue entries are plain inserts; one
+    # that exists already comes from an earlier attempt at this very write.
     entries = [{"_id": str(r.id), **_entry_update(r)["$set"]} for r in records]
-    await db[PG_REPLAY_QUEUE].insert_many(entries, ordered=False)
+    try:
+        await db[PG_REPLAY_QUEUE].insert_many(entries, ordered=False)
+    except BulkWriteError as exc:
+        _only_duplicate_keys(exc)
     nonce_used = {r.id for r in await _insert_missing(db, list(records))}
     return [r.id not in nonce_used for r in records]
 
@@ -238,7 +242,7 @@ async def upsert_many_newer(
     }
     missing = [r for r in records if r.id not in stored]
     older = [r for r in records if r.id in stored and stored[r.id] < r.updated_at]
-    failed = await _insert_missing(db, missing)
+    collided = await _insert_missing(db, missing)
     replaces: list[Any] = [
         ReplaceOne({"_id": r.id, "updatedAt": {"$lt": r.updated_at}}, to_document(r), upsert=True)
         for r in older
@@ -247,9 +251,23 @@ async def upsert_many_newer(
         await bulk_write_chunked(db[DIRECT_MESSAGES], replaces)
     except BulkWriteError as exc:
         _only_duplicate_keys(exc)  # "a newer version is already here": the rule working
-    if not failed:
+    return collided
+
+
+async def _insert_missing(
+    db: AsyncDatabase[MongoDocument], missing: list[MessageRecord]
+) -> list[MessageRecord]:
+    """One bulk insert; returns the records that collided with a *different*
+    message on the nonce index (one whose own id is already stored was
+    inserted before, by an earlier attempt)."""
+    if not missing:
         return []
-    # A failed insert whose _id is still absent hit the nonce index.
+    try:
+        await db[DIRECT_MESSAGES].insert_many([to_document(r) for r in missing], ordered=False)
+    except BulkWriteError as exc:
+        failed = [missing[e["index"]] for e in _only_duplicate_keys(exc)]
+    else:
+        return []
     present = {
         doc["_id"]
         async for doc in db[DIRECT_MESSAGES]
@@ -257,19 +275,6 @@ async def upsert_many_newer(
         .batch_size(len(failed) + 1)
     }
     return [r for r in failed if r.id not in present]
-
-
-async def _insert_missing(
-    db: AsyncDatabase[MongoDocument], missing: list[MessageRecord]
-) -> list[MessageRecord]:
-    """One bulk insert; returns the records that hit a duplicate key."""
-    if not missing:
-        return []
-    try:
-        await db[DIRECT_MESSAGES].insert_many([to_document(r) for r in missing], ordered=False)
-    except BulkWriteError as exc:
-        return [missing[e["index"]] for e in _only_duplicate_keys(exc)]
-    return []
 
 
 def _only_duplicate_keys(exc: BulkWriteError) -> list[dict[str, Any]]:

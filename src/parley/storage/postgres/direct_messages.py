@@ -84,9 +84,12 @@ RETURNING entity_id, id
 
 async def insert_new_many(
     session: AsyncSession, records: Sequence[MessageRecord]
-) -> list[int | None]:
-    """Insert new DMs with their queue rows in one statement; per record its
-    queue row id, or None when its nonce was already used."""
+) -> dict[uuid.UUID, int]:
+    """Insert new DMs with their queue rows in one statement; the queue row id
+    of each one inserted (one whose nonce was already used is left out)."""
+    # Rows in nonce-index order, so that two batches racing for the same nonces
+    # wait for each other instead of deadlocking.
+    records = sorted(records, key=lambda r: (r.room_id, r.author_id, r.nonce))
     rows = await session.execute(
         _INSERT_NEW,
         {
@@ -102,8 +105,7 @@ async def insert_new_many(
             "kind": MESSAGE,
         },
     )
-    queue_rows: dict[uuid.UUID, int] = {entity: row_id for entity, row_id in rows}
-    return [queue_rows.get(r.id) for r in records]
+    return {entity: row_id for entity, row_id in rows}
 
 
 def _newer_versions(records: Sequence[MessageRecord]) -> Any:
