@@ -136,6 +136,7 @@ async def test_two_sends_with_one_nonce_that_reach_the_stores_in_opposite_orders
     )
     assert first.record.id == second.record.id == earlier.id
     assert (second.created, first.created) == (True, False)
+    assert second.stores == ["postgresql"]  # MongoDB held the later copy then
 
     async def converged() -> bool:
         mongo, postgres = await mongo_messages(state, room), await postgres_messages(state, room)

@@ -116,10 +116,10 @@ class DirectMessages:
         return inserted
 
     async def _insert_batch_in_postgres(self, records: Sequence[MessageRecord]) -> list[int | None]:
-        queue_rows: list[int | None] = await self.postgres.runner.run(
+        queue_rows: dict[uuid.UUID, int] = await self.postgres.runner.run(
             "DM_INSERT_BATCH", partial(pg_dm.insert_new_many, records=records)
         )
-        return queue_rows
+        return [queue_rows.get(record.id) for record in records]
 
     async def save_version(self, record: MessageRecord) -> list[str]:
         """Store an edit or delete in both stores; returns the accepting stores."""
@@ -242,9 +242,9 @@ class DirectMessages:
         to the store that still lacks it (resolving the pair if it meets it)."""
         if write.mongo_ok:
             await self._queue_for_postgres(write, attempt)
-        else:
-            await self._queue_for_mongo(write, attempt)
-        return Written(attempt, True, write.stores)
+            return Written(attempt, True, [MONGODB])
+        await self._queue_for_mongo(write, attempt)
+        return Written(attempt, True, [POSTGRESQL])
 
     # -- reads --------------------------------------------------------------------
 
