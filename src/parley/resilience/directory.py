@@ -45,6 +45,7 @@ class Directory:
         self.hedge_after = hedge_after
         self._pairs: OrderedDict[uuid.UUID, Pair] = OrderedDict()
         self._authors: OrderedDict[uuid.UUID, tuple[float, Author]] = OrderedDict()
+        self._renames = 0  # bumped by `forget`
 
     def cached_participants(self, conversation_id: uuid.UUID) -> Pair | None:
         return self._pairs.get(conversation_id)
@@ -92,6 +93,7 @@ class Directory:
     def forget(self, profile_id: uuid.UUID) -> None:
         """The profile changed: render it afresh from now on (on this instance)."""
         self._authors.pop(profile_id, None)
+        self._renames += 1
 
     async def authors(self, profile_ids: set[uuid.UUID]) -> dict[uuid.UUID, Author]:
         now = time.monotonic()
@@ -102,8 +104,11 @@ class Directory:
                 known[profile_id] = cached[1]
         missing = profile_ids - known.keys()
         if missing:
+            renames = self._renames
             found = await self._load_authors(list(missing))
-            for author in found.values():
+            # A rename during the load may have been read before it committed.
+            cacheable = found.values() if renames == self._renames else ()
+            for author in cacheable:
                 self._authors[author.id] = (now + AUTHOR_TTL, author)
                 self._authors.move_to_end(author.id)
             while len(self._authors) > CACHE_SIZE:
