@@ -18,6 +18,7 @@ from parley.devstack import DevStack
 from parley.state import AppState
 from tests.dm_support import mongo_messages, postgres_messages
 from tests.fault.dm_scenario import Scenario
+from tests.support import eventually
 
 pytestmark = pytest.mark.fault
 
@@ -87,6 +88,42 @@ async def test_dms_survive_one_store_down(
     await s.assert_converged()
     assert await s.assert_reads_show_everything_acknowledged() == {"mongodb"}
     assert (await s.post_room(s.channel, "channel after")).status_code == 201
+
+
+@pytest.mark.parametrize("fault", ["mongo_frozen", "postgres_frozen"])
+async def test_concurrent_sends_caught_by_a_freeze_are_all_kept(
+    fault: str, client: httpx.AsyncClient, state: AppState, stack: DevStack
+) -> None:
+    """Sends go to each store in shared batches (group commit); a store frozen
+    while batches are in flight loses none of them and duplicates none."""
+    breaks, repairs, survivor = FAULTS[fault]
+    s = await Scenario.create(client, state)
+    senders = asyncio.Semaphore(12)
+
+    async def send(i: int) -> httpx.Response:
+        async with senders:
+            return await s.send_dm(f"send {i}", nonce=f"send-{i}" if i % 2 else None)
+
+    sending = asyncio.gather(*(send(i) for i in range(90)))
+
+    async def some_acknowledged() -> bool:
+        return len(s.acknowledged) >= 20
+
+    await eventually(some_acknowledged, timeout=10, interval=0.005)
+    await asyncio.to_thread(breaks, stack)  # with sends in flight and queued
+    responses = await sending
+    assert [r.status_code for r in responses] == [201] * 90, [r.text for r in responses]
+    assert {"mongodb,postgresql", survivor} <= set(s.sources)  # before and during
+
+    await asyncio.to_thread(repairs, stack)
+    await s.assert_reads_show_everything_acknowledged()
+    for response in responses[1::2]:  # the sends with a nonce, retried
+        sent = response.json()
+        nonce = sent["content"].replace(" ", "-")
+        retried = await until_accepted(lambda n=nonce, c=sent["content"]: s.send_dm(c, nonce=n))
+        assert (retried.status_code, retried.json()["id"]) == (200, sent["id"])
+    await s.assert_converged()
+    assert len(s.acknowledged) == 90
 
 
 async def test_both_down_is_503_and_nonce_retry_never_duplicates(
