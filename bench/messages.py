@@ -233,8 +233,7 @@ def report(
     pg_opened: int,
 ) -> str:
     def total(kind: str) -> tuple[float, list[float]]:
-        mine = [r for r in rounds if r.kind == kind]
-        sends = sum(len(r.latencies_ms) for r in mine)
+        mine, sends = of_kind(rounds, kind)
         return sends / sum(r.seconds for r in mine), [x for r in mine for x in r.latencies_ms]
 
     raw_rate, raw_lat = total("raw")
@@ -330,10 +329,15 @@ order favours raw.
 """
 
 
+def of_kind(rounds: list[Round], kind: str) -> tuple[list[Round], int]:
+    """The rounds of one kind and how many sends they made."""
+    mine = [r for r in rounds if r.kind == kind]
+    return mine, sum(len(r.latencies_ms) for r in mine)
+
+
 def cpu_table(rounds: list[Round]) -> str:
     def per_send(kind: str) -> dict[str, float]:
-        mine = [r for r in rounds if r.kind == kind]
-        sends = sum(len(r.latencies_ms) for r in mine)
+        mine, sends = of_kind(rounds, kind)
         names = mine[0].cpu_s.keys()
         return {n: sum(r.cpu_s[n] for r in mine) * 1000 / sends for n in names}
 

@@ -4,6 +4,7 @@ the same id and fields, and the JSON does not depend on the store."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -14,13 +15,18 @@ from parley.ids import new_id
 from parley.state import AppState
 from parley.storage.records import MessageRecord, now_ms
 from tests.dm_support import markers_left, mongo_messages, postgres_messages, stores_agree
-from tests.factories import make_dm, make_person
+from tests.factories import Person, make_dm, make_person
 from tests.support import eventually
 
 
-async def test_send_list_edit_delete_dm(client: httpx.AsyncClient, state: AppState) -> None:
+async def ada_and_bob(state: AppState) -> tuple[Person, Person, uuid.UUID]:
+    """Two new people and the DM between them."""
     ada, bob = await make_person(state, "Ada"), await make_person(state, "Bob")
-    room = await make_dm(state, ada, bob)
+    return ada, bob, await make_dm(state, ada, bob)
+
+
+async def test_send_list_edit_delete_dm(client: httpx.AsyncClient, state: AppState) -> None:
+    ada, bob, room = await ada_and_bob(state)
     url = f"/api/rooms/{room}/messages"
 
     sent = await client.post(url, json={"content": "  hello  "}, headers=ada.headers)
@@ -92,8 +98,7 @@ async def test_a_rename_shows_in_the_next_dm_at_once(
     client: httpx.AsyncClient, state: AppState
 ) -> None:
     """Author views are cached briefly; renaming yourself is seen by your next send."""
-    ada, bob = await make_person(state, "Ada"), await make_person(state, "Bob")
-    room = await make_dm(state, ada, bob)
+    ada, bob, room = await ada_and_bob(state)
     url = f"/api/rooms/{room}/messages"
     first = await client.post(url, json={"content": "before"}, headers=ada.headers)
     assert first.json()["author"]["name"] == "Ada"
@@ -118,8 +123,7 @@ async def test_two_sends_with_one_nonce_that_reach_the_stores_in_opposite_orders
 ) -> None:
     """Each send finds the other's copy in one store; both agree the earlier
     send is the message, and the stores converge on it alone."""
-    ada, bob = await make_person(state, "Ada"), await make_person(state, "Bob")
-    room = await make_dm(state, ada, bob)
+    ada, _, room = await ada_and_bob(state)
     dms = state.resilience.direct_messages
 
     def attempt(content: str) -> MessageRecord:
@@ -159,8 +163,7 @@ def _holding_back(
 async def test_a_file_dm_is_stored_alike_in_both_stores(
     client: httpx.AsyncClient, state: AppState
 ) -> None:
-    ada, bob = await make_person(state, "Ada"), await make_person(state, "Bob")
-    room = await make_dm(state, ada, bob)
+    ada, _, room = await ada_and_bob(state)
     url = f"/api/rooms/{room}/messages"
     sends = [
         {"content": "", "fileUrl": "https://files.example.com/a.png"},

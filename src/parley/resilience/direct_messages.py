@@ -109,6 +109,9 @@ class DirectMessages:
         """The queue row id of the new DM; None when its nonce was already used."""
         return await self._postgres_inserts.submit(record)
 
+    # A batch runs on the store's runner (deadline, error translation), not its
+    # guard: each send's own `guard.run` around `submit` already checks and
+    # feeds the breaker and the metrics.
     async def _insert_batch_in_mongo(self, records: Sequence[MessageRecord]) -> list[bool]:
         inserted: list[bool] = await self.mongo.runner.run(
             "DM_INSERT_BATCH", partial(mongo_dm.insert_many, records=records)

@@ -16,12 +16,8 @@ from typing import Any
 
 from sqlalchemy import (
     ARRAY,
-    UUID,
-    Boolean,
-    DateTime,
     String,
     Table,
-    Text,
     bindparam,
     delete,
     func,
@@ -51,17 +47,24 @@ def _queue_row_for(changed: object) -> object:
     )
 
 
-# One statement shape for any number of new DMs (arrays, not a VALUES row per
-# DM), so the server prepares it once. A nonce its author already used in the
-# conversation inserts nothing and gets no queue row.
+# The columns of a DM row as `DIRECT_MESSAGES.values` names them; each is one
+# array parameter of the statement below, typed like its column.
+_COLUMNS = (
+    "id", "conversation_id", "author_id", "content", "file_url", "deleted", "nonce",
+    "created_at", "updated_at",
+)  # fmt: skip
+
+# One statement shape for any number of new DMs (one array per column, not a
+# VALUES row per DM), so the server prepares it once. A nonce its author already
+# used in the conversation inserts nothing and gets no queue row.
 _INSERT_NEW = text("""
 WITH inserted AS (
     INSERT INTO direct_messages
         (id, conversation_id, author_id, content, file_url, deleted, nonce,
          created_at, updated_at)
     SELECT * FROM unnest(
-        :ids, :conversation_ids, :author_ids, :contents, :file_urls, :deleted,
-        :nonces, :created_at, :updated_at)
+        :id, :conversation_id, :author_id, :content, :file_url, :deleted, :nonce,
+        :created_at, :updated_at)
     ON CONFLICT (conversation_id, author_id, nonce) DO NOTHING
     RETURNING id, conversation_id
 )
@@ -69,15 +72,7 @@ INSERT INTO mongo_replay_queue (kind, entity_id, conversation_id)
 SELECT :kind, id, conversation_id FROM inserted
 RETURNING entity_id, id
 """).bindparams(
-    bindparam("ids", type_=ARRAY(UUID(as_uuid=True))),
-    bindparam("conversation_ids", type_=ARRAY(UUID(as_uuid=True))),
-    bindparam("author_ids", type_=ARRAY(UUID(as_uuid=True))),
-    bindparam("contents", type_=ARRAY(Text())),
-    bindparam("file_urls", type_=ARRAY(Text())),
-    bindparam("deleted", type_=ARRAY(Boolean())),
-    bindparam("nonces", type_=ARRAY(Text())),
-    bindparam("created_at", type_=ARRAY(DateTime(timezone=True))),
-    bindparam("updated_at", type_=ARRAY(DateTime(timezone=True))),
+    *(bindparam(c, type_=ARRAY(_table.c[c].type)) for c in _COLUMNS),
     bindparam("kind", type_=String()),
 )
 
@@ -89,23 +84,11 @@ async def insert_new_many(
     of each one inserted (one whose nonce was already used is left out)."""
     # Rows in nonce-index order, so that two batches racing for the same nonces
     # wait for each other instead of deadlocking.
-    records = sorted(records, key=lambda r: (r.room_id, r.author_id, r.nonce))
-    rows = await session.execute(
-        _INSERT_NEW,
-        {
-            "ids": [r.id for r in records],
-            "conversation_ids": [r.room_id for r in records],
-            "author_ids": [r.author_id for r in records],
-            "contents": [r.content for r in records],
-            "file_urls": [r.file_url for r in records],
-            "deleted": [r.deleted for r in records],
-            "nonces": [r.nonce for r in records],
-            "created_at": [r.created_at for r in records],
-            "updated_at": [r.updated_at for r in records],
-            "kind": MESSAGE,
-        },
-    )
-    return {entity: row_id for entity, row_id in rows}
+    ordered = sorted(records, key=lambda r: (r.room_id, r.author_id, r.nonce))
+    rows = [DIRECT_MESSAGES.values(r) for r in ordered]
+    columns = {c: [row[c] for row in rows] for c in _COLUMNS}
+    inserted = await session.execute(_INSERT_NEW, {**columns, "kind": MESSAGE})
+    return {entity: row_id for entity, row_id in inserted}
 
 
 def _newer_versions(records: Sequence[MessageRecord]) -> Any:
