@@ -29,9 +29,9 @@ from parley.devstack import DevStack
 from parley.devstack.postgres import pg_bindir
 from parley.devstack.process import descendants
 from parley.ids import new_id
-from parley.resilience.mirror_queue import queue_conversation_mirror, queue_profile_mirror
 from parley.settings import Settings, load_settings
 from parley.storage.postgres.models import Conversation, Profile
+from parley.storage.postgres.replay_queue import queue_conversation_mirror, queue_profile_mirror
 
 REPO = Path(__file__).resolve().parents[1]
 BENCHMARKS_MD = REPO / "docs" / "BENCHMARKS.md"

@@ -208,8 +208,8 @@ async def main() -> None:
                 rounds = [raw, done]
                 alive = await mongo_answers(settings.mongo_url)
                 state = app.state.parley
-                breaker_opened = state.resilience.mongo_breaker.opened_count
-                pg_breaker_opened = state.resilience.postgres_breaker.opened_count
+                breaker_opened = state.replication.mongo_breaker.opened_count
+                pg_breaker_opened = state.replication.postgres_breaker.opened_count
         finally:
             await mongo.close()
             await pool.close()

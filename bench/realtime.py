@@ -54,7 +54,6 @@ from parley.cli.migrate import run_migrations
 from parley.devstack.app_process import AppProcess
 from parley.ids import new_id
 from parley.realtime import config as realtime_config
-from parley.resilience.mirror_queue import queue_conversation_mirror, queue_profile_mirror
 from parley.settings import Settings
 from parley.storage.postgres.models import (
     Channel,
@@ -65,6 +64,7 @@ from parley.storage.postgres.models import (
     Profile,
     Server,
 )
+from parley.storage.postgres.replay_queue import queue_conversation_mirror, queue_profile_mirror
 
 SUBSCRIBERS = 200
 SCENARIOS = [("pairs", 100.0), ("pairs", 50.0), ("dm", 25.0), ("channel", 20.0)]  # (name, msg/s)

@@ -13,8 +13,6 @@ from sqlalchemy import insert, select
 
 from parley.auth.tokens import issue_token
 from parley.ids import new_id
-from parley.realtime.events import ROOM_EVENTS
-from parley.resilience.mirror_queue import queue_conversation_mirror, queue_profile_mirror
 from parley.state import AppState
 from parley.storage.postgres.models import (
     Channel,
@@ -26,6 +24,7 @@ from parley.storage.postgres.models import (
     Profile,
     Server,
 )
+from parley.storage.postgres.replay_queue import queue_conversation_mirror, queue_profile_mirror
 
 
 @dataclass(frozen=True)
@@ -129,7 +128,7 @@ class RecordingRoomEvents:
 
 def record_room_events(state: AppState) -> RecordingRoomEvents:
     recorder = RecordingRoomEvents()
-    state.extras[ROOM_EVENTS] = recorder
+    state.events = recorder
     return recorder
 
 

@@ -18,11 +18,12 @@ from parley.auth.router import router as auth_router
 from parley.community.router import router as community_router
 from parley.errors import install_error_handlers
 from parley.health.router import router as health_router
-from parley.messages.hooks import install_message_hooks
 from parley.messages.router import router as messages_router
-from parley.realtime.lifecycle import start_realtime, stop_realtime
+from parley.messages.service import MessageLoader
+from parley.realtime.lifecycle import Realtime
 from parley.realtime.router import router as realtime_router
-from parley.resilience.runtime import Resilience
+from parley.replication.runtime import Replication
+from parley.rooms.access import RoomAccessPolicy
 from parley.rooms.router import router as rooms_router
 from parley.settings import Settings
 from parley.state import AppState
@@ -33,13 +34,20 @@ log = structlog.get_logger("parley.http")
 
 
 def build_state(settings: Settings) -> AppState:
+    """Every per-process object, wired; nothing connects or starts yet."""
     postgres = PostgresDatabase.from_settings(settings)
     mongo = MongoDatabase.from_settings(settings)
+    replication = Replication(settings, mongo, postgres)
+    access = RoomAccessPolicy(replication.postgres, replication.directory)
+    realtime = Realtime.build(settings, access, MessageLoader(replication))
     return AppState(
         settings=settings,
         postgres=postgres,
         mongo=mongo,
-        resilience=Resilience(settings, mongo, postgres),
+        replication=replication,
+        access=access,
+        realtime=realtime,
+        events=realtime.service,
     )
 
 
@@ -48,15 +56,14 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state = build_state(settings)
         app.state.parley = state
-        await state.resilience.start()
-        install_message_hooks(state)
-        await start_realtime(state)
+        await state.replication.start()
+        await state.realtime.start()
         log.info("startup", mongo_database=settings.mongo_database)
         try:
             yield
         finally:
-            await stop_realtime(state)
-            await state.resilience.stop()
+            await state.realtime.stop()
+            await state.replication.stop()
             await state.mongo.close()
             await state.postgres.dispose()
             log.info("shutdown")

@@ -1,17 +1,19 @@
-"""The objects built once per process in the app's lifespan and handed to
-handlers through typed dependencies (`parley.deps`). No import-time globals."""
+"""The objects built once per process in the app's lifespan (`parley.app`) and
+handed to handlers through typed dependencies (`parley.deps`). Every field is
+required: a piece that was not built is a startup error, never a silent no-op.
+No import-time globals."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
 
+from parley.realtime.events import RoomEvents
+from parley.realtime.lifecycle import Realtime
+from parley.replication.runtime import Replication
+from parley.rooms.access import RoomAccessPolicy
 from parley.settings import Settings
 from parley.storage.mongo.database import MongoDatabase
 from parley.storage.postgres.database import PostgresDatabase
-
-if TYPE_CHECKING:
-    from parley.resilience.runtime import Resilience
 
 
 @dataclass
@@ -19,6 +21,9 @@ class AppState:
     settings: Settings
     postgres: PostgresDatabase
     mongo: MongoDatabase
-    resilience: Resilience
-    # Components added by later layers (resilience, realtime) register here by name.
-    extras: dict[str, Any] = field(default_factory=dict)
+    replication: Replication
+    access: RoomAccessPolicy
+    realtime: Realtime
+    # Where services publish message and access events: the realtime service
+    # (tests put a recorder here).
+    events: RoomEvents

@@ -79,8 +79,8 @@ async def test_two_instances_replay_one_backlog_without_loss_or_duplicates(
     second: FastAPI = create_app(migrated)
     async with second.router.lifespan_context(second):
         second_state: AppState = second.state.parley
-        second_state.resilience.replay.batch_size = 50  # many small claims, maximum interleaving
-        state.resilience.replay.batch_size = 50
+        second_state.replication.replay.batch_size = 50  # many small claims, maximum interleaving
+        state.replication.replay.batch_size = 50
         stack.mongo.process.start()
         await eventually(lambda: _settled(state), timeout=30, interval=0.1)
 

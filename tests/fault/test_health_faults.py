@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from parley.devstack import DevStack
-from parley.resilience.health import check_database_health
+from parley.resilience import check_database_health
 from parley.state import AppState
 from tests.support import eventually
 
@@ -112,7 +112,7 @@ async def test_check_database_health_function(state: AppState, stack: DevStack) 
 async def test_a_failed_health_probe_opens_the_breaker_and_recovery_closes_it(
     client: httpx.AsyncClient, state: AppState, stack: DevStack
 ) -> None:
-    breaker = state.resilience.mongo_breaker
+    breaker = state.replication.mongo_breaker
     assert not breaker.is_open
     stack.mongo.process.kill()
     assert (await _health(client))[1]["status"] == "degraded"

@@ -124,7 +124,7 @@ async def test_two_sends_with_one_nonce_that_reach_the_stores_in_opposite_orders
     """Each send finds the other's copy in one store; both agree the earlier
     send is the message, and the stores converge on it alone."""
     ada, _, room = await ada_and_bob(state)
-    dms = state.resilience.direct_messages
+    dms = state.replication.direct_messages
 
     def attempt(content: str) -> MessageRecord:
         now = now_ms()

@@ -86,7 +86,7 @@ async def test_paging_returns_each_message_once_in_order(
             assert response.status_code == (404 if target in deleted else 200)
             deleted.add(target)
 
-    breaker = state.resilience.mongo_breaker
+    breaker = state.replication.mongo_breaker
     if room_kind == "dm-via-postgresql":
         breaker.trip("property test reads from the fallback")
     try:

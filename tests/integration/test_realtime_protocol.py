@@ -20,8 +20,7 @@ from websockets.asyncio.client import connect
 
 from parley.app import create_app
 from parley.auth.tokens import issue_token
-from parley.realtime.events import room_events
-from parley.realtime.lifecycle import REALTIME, Realtime, stop_realtime
+from parley.realtime.lifecycle import Realtime
 from parley.realtime.schemas import CloseCode
 from parley.realtime.transport import PgNotifyTransport
 from parley.state import AppState
@@ -38,7 +37,7 @@ async def base(app: FastAPI) -> AsyncIterator[str]:
 
 
 def realtime_of(state: AppState) -> Realtime:
-    realtime: Realtime = state.extras[REALTIME]
+    realtime: Realtime = state.realtime
     return realtime
 
 
@@ -151,7 +150,7 @@ async def test_subscriptions_are_authorised(base: str, state: AppState) -> None:
                 "detail": "No such room.",
                 "roomId": str(room),
             }
-        await room_events(state).message_event("message.created", dm, message(dm))
+        await state.events.message_event("message.created", dm, message(dm))
         await c.nothing()
     async with client(base, bob.token) as c:
         for room in (dm, channel, group):
@@ -166,7 +165,7 @@ async def test_events_reach_subscribers_in_order(base: str, state: AppState) -> 
         await a.subscribe(dm)
         await b.subscribe(dm)
         await b.subscribe(channel)
-        events = room_events(state)
+        events = state.events
         sent = [message(dm, f"m{i}") for i in range(20)]
         for m in sent:
             await events.message_event("message.created", dm, m)
@@ -194,7 +193,7 @@ async def test_access_revoked_ends_subscriptions(base: str, state: AppState) -> 
     ada, bob, cy = [await make_person(state, n) for n in ("Ada", "Bob", "Cy")]
     _, channel = await make_server(state, ada, {bob: "GUEST", cy: "GUEST"})
     group = await make_group(state, ada, [bob, cy])
-    events = room_events(state)
+    events = state.events
     async with client(base, bob.token) as b, client(base, cy.token) as c:
         for room in (channel, group):
             await b.subscribe(room)
@@ -227,7 +226,7 @@ async def test_slow_consumer_is_cut_off_with_4009(base: str, state: AppState) ->
         # The client reads nothing: kernel buffers fill, then the server's queue.
         # Yield between events so the server really writes until it blocks.
         for _ in range(1000):
-            await room_events(state).message_event("message.created", dm, big)
+            await state.events.message_event("message.created", dm, big)
             await asyncio.sleep(0.001)
             if realtime.hub.connection_count == 0:
                 break
@@ -252,7 +251,7 @@ async def test_shutdown_closes_with_going_away(state: AppState) -> None:
     ada = await make_person(state)
     other = create_app(state.settings)
     async with serving(other, lifespan="on") as url, client(url, ada.token) as c:
-        await stop_realtime(other.state.parley)
+        await other.state.parley.realtime.stop()
         assert await c.closed_with() == CloseCode.GOING_AWAY
 
 
@@ -289,7 +288,7 @@ async def test_missed_revocations_are_found_after_a_transport_reconnect(
             "roomId": str(channel),
             "reason": "access_lost",
         }
-        await room_events(state).message_event("message.created", dm, message(dm))
+        await state.events.message_event("message.created", dm, message(dm))
         await b.expect("message.created", roomId=str(dm))
 
 
@@ -311,7 +310,7 @@ async def test_listen_connection_reconnects_by_itself(base: str, state: AppState
             )
         await c.expect("resync", roomId=str(dm), reason="transport_reconnected")
         sent = message(dm, "after the reconnect")
-        other_events = room_events(other.state.parley)
+        other_events = other.state.parley.events
         other_transport = realtime_of(other.state.parley).transport
         assert isinstance(other_transport, PgNotifyTransport)
         await eventually(lambda: _true(other_transport.connected.is_set()))
@@ -334,7 +333,7 @@ async def test_bursts_cross_instances_in_order(base: str, state: AppState) -> No
         transport = realtime_of(other.state.parley).transport
         assert isinstance(transport, PgNotifyTransport)
         await eventually(lambda: _true(transport.connected.is_set()))
-        events = room_events(other.state.parley)
+        events = other.state.parley.events
         sent = [message(dm, f"burst {i}") for i in range(500)]
         for m in sent:
             await events.message_event("message.created", dm, m)

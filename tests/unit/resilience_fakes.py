@@ -7,9 +7,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from parley.resilience.breaker import CircuitBreaker
-from parley.resilience.guard import StoreGuard
-from parley.resilience.metrics import Metrics
+from parley.resilience import CircuitBreaker, Metrics, StoreGuard
 
 
 class FakeRunner:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import asyncio
 
-from parley.resilience.breaker import CircuitBreaker
+from parley.resilience import CircuitBreaker
 from parley.storage.errors import StorageUnavailable
 
 DOWN = StorageUnavailable("down", store="mongodb")

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from parley.resilience.coalesce import Coalescer
+from parley.resilience import Coalescer
 from parley.storage.errors import StorageUnavailable
 
 

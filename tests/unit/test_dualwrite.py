@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from parley.resilience.dualwrite import DualWrite, StillWriting, sync_to_both_databases
+from parley.resilience import DualWrite, StillWriting, sync_to_both_databases
 from parley.storage.errors import StorageConflict, StorageUnavailable
 from tests.unit.resilience_fakes import guard, raises, returns
 

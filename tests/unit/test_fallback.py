@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from structlog.testing import capture_logs
 
-from parley.resilience.fallback import with_mongo_fallback
+from parley.resilience import with_mongo_fallback
 from parley.storage.errors import StorageConflict, StorageUnavailable
 from tests.unit.resilience_fakes import guard, raises, returns
 

@@ -9,7 +9,6 @@ import asyncio
 import json
 import logging
 import uuid
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -25,8 +24,9 @@ from parley.realtime.schemas import (
     SubscribeFrame,
     parse_client_frame,
 )
-from parley.realtime.service import MESSAGE_LOADER, RealtimeService
+from parley.realtime.service import MessageSource, RealtimeService
 from parley.realtime.transport import MAX_PAYLOAD_BYTES, OnEnvelope, OnRestored, asyncpg_dsn
+from parley.rooms.access import RoomAccessPolicy
 from parley.storage.errors import StorageUnavailable
 
 ROOM = uuid.UUID("01a21632-6e8f-7352-afa2-39aa2c77a5a5")
@@ -155,10 +155,40 @@ class MemoryTransport:
         self.bus.members.remove(self)
 
 
-async def instance(bus: MemoryBus, extras: dict[str, Any] | None = None) -> RealtimeService:
-    state = SimpleNamespace(extras=extras or {})
+class NoMessages:
+    """A `MessageSource` that finds nothing (the message is gone)."""
+
+    async def load(self, room_id: uuid.UUID, message_id: uuid.UUID) -> dict[str, Any] | None:
+        return None
+
+
+class LoadedMessages:
+    def __init__(self, message: dict[str, Any]) -> None:
+        self.message = message
+        self.loaded: list[tuple[uuid.UUID, uuid.UUID]] = []
+
+    async def load(self, room_id: uuid.UUID, message_id: uuid.UUID) -> dict[str, Any] | None:
+        self.loaded.append((room_id, message_id))
+        return self.message
+
+
+class NoMirror:
+    """The participant directory of a room no store can describe."""
+
+    def cached_participants(self, room_id: uuid.UUID) -> None:
+        return None
+
+    async def dm_participants(self, room_id: uuid.UUID) -> None:
+        raise StorageUnavailable("down", store="mongodb", operation="DM_PARTICIPANTS")
+
+
+def policy(postgres: Any) -> RoomAccessPolicy:
+    return RoomAccessPolicy(postgres, NoMirror())  # type: ignore[arg-type]
+
+
+async def instance(bus: MemoryBus, messages: MessageSource | None = None) -> RealtimeService:
     transport = MemoryTransport(bus)
-    service = RealtimeService(state, Hub(), transport)  # type: ignore[arg-type]
+    service = RealtimeService(Hub(), transport, policy(None), messages or NoMessages())
     await transport.start(service.receive, service.transport_restored)
     return service
 
@@ -192,24 +222,19 @@ async def test_events_cross_instances_once() -> None:
 async def test_oversized_message_travels_by_id_and_is_loaded() -> None:
     bus = MemoryBus()
     big = message("\N{GRINNING FACE}" * 4000)
-    loaded: list[tuple[uuid.UUID, uuid.UUID]] = []
-
-    async def loader(room_id: uuid.UUID, message_id: uuid.UUID) -> dict[str, Any] | None:
-        loaded.append((room_id, message_id))
-        return big
-
-    a, b = await instance(bus, {MESSAGE_LOADER: loader}), await instance(bus)
+    loader = LoadedMessages(big)
+    a, b = await instance(bus, loader), await instance(bus)
     on_a, frames = subscriber(a)
     await b.message_event("message.updated", ROOM, big)
     await bus.flush()
     await drain(on_a)
-    assert loaded == [(ROOM, uuid.UUID(big["id"]))]
+    assert loader.loaded == [(ROOM, uuid.UUID(big["id"]))]
     assert frames == [{"type": "message.updated", "roomId": str(ROOM), "message": big}]
 
 
 async def test_unloadable_message_asks_for_resync() -> None:
     bus = MemoryBus()
-    a, b = await instance(bus), await instance(bus)  # no loader registered
+    a, b = await instance(bus), await instance(bus)  # the message cannot be loaded
     on_a, frames = subscriber(a)
     await b.message_event("message.created", ROOM, message("x" * 9000))
     await bus.flush()
@@ -262,8 +287,8 @@ class FlakyPostgres:
 
 async def test_recheck_retries_until_postgres_answers() -> None:
     postgres = FlakyPostgres(failures=2)
-    state = SimpleNamespace(extras={}, resilience=SimpleNamespace(postgres=postgres))
-    service = RealtimeService(state, Hub(), MemoryTransport(MemoryBus()))  # type: ignore[arg-type]
+    bus = MemoryBus()
+    service = RealtimeService(Hub(), MemoryTransport(bus), policy(postgres), NoMessages())
     connection, frames = subscriber(service)
     assert await service.recheck_subscriptions(rounds=5, pause=0) == 1
     assert postgres.calls == 3

@@ -13,9 +13,9 @@ from parley.auth.tokens import issue_token
 from parley.community.profiles.schemas import own_profile
 from parley.errors import Conflict, Unauthorized
 from parley.ids import new_id
-from parley.resilience.mirror_queue import queue_profile_mirror
 from parley.settings import Settings
 from parley.storage.postgres.models import Profile
+from parley.storage.postgres.replay_queue import queue_profile_mirror
 
 
 def _email_taken() -> Conflict:

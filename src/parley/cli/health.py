@@ -8,8 +8,9 @@ import json
 import typer
 
 from parley.cli.config import settings_or_exit
+from parley.health.service import summarize
 from parley.logging import configure_logging
-from parley.resilience.health import check_database_health, summarize
+from parley.resilience import check_database_health
 from parley.storage.mongo.database import MongoDatabase
 from parley.storage.postgres.database import PostgresDatabase
 

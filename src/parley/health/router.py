@@ -1,51 +1,25 @@
-"""`GET /api/health`: the overall status plus per-database detail."""
+"""`GET /api/health` and `GET /api/metrics`: parse, call `health.service`, render."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from parley.deps import AppStateDep
-from parley.resilience.health import probe_databases, summarize, utc_timestamp
+from parley.health.service import health_report, metrics_text
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/api/health", summary="Health of both databases")
-async def health(request: Request, state: AppStateDep) -> JSONResponse:
-    del request
-    results = await probe_databases(state.mongo, state.postgres, state.settings.health_deadline)
-    breakers = {
-        "mongodb": state.resilience.mongo_breaker,
-        "postgresql": state.resilience.postgres_breaker,
-    }
-    for name, result in results.items():
-        if not result.up:  # logged once as a state change; the probe closes it
-            breakers[name].trip(result.error or "health probe failed")
-    databases: dict[str, Any] = {name: result.up for name, result in results.items()}
-    databases["timestamp"] = utc_timestamp()
-    status, message = summarize(databases)
-    body = {
-        "status": status,
-        "databases": databases,
-        "message": message,
-        "details": {
-            name: {"latencyMs": result.latency_ms, "error": result.error}
-            for name, result in results.items()
-        },
-    }
-    return JSONResponse(body, status_code=503 if status == "unhealthy" else 200)
+async def health(state: AppStateDep) -> JSONResponse:
+    body = await health_report(
+        state.replication, state.mongo, state.postgres, state.settings.health_deadline
+    )
+    return JSONResponse(body, status_code=503 if body["status"] == "unhealthy" else 200)
 
 
 @router.get("/api/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)
 async def metrics(state: AppStateDep) -> PlainTextResponse:
-    resilience = state.resilience
-    resilience.metrics.set_gauge(
-        "parley_breaker_open_mongodb", float(resilience.mongo_breaker.is_open)
-    )
-    resilience.metrics.set_gauge(
-        "parley_breaker_open_postgresql", float(resilience.postgres_breaker.is_open)
-    )
-    return PlainTextResponse(resilience.metrics.render(), media_type="text/plain; version=0.0.4")
+    text = metrics_text(state.replication)
+    return PlainTextResponse(text, media_type="text/plain; version=0.0.4")

@@ -1,2 +1,2 @@
-"""Messages in every room: DMs on two stores through the resilience layer,
+"""Messages in every room: DMs on two stores through `parley.replication`,
 channel and group messages in PostgreSQL only."""

@@ -1,24 +1,28 @@
-"""Message JSON, built the same way whichever store served the record."""
+"""What a message operation answers, built the same way whichever store served
+the record: the message JSON, a page of them, and the HTTP status and
+`X-Data-Source` that go with it."""
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from parley.storage.records import MessageRecord
+from parley.storage.records import Author, MessageRecord
 
 UNKNOWN_AUTHOR = "Unknown user"
 
 
 @dataclass(frozen=True)
-class AuthorView:
-    id: uuid.UUID
-    name: str
-    image_url: str | None
-    member_id: uuid.UUID | None = None
-    role: str | None = None
+class Reply:
+    body: dict[str, Any]
+    status: int = 200
+    data_source: str | None = None  # DMs: the stores that served or accepted it
+
+
+def created_or_found(body: dict[str, Any], created: bool, data_source: str | None = None) -> Reply:
+    """201 for a new message, 200 for a nonce retry answered with the original."""
+    return Reply(body, 201 if created else 200, data_source)
 
 
 def iso(moment: datetime) -> str:
@@ -26,9 +30,9 @@ def iso(moment: datetime) -> str:
 
 
 def message_json(
-    record: MessageRecord, author: AuthorView | None, *, channel: bool = False
+    record: MessageRecord, author: Author | None, *, channel: bool = False
 ) -> dict[str, Any]:
-    view = author or AuthorView(record.author_id, UNKNOWN_AUTHOR, None)
+    view = author or Author(record.author_id, UNKNOWN_AUTHOR, None)
     body: dict[str, Any] = {
         "id": str(record.id),
         "roomId": str(record.room_id),
@@ -43,3 +47,12 @@ def message_json(
         body["memberId"] = str(view.member_id) if view.member_id else None
         body["role"] = view.role
     return body
+
+
+def page_body(
+    items: list[dict[str, Any]], records: list[MessageRecord], limit: int
+) -> dict[str, Any]:
+    """`limit + 1` records were asked for: the extra one only says more exist."""
+    more = len(records) > limit
+    next_cursor = items[limit - 1]["id"] if more else None
+    return {"items": items[:limit], "nextCursor": next_cursor}

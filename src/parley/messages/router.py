@@ -9,14 +9,14 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
 
 from parley.auth.deps import CurrentProfileId
 from parley.deps import AppStateDep
 from parley.errors import ValidationFailed
 from parley.ids import parse_id
-from parley.messages.results import Reply
+from parley.messages.render import Reply
 from parley.messages.schemas import MessageCreate, MessageEdit, MessageOut, MessagePage
 from parley.messages.service import MessageService
 from parley.paths import id_or_404
@@ -25,6 +25,13 @@ from parley.storage.records import PageQuery
 router = APIRouter(prefix="/api/rooms/{room_id}/messages", tags=["messages"])
 
 DATA_SOURCE = "X-Data-Source"
+
+
+def message_service(state: AppStateDep) -> MessageService:
+    return MessageService(state.replication, state.access, state.events)
+
+
+MessageServiceDep = Annotated[MessageService, Depends(message_service)]
 
 
 def _respond(reply: Reply) -> JSONResponse:
@@ -44,7 +51,7 @@ def _cursor(value: str | None, name: str) -> uuid.UUID | None:
 @router.get("", response_model=MessagePage, summary="Page through a room's messages")
 async def list_messages(
     room_id: str,
-    state: AppStateDep,
+    messages: MessageServiceDep,
     caller: CurrentProfileId,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     before: Annotated[str | None, Query(max_length=64)] = None,
@@ -55,22 +62,26 @@ async def list_messages(
     query = PageQuery(
         id_or_404(room_id, "room"), limit, _cursor(before, "before"), _cursor(after, "after")
     )
-    return _respond(await MessageService(state).list(caller, query))
+    return _respond(await messages.list(caller, query))
 
 
 @router.post("", status_code=201, response_model=MessageOut, summary="Send a message")
 async def send_message(
-    room_id: str, body: MessageCreate, state: AppStateDep, caller: CurrentProfileId
+    room_id: str, body: MessageCreate, messages: MessageServiceDep, caller: CurrentProfileId
 ) -> JSONResponse:
-    reply = await MessageService(state).post(caller, id_or_404(room_id, "room"), body)
+    reply = await messages.post(caller, id_or_404(room_id, "room"), body)
     return _respond(reply)
 
 
 @router.patch("/{message_id}", response_model=MessageOut, summary="Edit your message")
 async def edit_message(
-    room_id: str, message_id: str, body: MessageEdit, state: AppStateDep, caller: CurrentProfileId
+    room_id: str,
+    message_id: str,
+    body: MessageEdit,
+    messages: MessageServiceDep,
+    caller: CurrentProfileId,
 ) -> JSONResponse:
-    reply = await MessageService(state).edit(
+    reply = await messages.edit(
         caller, id_or_404(room_id, "room"), id_or_404(message_id, "message"), body.content
     )
     return _respond(reply)
@@ -78,9 +89,9 @@ async def edit_message(
 
 @router.delete("/{message_id}", response_model=MessageOut, summary="Delete a message")
 async def delete_message(
-    room_id: str, message_id: str, state: AppStateDep, caller: CurrentProfileId
+    room_id: str, message_id: str, messages: MessageServiceDep, caller: CurrentProfileId
 ) -> JSONResponse:
-    reply = await MessageService(state).delete(
+    reply = await messages.delete(
         caller, id_or_404(room_id, "room"), id_or_404(message_id, "message")
     )
     return _respond(reply)

@@ -2,8 +2,8 @@
 (publishers) and realtime delivery (the implementation).
 
 Publishers call these only after the change is durably acknowledged (for
-PostgreSQL-only changes: from an `on_commit` callback). Until realtime delivery
-is wired into the app, `NullRoomEvents` drops everything.
+PostgreSQL-only changes: from an `on_commit` callback). The app's `RoomEvents`
+is `AppState.events`, the realtime service built in the lifespan.
 """
 
 from __future__ import annotations
@@ -12,10 +12,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any, Literal, Protocol
 
-from parley.state import AppState
-
 MessageEventType = Literal["message.created", "message.updated", "message.deleted"]
-ROOM_EVENTS = "room_events"
 
 
 class RoomEvents(Protocol):
@@ -29,20 +26,3 @@ class RoomEvents(Protocol):
     ) -> None:
         """End subscriptions to `room_ids`: of `profile_id` only, or of everyone
         when it is None (room deleted). `reason` e.g. "left", "kicked", "deleted"."""
-
-
-class NullRoomEvents:
-    async def message_event(
-        self, event_type: MessageEventType, room_id: uuid.UUID, message: dict[str, Any]
-    ) -> None:
-        return None
-
-    async def access_revoked(
-        self, room_ids: Sequence[uuid.UUID], profile_id: uuid.UUID | None, reason: str
-    ) -> None:
-        return None
-
-
-def room_events(state: AppState) -> RoomEvents:
-    events: RoomEvents = state.extras.get(ROOM_EVENTS) or NullRoomEvents()
-    return events

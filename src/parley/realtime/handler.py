@@ -38,7 +38,8 @@ from parley.realtime.schemas import (
     subscribed_frame,
     unsubscribed_frame,
 )
-from parley.realtime.service import Access, RealtimeService
+from parley.realtime.service import RealtimeService
+from parley.rooms.access import NotVisible, Unknown
 
 log = structlog.get_logger("parley.realtime")
 
@@ -198,12 +199,12 @@ class Session:
             if self.hub.revocations == revocations:
                 break
         else:
-            access = Access.UNAVAILABLE
+            access = Unknown("access changed while it was checked")
         if connection.ended.is_set():
             return
-        if access is Access.NOT_FOUND:
+        if isinstance(access, NotVisible):
             connection.offer(error_frame("NotFound", "No such room.", room_id))
-        elif access is Access.UNAVAILABLE:
+        elif isinstance(access, Unknown):
             connection.offer(
                 error_frame("StorageUnavailable", "Room access cannot be checked now.", room_id)
             )

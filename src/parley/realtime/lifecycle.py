@@ -1,6 +1,6 @@
-"""Starting and stopping realtime delivery with the app (called from the
-lifespan in `parley.app`): builds the hub, the transport and the service and
-registers the service as the app's `RoomEvents`.
+"""Realtime delivery as one object the app's lifespan builds, starts and stops:
+the hub (this instance's subscriptions), the transport (LISTEN/NOTIFY between
+instances) and the service that publishes to both.
 
 Starting never waits for PostgreSQL: the LISTEN connection is made in the
 background, so the app starts (and delivers in-process) with the database down.
@@ -11,15 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from parley.realtime.config import RealtimeConfig
-from parley.realtime.events import ROOM_EVENTS
 from parley.realtime.hub import Hub
 from parley.realtime.redact import install_token_redaction
 from parley.realtime.schemas import CloseCode
-from parley.realtime.service import RealtimeService
+from parley.realtime.service import MessageSource, RealtimeService
 from parley.realtime.transport import PgNotifyTransport, Transport, asyncpg_dsn
-from parley.state import AppState
-
-REALTIME = "realtime"
+from parley.rooms.access import RoomAccessPolicy
+from parley.settings import Settings
 
 
 @dataclass
@@ -28,30 +26,30 @@ class Realtime:
     hub: Hub
     transport: Transport
     service: RealtimeService
+    stopped: bool = False
 
+    @classmethod
+    def build(
+        cls,
+        settings: Settings,
+        access: RoomAccessPolicy,
+        messages: MessageSource,
+        transport: Transport | None = None,
+    ) -> Realtime:
+        config = RealtimeConfig.from_settings(settings)
+        transport = transport or PgNotifyTransport(asyncpg_dsn(settings.database_url), config)
+        hub = Hub()
+        return cls(config, hub, transport, RealtimeService(hub, transport, access, messages))
 
-async def start_realtime(
-    state: AppState,
-    config: RealtimeConfig | None = None,
-    transport: Transport | None = None,
-) -> Realtime:
-    install_token_redaction()
-    config = config or RealtimeConfig.from_settings(state.settings)
-    transport = transport or PgNotifyTransport(asyncpg_dsn(state.settings.database_url), config)
-    hub = Hub()
-    service = RealtimeService(state, hub, transport)
-    await transport.start(service.receive, service.transport_restored)
-    realtime = Realtime(config, hub, transport, service)
-    state.extras[REALTIME] = realtime
-    state.extras[ROOM_EVENTS] = service
-    return realtime
+    async def start(self) -> None:
+        install_token_redaction()
+        await self.transport.start(self.service.receive, self.service.transport_restored)
 
-
-async def stop_realtime(state: AppState) -> None:
-    realtime: Realtime | None = state.extras.pop(REALTIME, None)
-    state.extras.pop(ROOM_EVENTS, None)
-    if realtime is None:
-        return
-    realtime.hub.end_all(CloseCode.GOING_AWAY, "server shutting down")
-    await realtime.service.close()
-    await realtime.transport.stop()
+    async def stop(self) -> None:
+        """Close every connection with 1001 and stop listening; idempotent."""
+        if self.stopped:
+            return
+        self.stopped = True
+        self.hub.end_all(CloseCode.GOING_AWAY, "server shutting down")
+        await self.service.close()
+        await self.transport.stop()

@@ -8,50 +8,44 @@ message and community services publish to, the access check behind
 Each envelope carries this instance's id so its own NOTIFY echo is ignored: an
 event is delivered once per subscriber. An envelope that would not fit in a
 NOTIFY carries ids only and the receiving instance loads the message through
-`state.extras["message_loader"]`.
+its `MessageSource`. Who may subscribe is the room-access policy's answer.
 """
 
 from __future__ import annotations
 
 import asyncio
-import enum
 import json
 import secrets
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 import structlog
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from parley.realtime.events import MessageEventType
 from parley.realtime.hub import Hub
 from parley.realtime.schemas import message_frame, resync_frame
 from parley.realtime.transport import MAX_PAYLOAD_BYTES, Transport
-from parley.rooms.access import RoomAccess, find_room_access
-from parley.state import AppState
-from parley.storage.errors import StorageUnavailable
+from parley.rooms.access import NotVisible, RoomAccessPolicy, RoomAnswer, Unknown
 
 log = structlog.get_logger("parley.realtime")
-
-MESSAGE_LOADER = "message_loader"
-DM_ACCESS = "dm_access"
-MessageLoader = Callable[[uuid.UUID, uuid.UUID], Awaitable[dict[str, Any] | None]]
-DmAccess = Callable[[uuid.UUID, uuid.UUID], Awaitable[bool]]
 
 _ENVELOPE_VERSION = 1
 _REVOKE_CHUNK = 100  # room ids per revoke envelope: ~4 kB, well under the limit
 
 
-class Access(enum.Enum):
-    ALLOWED = "allowed"
-    NOT_FOUND = "not_found"
-    UNAVAILABLE = "unavailable"
+class MessageSource(Protocol):
+    """What realtime needs from the messages domain: a message's JSON by id."""
+
+    async def load(self, room_id: uuid.UUID, message_id: uuid.UUID) -> dict[str, Any] | None: ...
 
 
 class RealtimeService:
-    def __init__(self, state: AppState, hub: Hub, transport: Transport) -> None:
-        self.state = state
+    def __init__(
+        self, hub: Hub, transport: Transport, access: RoomAccessPolicy, messages: MessageSource
+    ) -> None:
+        self.access = access
+        self.messages = messages
         self.hub = hub
         self.transport = transport
         self.instance_id = secrets.token_hex(8)
@@ -141,12 +135,8 @@ class RealtimeService:
         self.hub.deliver(room_id, message_frame(str(envelope["t"]), room_id, message))
 
     async def _load(self, room_id: uuid.UUID, message_id: uuid.UUID) -> dict[str, Any] | None:
-        loader: MessageLoader | None = self.state.extras.get(MESSAGE_LOADER)
-        if loader is None:
-            log.warning("realtime_no_message_loader", room_id=str(room_id))
-            return None
         try:
-            return await loader(room_id, message_id)
+            return await self.messages.load(room_id, message_id)
         except Exception as exc:
             log.warning("realtime_message_load_failed", room_id=str(room_id), error=repr(exc))
             return None
@@ -174,14 +164,10 @@ class RealtimeService:
             for connection, room_id in pending:
                 if connection.ended.is_set() or room_id not in connection.rooms:
                     continue
-                try:
-                    access = await self.check_access(room_id, connection.profile_id)
-                except Exception as exc:
-                    log.warning("realtime_recheck_failed", error=repr(exc))
-                    access = Access.UNAVAILABLE
-                if access is Access.UNAVAILABLE:
+                answer = await self.check_access(room_id, connection.profile_id)
+                if isinstance(answer, Unknown):
                     unanswered.append((connection, room_id))
-                elif access is Access.NOT_FOUND and self.hub.end_subscription(
+                elif isinstance(answer, NotVisible) and self.hub.end_subscription(
                     connection, room_id, "access_lost"
                 ):
                     ended += 1
@@ -198,32 +184,11 @@ class RealtimeService:
         await asyncio.gather(*self._background, return_exceptions=True)
 
     # -- access -----------------------------------------------------------------
-    async def check_access(self, room_id: uuid.UUID, profile_id: uuid.UUID) -> Access:
-        """May `profile_id` read `room_id`? One short transaction in PostgreSQL;
-        for DMs, MongoDB's participant mirror when PostgreSQL is unavailable."""
-
-        async def lookup(session: AsyncSession) -> RoomAccess | None:
-            return await find_room_access(session, room_id, profile_id)
-
+    async def check_access(self, room_id: uuid.UUID, profile_id: uuid.UUID) -> RoomAnswer:
+        """The room-access policy's answer; a failure of the check itself is
+        Unknown ("try again"), never a dropped connection."""
         try:
-            # Through PostgreSQL's circuit breaker: while it is open this fails at
-            # once instead of after a deadline.
-            access = await self.state.resilience.postgres.run("WS_SUBSCRIBE_ACCESS", lookup)
-        except StorageUnavailable as exc:
-            return await self._dm_fallback(room_id, profile_id, exc)
-        return Access.ALLOWED if access is not None else Access.NOT_FOUND
-
-    async def _dm_fallback(
-        self, room_id: uuid.UUID, profile_id: uuid.UUID, exc: StorageUnavailable
-    ) -> Access:
-        dm_access: DmAccess | None = self.state.extras.get(DM_ACCESS)
-        if dm_access is None:
-            return Access.UNAVAILABLE
-        log.info("[WS_SUBSCRIBE_ACCESS] PostgreSQL failed, falling back to MongoDB", error=str(exc))
-        try:
-            allowed = await dm_access(room_id, profile_id)
-        except StorageUnavailable:
-            return Access.UNAVAILABLE
-        # Not a DM of the caller's: it may still be a channel or group we cannot
-        # check now, so "try again" rather than "not found".
-        return Access.ALLOWED if allowed else Access.UNAVAILABLE
+            return await self.access.check(room_id, profile_id, "WS_SUBSCRIBE_ACCESS")
+        except Exception as exc:
+            log.warning("realtime_access_check_failed", error=repr(exc))
+            return Unknown("the access check failed")

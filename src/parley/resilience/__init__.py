@@ -1,26 +1,64 @@
-"""Parley's resilience layer: fallback, dual writes, circuit breakers, replay and
-health, above the stores and below the services.
+"""Parley's resilience toolkit: generic building blocks for running one piece of
+work against two stores that may fail independently. It knows stores by name
+("mongodb", "postgresql") and nothing of messages, profiles or queues; the DM
+replication in `parley.replication` is its first user.
 
-Public API (the original design's names):
+    CircuitBreaker           refuses calls to a store that keeps failing
+    StoreGuard               a store's named operations behind its breaker
+    with_mongo_fallback      MongoDB first, PostgreSQL when it is unavailable
+    with_postgres_fallback   the mirror image
+    sync_to_both_databases   one write to both stores concurrently
+    Coalescer                group commit: concurrent writes share one call
+    check_database_health    both stores probed concurrently, under a deadline
+    Metrics                  counters and gauges for `/api/metrics`
 
-- `with_mongo_fallback(mongo_operation, postgres_operation, operation_name, *, mongo, postgres)`
-- `sync_to_both_databases(mongo_operation, postgres_operation, operation_name, *, mongo, postgres)`
-- `check_database_health(mongo, postgres)`
-
-and `Resilience`, which holds one process's breakers and workers and offers the
-same three as methods that need no store arguments.
+Import from here; the modules behind it are private.
 """
 
-from parley.resilience.dualwrite import DualWrite, sync_to_both_databases
-from parley.resilience.fallback import Sourced, with_mongo_fallback
-from parley.resilience.health import check_database_health
-from parley.resilience.runtime import Resilience
+from parley.resilience._breaker import CircuitBreaker
+from parley.resilience._coalesce import Coalescer
+from parley.resilience._dualwrite import DualWrite, Hook, StillWriting, sync_to_both_databases
+from parley.resilience._fallback import (
+    LABELS,
+    MONGODB,
+    POSTGRESQL,
+    MongoOperation,
+    PostgresOperation,
+    Sourced,
+    with_mongo_fallback,
+    with_postgres_fallback,
+)
+from parley.resilience._guard import Runner, StoreGuard
+from parley.resilience._health import (
+    Pingable,
+    ProbeResult,
+    check_database_health,
+    probe_databases,
+    utc_timestamp,
+)
+from parley.resilience._metrics import Metrics
 
 __all__ = [
+    "LABELS",
+    "MONGODB",
+    "POSTGRESQL",
+    "CircuitBreaker",
+    "Coalescer",
     "DualWrite",
-    "Resilience",
+    "Hook",
+    "Metrics",
+    "MongoOperation",
+    "Pingable",
+    "PostgresOperation",
+    "ProbeResult",
+    "Runner",
     "Sourced",
+    "StillWriting",
+    "StoreGuard",
     "check_database_health",
+    "probe_databases",
     "sync_to_both_databases",
+    "utc_timestamp",
     "with_mongo_fallback",
+    "with_postgres_fallback",
 ]

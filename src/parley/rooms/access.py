@@ -1,114 +1,100 @@
-"""Who may do what in a room: one lookup used by the rooms API, the message API
-and realtime subscriptions, so the rules live in one place.
+"""May this profile use this room? One policy, one typed answer, for every
+caller: the message API, realtime subscriptions and their re-checks, and
+anything later that acts on a room.
 
-`find_room_access` answers None when the room does not exist *or* the caller is
-not in it: callers turn both into 404, so nobody learns a room exists.
+    Allowed(access)   the room's kind, the caller's membership and role
+    NotVisible()      no such room, or the caller is not in it (callers: 404)
+    Unknown(reason)   the stores that could answer are unavailable (callers: 503,
+                      or "try again" on a WebSocket)
+
+PostgreSQL answers for every room. While it is unavailable, DMs are still
+answered from MongoDB's mirror of conversation participants (participants of a
+DM never change, so a cached or mirrored pair is as good as PostgreSQL's); a
+room the mirror does not know may be a channel or group, so it is Unknown.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Literal
+from functools import partial
+from typing import Any
 
-from sqlalchemy import or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from parley.storage.postgres.models import (
-    Channel,
-    Conversation,
-    GroupConversationMember,
-    Member,
-)
-
-RoomKind = Literal["dm", "group", "channel"]
+from parley.errors import NotFound
+from parley.replication.directory import Directory
+from parley.resilience import StoreGuard
+from parley.rooms.repository import select_room_access
+from parley.rooms.room import Room, RoomAccess
+from parley.storage.errors import StorageUnavailable
 
 
 @dataclass(frozen=True)
-class RoomAccess:
-    kind: RoomKind
-    room_id: uuid.UUID
-    profile_id: uuid.UUID
-    # dm: the two participants; group: not set; channel: not set
-    participant_ids: tuple[uuid.UUID, ...] = ()
-    # channel: server, channel type and the caller's membership
-    server_id: uuid.UUID | None = None
-    channel_type: str | None = None
-    member_id: uuid.UUID | None = None
-    # channel: ADMIN|MODERATOR|GUEST; group: ADMIN|GUEST; dm: None
-    role: str | None = None
-
-    @property
-    def can_moderate(self) -> bool:
-        """May delete other people's messages (channel ADMIN/MODERATOR, group ADMIN)."""
-        if self.kind == "channel":
-            return self.role in {"ADMIN", "MODERATOR"}
-        return self.kind == "group" and self.role == "ADMIN"
+class Allowed:
+    access: RoomAccess
 
 
-async def find_room_access(
-    session: AsyncSession, room_id: uuid.UUID, profile_id: uuid.UUID
-) -> RoomAccess | None:
-    """The caller's access to `room_id`, or None when they may not see it."""
-    return (
-        await _dm_access(session, room_id, profile_id)
-        or await _group_access(session, room_id, profile_id)
-        or await _channel_access(session, room_id, profile_id)
-    )
+@dataclass(frozen=True)
+class NotVisible:
+    pass
 
 
-async def _dm_access(
-    session: AsyncSession, room_id: uuid.UUID, profile_id: uuid.UUID
-) -> RoomAccess | None:
-    row = (
-        await session.execute(
-            select(Conversation.profile_one_id, Conversation.profile_two_id).where(
-                Conversation.id == room_id,
-                or_(
-                    Conversation.profile_one_id == profile_id,
-                    Conversation.profile_two_id == profile_id,
-                ),
+@dataclass(frozen=True)
+class Unknown:
+    reason: str
+
+
+RoomAnswer = Allowed | NotVisible | Unknown
+
+
+class RoomAccessPolicy:
+    def __init__(self, postgres: StoreGuard[Any], participants: Directory) -> None:
+        self.postgres = postgres
+        self.participants = participants
+
+    async def check(
+        self, room_id: uuid.UUID, profile_id: uuid.UUID, operation: str = "ROOM_ACCESS"
+    ) -> RoomAnswer:
+        pair = self.participants.cached_participants(room_id)
+        if pair is not None:
+            return _dm_answer(room_id, profile_id, pair)
+        try:
+            access = await self.postgres.run(
+                operation, partial(select_room_access, room_id=room_id, profile_id=profile_id)
             )
-        )
-    ).first()
-    if row is None:
-        return None
-    return RoomAccess("dm", room_id, profile_id, participant_ids=(row[0], row[1]))
+        except StorageUnavailable as exc:
+            return await self._from_mirror(room_id, profile_id, exc)
+        if access is None:
+            return NotVisible()
+        if access.kind == "dm":
+            first, second = access.room.participant_ids
+            self.participants.remember(room_id, (first, second))
+        return Allowed(access)
+
+    async def require(self, room_id: uuid.UUID, profile_id: uuid.UUID) -> RoomAccess:
+        """The caller's access, or the error every HTTP caller answers with."""
+        match await self.check(room_id, profile_id):
+            case Allowed(access):
+                return access
+            case NotVisible():
+                raise NotFound("No such room.")
+            case Unknown(reason):
+                raise StorageUnavailable(reason, store="postgresql", operation="ROOM_ACCESS")
+
+    async def _from_mirror(
+        self, room_id: uuid.UUID, profile_id: uuid.UUID, error: StorageUnavailable
+    ) -> RoomAnswer:
+        try:
+            pair = await self.participants.dm_participants(room_id)
+        except StorageUnavailable:
+            pair = None
+        if pair is None:
+            return Unknown(str(error))
+        return _dm_answer(room_id, profile_id, pair)
 
 
-async def _group_access(
-    session: AsyncSession, room_id: uuid.UUID, profile_id: uuid.UUID
-) -> RoomAccess | None:
-    role = await session.scalar(
-        select(GroupConversationMember.role).where(
-            GroupConversationMember.group_id == room_id,
-            GroupConversationMember.profile_id == profile_id,
-        )
-    )
-    if role is None:
-        return None
-    return RoomAccess("group", room_id, profile_id, role=role)
-
-
-async def _channel_access(
-    session: AsyncSession, room_id: uuid.UUID, profile_id: uuid.UUID
-) -> RoomAccess | None:
-    row = (
-        await session.execute(
-            select(Channel.server_id, Channel.type, Member.id, Member.role)
-            .join(Member, Member.server_id == Channel.server_id)
-            .where(Channel.id == room_id, Member.profile_id == profile_id)
-        )
-    ).first()
-    if row is None:
-        return None
-    server_id, channel_type, member_id, role = row
-    return RoomAccess(
-        "channel",
-        room_id,
-        profile_id,
-        server_id=server_id,
-        channel_type=channel_type,
-        member_id=member_id,
-        role=role,
-    )
+def _dm_answer(
+    room_id: uuid.UUID, profile_id: uuid.UUID, pair: tuple[uuid.UUID, uuid.UUID]
+) -> RoomAnswer:
+    if profile_id not in pair:
+        return NotVisible()
+    return Allowed(RoomAccess(Room("dm", room_id, participant_ids=pair), profile_id))

@@ -10,10 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from parley.community.members import repository as members
 from parley.errors import NotFound, ValidationFailed
-from parley.resilience.mirror_queue import queue_conversation_mirror
 from parley.rooms import repository as rooms
 from parley.rooms.schemas import RoomOut, dm_room
 from parley.storage.postgres.models import Conversation
+from parley.storage.postgres.replay_queue import queue_conversation_mirror
 
 
 async def get_or_create_dm_conversation(

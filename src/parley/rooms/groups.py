@@ -16,8 +16,8 @@ from parley.community.members import repository as members
 from parley.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from parley.paths import found_or_404
 from parley.rooms import repository as rooms
-from parley.rooms.access import RoomAccess
 from parley.rooms.revocation import revoke_access_after_commit
+from parley.rooms.room import RoomAccess
 from parley.rooms.schemas import RoomOut, group_room
 from parley.state import AppState
 from parley.storage.postgres.models import GroupConversation, GroupConversationMember, Profile

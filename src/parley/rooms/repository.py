@@ -15,10 +15,13 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parley.ids import new_id
+from parley.rooms.room import Room, RoomAccess
 from parley.storage.postgres.models import (
+    Channel,
     Conversation,
     GroupConversation,
     GroupConversationMember,
+    Member,
     Profile,
 )
 
@@ -199,3 +202,89 @@ async def update_group_member_role(session: AsyncSession, member_id: uuid.UUID, 
 async def delete_group(session: AsyncSession, group_id: uuid.UUID) -> None:
     """GROUP_DELETE: its members and messages go with it."""
     await session.execute(delete(GroupConversation).where(GroupConversation.id == group_id))
+
+
+async def select_room_access(
+    session: AsyncSession, room_id: uuid.UUID, profile_id: uuid.UUID
+) -> RoomAccess | None:
+    """The caller's access to `room_id`, or None when the room does not exist
+    *or* the caller is not in it: both become 404, so nobody learns a room
+    exists."""
+    return (
+        await _dm_access(session, room_id, profile_id)
+        or await _group_access(session, room_id, profile_id)
+        or await _channel_access(session, room_id, profile_id)
+    )
+
+
+async def _dm_access(
+    session: AsyncSession, room_id: uuid.UUID, profile_id: uuid.UUID
+) -> RoomAccess | None:
+    row = (
+        await session.execute(
+            select(Conversation.profile_one_id, Conversation.profile_two_id).where(
+                Conversation.id == room_id,
+                or_(
+                    Conversation.profile_one_id == profile_id,
+                    Conversation.profile_two_id == profile_id,
+                ),
+            )
+        )
+    ).first()
+    if row is None:
+        return None
+    return RoomAccess(Room("dm", room_id, participant_ids=(row[0], row[1])), profile_id)
+
+
+async def _group_access(
+    session: AsyncSession, room_id: uuid.UUID, profile_id: uuid.UUID
+) -> RoomAccess | None:
+    role = await session.scalar(
+        select(GroupConversationMember.role).where(
+            GroupConversationMember.group_id == room_id,
+            GroupConversationMember.profile_id == profile_id,
+        )
+    )
+    if role is None:
+        return None
+    return RoomAccess(Room("group", room_id), profile_id, role=role)
+
+
+async def _channel_access(
+    session: AsyncSession, room_id: uuid.UUID, profile_id: uuid.UUID
+) -> RoomAccess | None:
+    row = (
+        await session.execute(
+            select(Channel.server_id, Channel.type, Member.id, Member.role)
+            .join(Member, Member.server_id == Channel.server_id)
+            .where(Channel.id == room_id, Member.profile_id == profile_id)
+        )
+    ).first()
+    if row is None:
+        return None
+    server_id, channel_type, member_id, role = row
+    room = Room("channel", room_id, server_id=server_id, channel_type=channel_type)
+    return RoomAccess(room, profile_id, member_id=member_id, role=role)
+
+
+async def select_room(session: AsyncSession, room_id: uuid.UUID) -> Room | None:
+    """A room without a caller (to load a message for subscribers, who were
+    authorised when they subscribed)."""
+    pair = (
+        await session.execute(
+            select(Conversation.profile_one_id, Conversation.profile_two_id).where(
+                Conversation.id == room_id
+            )
+        )
+    ).first()
+    if pair is not None:
+        return Room("dm", room_id, participant_ids=(pair[0], pair[1]))
+    channel = (
+        await session.execute(select(Channel.server_id, Channel.type).where(Channel.id == room_id))
+    ).first()
+    if channel is not None:
+        return Room("channel", room_id, server_id=channel[0], channel_type=channel[1])
+    group = await session.scalar(
+        select(GroupConversation.id).where(GroupConversation.id == room_id)
+    )
+    return Room("group", room_id) if group is not None else None

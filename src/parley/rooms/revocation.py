@@ -16,7 +16,6 @@ from typing import Literal
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from parley.realtime.events import room_events
 from parley.state import AppState
 from parley.storage.postgres.database import on_commit
 
@@ -40,7 +39,7 @@ def revoke_access_after_commit(
 
     async def announce() -> None:
         try:
-            await room_events(state).access_revoked(rooms, profile_id, reason)
+            await state.events.access_revoked(rooms, profile_id, reason)
         except Exception:
             log.exception("access_revoked_failed", reason=reason, rooms=len(rooms))
 

@@ -1,6 +1,6 @@
 """Room rules the API exposes: opening a DM or a group, listing the caller's
 DMs and groups, reading any room (DM, group or channel) through
-`find_room_access`, and the group-only changes. Nobody learns a room exists
+`select_room_access`, and the group-only changes. Nobody learns a room exists
 unless they are in it (404)."""
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from parley.errors import NotFound
 from parley.paths import found_or_404
 from parley.rooms import dms, groups
 from parley.rooms import repository as rooms
-from parley.rooms.access import RoomAccess, find_room_access
+from parley.rooms.repository import select_room_access
+from parley.rooms.room import RoomAccess
 from parley.rooms.schemas import NewDm, NewGroup, RoomOut, channel_room, dm_room
 from parley.state import AppState
 
@@ -90,7 +91,7 @@ async def remove_room_member(
 async def access_or_404(
     session: AsyncSession, caller_id: uuid.UUID, room_id: uuid.UUID
 ) -> RoomAccess:
-    access = await find_room_access(session, room_id, caller_id)
+    access = await select_room_access(session, room_id, caller_id)
     if access is None:
         raise NotFound("No such room.")
     return access

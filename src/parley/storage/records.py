@@ -1,4 +1,5 @@
-"""Storage-neutral records: what both stores hold for a DM, field for field.
+"""Storage-neutral records: what both stores hold for a DM, field for field,
+and the author view both can render it with.
 Each store's adapter converts its own shape to and from these; API schemas
 are built from them and never from a storage shape."""
 
@@ -58,6 +59,17 @@ class MessageRecord:
 def newest(a: MessageRecord, b: MessageRecord) -> MessageRecord:
     """Last writer wins by `updatedAt`."""
     return b if b.newer_than(a) else a
+
+
+@dataclass(frozen=True)
+class Author:
+    """How a message's author is shown: from PostgreSQL or MongoDB's mirror."""
+
+    id: uuid.UUID
+    name: str
+    image_url: str | None
+    member_id: uuid.UUID | None = None  # channel messages: the author's membership
+    role: str | None = None  # channel messages: the author's role
 
 
 @dataclass(frozen=True)

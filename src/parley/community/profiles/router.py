@@ -16,7 +16,6 @@ from parley.community.profiles.schemas import (
 from parley.deps import AppStateDep, SessionDep
 from parley.fields import error_responses
 from parley.paths import id_or_404
-from parley.storage.postgres.database import on_commit
 
 router = APIRouter(
     prefix="/api/profiles", tags=["profiles"], responses=error_responses(401, 404, 422)
@@ -33,12 +32,7 @@ async def patch_me(
     body: ProfileChanges, session: SessionDep, state: AppStateDep, caller: CurrentProfileId
 ) -> OwnProfile:
     changes = body.model_dump(exclude_unset=True)
-    profile = await service.change_profile(session, caller, changes)
-
-    async def render_afresh() -> None:
-        state.resilience.directory.forget(caller)
-
-    on_commit(session, render_afresh)
+    profile = await service.change_profile(session, caller, changes, state.replication.directory)
     return own_profile(profile)
 
 

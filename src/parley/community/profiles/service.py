@@ -16,8 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from parley.community.members import repository as members
 from parley.community.profiles import repository as profiles
 from parley.errors import NotFound, Unauthorized
-from parley.resilience.mirror_queue import queue_profile_mirror
+from parley.replication.directory import Directory
+from parley.storage.postgres.database import on_commit
 from parley.storage.postgres.models import Profile
+from parley.storage.postgres.replay_queue import queue_profile_mirror
 
 
 def _account_gone() -> Unauthorized:
@@ -46,9 +48,10 @@ async def get_visible_profile(
 
 
 async def change_profile(
-    session: AsyncSession, profile_id: uuid.UUID, changes: dict[str, Any]
+    session: AsyncSession, profile_id: uuid.UUID, changes: dict[str, Any], directory: Directory
 ) -> Profile:
-    """Change `name` and/or `image_url` and queue the MongoDB mirror of the profile."""
+    """Change `name` and/or `image_url` and queue the MongoDB mirror of the
+    profile; once committed, this instance renders the new name at once."""
     unknown = set(changes) - {"name", "image_url"}
     assert not unknown, f"not profile fields: {unknown}"
     if not changes:
@@ -57,4 +60,9 @@ async def change_profile(
     if profile is None:
         raise _account_gone()
     await queue_profile_mirror(session, profile_id)
+
+    async def render_afresh() -> None:
+        directory.forget(profile_id)
+
+    on_commit(session, render_afresh)
     return profile

@@ -1,6 +1,7 @@
 """The MongoDB mirror of what a DM needs from PostgreSQL: conversation
-participants and the author's name and image. Written through
-`sync_to_both_databases` when they change, and backfilled by `parley migrate`."""
+participants and the author's name and image. Written by the replay worker from
+PostgreSQL's queue (`replay_queue.queue_*_mirror`), backfilled by `parley
+migrate`, and read while PostgreSQL is unavailable."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from parley.storage.mongo.bulk import bulk_write_chunked
 from parley.storage.mongo.database import MongoDocument
 from parley.storage.mongo.schema import CONVERSATIONS, PROFILES
+from parley.storage.records import Author
 
 
 def profile_document(
@@ -47,3 +49,17 @@ async def upsert_conversations(
     db: AsyncDatabase[MongoDocument], docs: Sequence[MongoDocument]
 ) -> None:
     await upsert_documents(db, CONVERSATIONS, docs)
+
+
+async def dm_participants(
+    db: AsyncDatabase[MongoDocument], conversation_id: uuid.UUID
+) -> tuple[uuid.UUID, uuid.UUID] | None:
+    doc = await db[CONVERSATIONS].find_one({"_id": conversation_id})
+    return (doc["profileIds"][0], doc["profileIds"][1]) if doc else None
+
+
+async def authors(
+    db: AsyncDatabase[MongoDocument], ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, Author]:
+    cursor = db[PROFILES].find({"_id": {"$in": list(ids)}}).batch_size(len(ids) + 1)
+    return {d["_id"]: Author(d["_id"], d["name"], d.get("imageUrl")) async for d in cursor}

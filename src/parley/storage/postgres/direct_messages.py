@@ -1,4 +1,4 @@
-"""PostgreSQL adapter for the DM copy and the replay queue towards MongoDB.
+"""PostgreSQL adapter for the DM copy (the queue itself is `replay_queue.py`).
 
 Every DM change is written in one statement together with its
 `mongo_replay_queue` row (crash insurance: if the process dies before MongoDB
@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -20,21 +18,19 @@ from sqlalchemy import (
     Table,
     bindparam,
     delete,
-    func,
     insert,
     literal,
     select,
     text,
-    update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parley.storage.postgres.messages import DIRECT_MESSAGES
-from parley.storage.postgres.models import Conversation, Profile, ReplayEntry
+from parley.storage.postgres.models import ReplayEntry
+from parley.storage.postgres.replay_queue import MESSAGE
 from parley.storage.records import MessageRecord
 
-MESSAGE = "message"
 _table = DIRECT_MESSAGES.table
 _queue: Table = ReplayEntry.__table__  # type: ignore[assignment]
 
@@ -123,28 +119,6 @@ async def upsert_many_newer(session: AsyncSession, records: Sequence[MessageReco
         await session.execute(_newer_versions(records))
 
 
-async def mark_missed(session: AsyncSession, queue_row_id: int) -> None:
-    """MongoDB missed this change: replay it now, and merge reads meanwhile."""
-    await session.execute(
-        update(_queue).where(_queue.c.id == queue_row_id).values(missed=True, not_before=func.now())
-    )
-
-
-async def queue_missed(session: AsyncSession, record: MessageRecord) -> None:
-    """Queue a message MongoDB is missing (found during a nonce retry)."""
-    await session.execute(
-        insert(_queue).values(
-            kind=MESSAGE, entity_id=record.id, conversation_id=record.room_id, missed=True
-        )
-    )
-
-
-async def confirm(session: AsyncSession, queue_row_ids: Sequence[int]) -> None:
-    """MongoDB has these changes: drop their queue rows."""
-    if queue_row_ids:
-        await session.execute(delete(_queue).where(_queue.c.id.in_(list(queue_row_ids))))
-
-
 async def delete_message(session: AsyncSession, message_id: uuid.UUID) -> None:
     """Remove a row this request inserted but must not keep (a nonce retry that
     lost to an earlier send), with its queue rows; never a user-visible delete."""
@@ -152,105 +126,8 @@ async def delete_message(session: AsyncSession, message_id: uuid.UUID) -> None:
     await session.execute(delete(_table).where(_table.c.id == message_id))
 
 
-def _seconds_ago(seconds: float) -> object:
-    return func.now() - func.make_interval(0, 0, 0, 0, 0, 0, seconds)
-
-
-@dataclass(frozen=True)
-class QueueEntry:
-    id: int
-    kind: str
-    entity_id: uuid.UUID
-    missed: bool
-
-
-async def claim_due(
-    session: AsyncSession, limit: int, grace_seconds: float, lease_seconds: float
-) -> list[QueueEntry]:
-    """Lease up to `limit` due rows. `FOR UPDATE SKIP LOCKED` lets several
-    instances claim concurrently without sharing a row; insurance rows younger
-    than the grace period are left to the request that wrote them."""
-    due = (
-        select(_queue.c.id)
-        .where(
-            _queue.c.not_before <= func.now(),
-            (_queue.c.missed.is_(True))
-            | (
-                _queue.c.created_at
-                < func.now() - func.make_interval(0, 0, 0, 0, 0, 0, grace_seconds)
-            ),
-        )
-        .order_by(_queue.c.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-        .scalar_subquery()
-    )
-    statement = (
-        update(_queue)
-        .where(_queue.c.id.in_(due))
-        .values(
-            not_before=_seconds_ago(-lease_seconds),
-            attempts=_queue.c.attempts + 1,
-        )
-        .returning(_queue.c.id, _queue.c.kind, _queue.c.entity_id, _queue.c.missed)
-    )
-    rows = (await session.execute(statement)).all()
-    return [QueueEntry(*row) for row in rows]
-
-
-async def release(session: AsyncSession, queue_row_ids: Sequence[int]) -> None:
-    """Delivery failed: make the rows due again now instead of after the lease."""
-    if queue_row_ids:
-        await session.execute(
-            update(_queue).where(_queue.c.id.in_(list(queue_row_ids))).values(not_before=func.now())
-        )
-
-
 async def messages_by_ids(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[MessageRecord]:
     if not ids:
         return []
     rows = (await session.execute(select(_table).where(_table.c.id.in_(list(ids))))).all()
     return [DIRECT_MESSAGES.to_record(row) for row in rows]
-
-
-async def conversations_by_ids(
-    session: AsyncSession, ids: Sequence[uuid.UUID]
-) -> list[tuple[uuid.UUID, tuple[uuid.UUID, uuid.UUID], datetime]]:
-    if not ids:
-        return []
-    rows = (
-        await session.execute(
-            select(
-                Conversation.id,
-                Conversation.profile_one_id,
-                Conversation.profile_two_id,
-                Conversation.created_at,
-            ).where(Conversation.id.in_(list(ids)))
-        )
-    ).all()
-    return [(row[0], (row[1], row[2]), row[3]) for row in rows]
-
-
-async def profiles_by_ids(
-    session: AsyncSession, ids: Sequence[uuid.UUID]
-) -> list[tuple[uuid.UUID, str, str | None, datetime]]:
-    if not ids:
-        return []
-    rows = (
-        await session.execute(
-            select(Profile.id, Profile.name, Profile.image_url, Profile.updated_at).where(
-                Profile.id.in_(list(ids))
-            )
-        )
-    ).all()
-    return [(row[0], row[1], row[2], row[3]) for row in rows]
-
-
-async def conversations_with_missed(session: AsyncSession) -> set[uuid.UUID]:
-    """Conversations MongoDB is known to lack changes for (reads merge them)."""
-    rows = await session.execute(
-        select(_queue.c.conversation_id)
-        .where(_queue.c.missed.is_(True), _queue.c.kind == MESSAGE)
-        .distinct()
-    )
-    return {row[0] for row in rows if row[0] is not None}

@@ -10,6 +10,7 @@ writes (with their replay-queue rows in the same statement) live in
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,8 +18,14 @@ from sqlalchemy import Column, Table, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from parley.storage.postgres.models import ChannelMessage, DirectMessage, GroupMessage
-from parley.storage.records import MessageRecord, PageQuery
+from parley.storage.postgres.models import (
+    ChannelMessage,
+    DirectMessage,
+    GroupMessage,
+    Member,
+    Profile,
+)
+from parley.storage.records import Author, MessageRecord, PageQuery
 
 
 @dataclass(frozen=True)
@@ -127,3 +134,25 @@ async def save_version(session: AsyncSession, table: MessageTable, record: Messa
             updated_at=record.updated_at,
         )
     )
+
+
+async def authors(
+    session: AsyncSession, profile_ids: Iterable[uuid.UUID], server_id: uuid.UUID | None
+) -> dict[uuid.UUID, Author]:
+    """The authors of channel or group messages; in a channel (`server_id`) with
+    their current membership and role in its server."""
+    ids = list(set(profile_ids))
+    if not ids:
+        return {}
+    if server_id is None:
+        rows = await session.execute(
+            select(Profile.id, Profile.name, Profile.image_url).where(Profile.id.in_(ids))
+        )
+        return {row[0]: Author(row[0], row[1], row[2]) for row in rows}
+    statement = (
+        select(Profile.id, Profile.name, Profile.image_url, Member.id, Member.role)
+        .outerjoin(Member, (Member.profile_id == Profile.id) & (Member.server_id == server_id))
+        .where(Profile.id.in_(ids))
+    )
+    members = await session.execute(statement)
+    return {row[0]: Author(row[0], row[1], row[2], row[3], row[4]) for row in members}

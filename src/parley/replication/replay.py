@@ -25,15 +25,15 @@ from typing import Any
 
 import structlog
 
-from parley.resilience.backlog import Backlog
-from parley.resilience.duplicates import resolve_nonce_duplicate
-from parley.resilience.guard import StoreGuard
-from parley.resilience.metrics import Metrics
-from parley.resilience.mirror_queue import KIND_CONVERSATION, KIND_MESSAGE, KIND_PROFILE
+from parley.replication.backlog import Backlog
+from parley.replication.duplicates import resolve_nonce_duplicate
+from parley.resilience import Metrics, StoreGuard
 from parley.storage.errors import StorageConflict, StorageError
 from parley.storage.mongo import direct_messages as mongo_dm
 from parley.storage.mongo import mirror
 from parley.storage.postgres import direct_messages as pg_dm
+from parley.storage.postgres import mirror as pg_mirror
+from parley.storage.postgres import replay_queue
 from parley.storage.records import MessageRecord, now_ms
 
 log = structlog.get_logger("parley.replay")
@@ -53,18 +53,22 @@ class ForMongo:
 
 
 async def _claim_for_mongo(session: Any, limit: int) -> ForMongo:
-    entries = await pg_dm.claim_due(session, limit, GRACE_SECONDS, LEASE_SECONDS)
-    ids = {kind: [e.entity_id for e in entries if e.kind == kind] for kind in (
-        KIND_MESSAGE, KIND_CONVERSATION, KIND_PROFILE)}  # fmt: skip
+    entries = await replay_queue.claim_due(session, limit, GRACE_SECONDS, LEASE_SECONDS)
+    ids = {
+        kind: [e.entity_id for e in entries if e.kind == kind]
+        for kind in (replay_queue.MESSAGE, replay_queue.CONVERSATION, replay_queue.PROFILE)
+    }
     batch = ForMongo([e.id for e in entries])
-    batch.messages = await pg_dm.messages_by_ids(session, ids[KIND_MESSAGE])
+    batch.messages = await pg_dm.messages_by_ids(session, ids[replay_queue.MESSAGE])
     batch.conversations = [
         mirror.conversation_document(cid, pair, created)
-        for cid, pair, created in await pg_dm.conversations_by_ids(session, ids[KIND_CONVERSATION])
+        for cid, pair, created in await pg_mirror.conversations_by_ids(
+            session, ids[replay_queue.CONVERSATION]
+        )
     ]
     batch.profiles = [
         mirror.profile_document(*row)
-        for row in await pg_dm.profiles_by_ids(session, ids[KIND_PROFILE])
+        for row in await pg_mirror.profiles_by_ids(session, ids[replay_queue.PROFILE])
     ]
     return batch
 
@@ -122,7 +126,7 @@ class ReplayWorker:
 
     async def refresh_backlog(self) -> None:
         conversations = await self.postgres.run(
-            "REPLAY_BACKLOG_CONVERSATIONS", pg_dm.conversations_with_missed
+            "REPLAY_BACKLOG_CONVERSATIONS", replay_queue.conversations_with_missed
         )
         self.backlog.replace(conversations)
         self.metrics.set_gauge("parley_replay_backlog_conversations", len(conversations))
@@ -140,10 +144,12 @@ class ReplayWorker:
             for record in collisions:
                 await resolve_nonce_duplicate(record, self.mongo, self.postgres)
         except StorageError:
-            await self.postgres.run("REPLAY_RELEASE", lambda s: pg_dm.release(s, batch.queue_rows))
+            await self.postgres.run(
+                "REPLAY_RELEASE", lambda s: replay_queue.release(s, batch.queue_rows)
+            )
             raise
         await self.postgres.run(
-            "REPLAY_CONFIRM_MONGO", lambda s: pg_dm.confirm(s, batch.queue_rows)
+            "REPLAY_CONFIRM_MONGO", lambda s: replay_queue.confirm(s, batch.queue_rows)
         )
         self.metrics.count("replayed", "mongodb", "REPLAY_WRITE_MONGO", len(batch.queue_rows))
         log.info("replayed_to_mongodb", rows=len(batch.queue_rows), messages=len(batch.messages))

@@ -1,44 +1,34 @@
-"""`Resilience`: the per-process resilience objects, built in the app's lifespan
-and handed to services explicitly.
+"""`Replication`: one process's DM replication objects, built in the app's
+lifespan and handed to services as a typed field of `AppState`.
 
-It owns one breaker and guard per store, the replay worker, the confirmer, the
-backlog and the directory, and exposes the original design's API as methods:
-`with_mongo_fallback`, `sync_to_both_databases`, `check_database_health`.
+It owns one breaker and guard per store (from the resilience toolkit), the
+replay worker, the confirmer, the backlog and the directory, and starts and
+stops their background loops.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any, TypeVar
+from typing import Any
 
-from parley.resilience.backlog import Backlog
-from parley.resilience.breaker import CircuitBreaker
-from parley.resilience.confirmer import Confirmer
-from parley.resilience.direct_messages import DirectMessages
-from parley.resilience.directory import Directory
-from parley.resilience.dualwrite import DualWrite, Hook, sync_to_both_databases
-from parley.resilience.fallback import (
-    MongoOperation,
-    PostgresOperation,
-    Sourced,
-    with_mongo_fallback,
+from parley.replication.backlog import Backlog
+from parley.replication.confirmer import Confirmer
+from parley.replication.direct_messages import DirectMessages
+from parley.replication.directory import Directory
+from parley.replication.replay import ReplayWorker
+from parley.resilience import (
+    CircuitBreaker,
+    Metrics,
+    StoreGuard,
 )
-from parley.resilience.guard import StoreGuard
-from parley.resilience.health import check_database_health
-from parley.resilience.metrics import Metrics
-from parley.resilience.replay import ReplayWorker
 from parley.settings import Settings
 from parley.storage.errors import StorageError
 from parley.storage.mongo.database import MongoDatabase
 from parley.storage.postgres.database import PostgresDatabase
 
-T = TypeVar("T")
-M = TypeVar("M")
-P = TypeVar("P")
 
-
-class Resilience:
+class Replication:
     def __init__(self, settings: Settings, mongo: MongoDatabase, postgres: PostgresDatabase):
         self.settings = settings
         self.metrics = Metrics()
@@ -109,43 +99,3 @@ class Resilience:
         self._tasks.clear()
         with contextlib.suppress(StorageError):
             await self.confirmer.flush()
-
-    # -- the original design's API ------------------------------------------------
-
-    async def with_mongo_fallback(
-        self,
-        mongo_operation: MongoOperation[T],
-        postgres_operation: PostgresOperation[T],
-        operation_name: str,
-    ) -> Sourced[T]:
-        return await with_mongo_fallback(
-            mongo_operation,
-            postgres_operation,
-            operation_name,
-            mongo=self.mongo,
-            postgres=self.postgres,
-        )
-
-    async def sync_to_both_databases(
-        self,
-        mongo_operation: MongoOperation[M],
-        postgres_operation: PostgresOperation[P],
-        operation_name: str,
-        *,
-        queue_for_mongo: Hook[M, P] | None = None,
-        queue_for_postgres: Hook[M, P] | None = None,
-    ) -> DualWrite[M, P]:
-        return await sync_to_both_databases(
-            mongo_operation,
-            postgres_operation,
-            operation_name,
-            mongo=self.mongo,
-            postgres=self.postgres,
-            queue_for_mongo=queue_for_mongo,
-            queue_for_postgres=queue_for_postgres,
-        )
-
-    async def check_database_health(self) -> dict[str, Any]:
-        return await check_database_health(
-            self._mongo_db, self._postgres_db, deadline=self.settings.health_deadline
-        )

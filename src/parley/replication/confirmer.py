@@ -17,10 +17,10 @@ from typing import Any
 
 import structlog
 
-from parley.resilience.guard import StoreGuard
+from parley.resilience import StoreGuard
 from parley.storage.errors import StorageError
 from parley.storage.mongo import direct_messages as mongo_dm
-from parley.storage.postgres import direct_messages as pg_dm
+from parley.storage.postgres import replay_queue
 
 log = structlog.get_logger("parley.confirmer")
 MAX_BUFFER = 50_000
@@ -48,7 +48,7 @@ class Confirmer:
         versions, self._versions = self._versions, []
         results = await asyncio.gather(
             self.postgres.run(
-                "DM_CONFIRM_POSTGRES_QUEUE", partial(pg_dm.confirm, queue_row_ids=rows)
+                "DM_CONFIRM_POSTGRES_QUEUE", partial(replay_queue.confirm, queue_row_ids=rows)
             ),
             self.mongo.run(
                 "DM_CONFIRM_MONGO_MARKERS", partial(mongo_dm.confirm, versions=versions)

@@ -26,24 +26,27 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from parley.resilience.backlog import Backlog
-from parley.resilience.coalesce import Coalescer
-from parley.resilience.confirmer import Confirmer
-from parley.resilience.dualwrite import DualWrite, StillWriting, sync_to_both_databases
-from parley.resilience.fallback import (
+from parley.replication.backlog import Backlog
+from parley.replication.confirmer import Confirmer
+from parley.resilience import (
     MONGODB,
     POSTGRESQL,
+    Coalescer,
+    DualWrite,
     MongoOperation,
     PostgresOperation,
     Sourced,
+    StillWriting,
+    StoreGuard,
+    sync_to_both_databases,
     with_mongo_fallback,
 )
-from parley.resilience.guard import StoreGuard
 from parley.storage.deadline import detach
 from parley.storage.errors import StorageConflict, StorageError
 from parley.storage.mongo import direct_messages as mongo_dm
 from parley.storage.postgres import direct_messages as pg_dm
 from parley.storage.postgres import messages as pg_messages
+from parley.storage.postgres import replay_queue
 from parley.storage.records import MessageRecord, PageQuery, newest
 
 BOTH = f"{MONGODB},{POSTGRESQL}"
@@ -181,7 +184,7 @@ class DirectMessages:
         self.backlog.add(record.room_id)
         if write.postgres is not None:
             await self.postgres.run(
-                "DM_QUEUE_FOR_MONGO", partial(pg_dm.mark_missed, queue_row_id=write.postgres)
+                "DM_QUEUE_FOR_MONGO", partial(replay_queue.mark_missed, queue_row_id=write.postgres)
             )
 
     async def _queue_for_postgres(self, write: DualWrite[Any, Any], record: MessageRecord) -> None:
@@ -228,7 +231,7 @@ class DirectMessages:
                 )
                 if original is not None:
                     await self.postgres.run(
-                        "DM_QUEUE_FOR_MONGO", partial(pg_dm.queue_missed, record=original)
+                        "DM_QUEUE_FOR_MONGO", partial(replay_queue.queue_missed, record=original)
                     )
                     self.backlog.add(original.room_id)
         if original is None:

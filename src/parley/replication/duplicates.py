@@ -15,7 +15,7 @@ from typing import Any
 
 import structlog
 
-from parley.resilience.guard import StoreGuard
+from parley.resilience import StoreGuard
 from parley.storage.mongo import direct_messages as mongo_dm
 from parley.storage.postgres import direct_messages as pg_dm
 from parley.storage.postgres import messages as pg_messages

@@ -7,11 +7,9 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from parley.storage.errors import StorageError
-
-HealthStatus = Literal["healthy", "degraded", "unhealthy"]
 
 
 class Pingable(Protocol):
@@ -61,15 +59,3 @@ async def check_database_health(
         "postgresql": results["postgresql"].up,
         "timestamp": utc_timestamp(),
     }
-
-
-def summarize(databases: dict[str, Any]) -> tuple[HealthStatus, str]:
-    """The overall status and message for a `check_database_health` result."""
-    mongo, postgres = bool(databases["mongodb"]), bool(databases["postgresql"])
-    if mongo and postgres:
-        return "healthy", "All databases operational"
-    if mongo:
-        return "degraded", "PostgreSQL is down; direct messages are served from MongoDB"
-    if postgres:
-        return "degraded", "MongoDB is down; direct messages are served from PostgreSQL"
-    return "unhealthy", "MongoDB and PostgreSQL are both down"

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine
 from typing import Any, Generic, Protocol, TypeVar
 
-from parley.resilience.breaker import CircuitBreaker
-from parley.resilience.metrics import Metrics
+from parley.resilience._breaker import CircuitBreaker
+from parley.resilience._metrics import Metrics
 from parley.storage.errors import BreakerOpen, StorageTimeout, StorageUnavailable
 
 T = TypeVar("T")

@@ -21,8 +21,8 @@ from typing import Any, Generic, TypeVar
 
 import structlog
 
-from parley.resilience.fallback import MONGODB, POSTGRESQL, MongoOperation, PostgresOperation
-from parley.resilience.guard import StoreGuard
+from parley.resilience._fallback import MONGODB, POSTGRESQL, MongoOperation, PostgresOperation
+from parley.resilience._guard import StoreGuard
 from parley.storage.deadline import detach
 from parley.storage.errors import BreakerOpen, StorageConflict, StorageError, StorageUnavailable
 

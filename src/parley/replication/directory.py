@@ -14,26 +14,17 @@ from __future__ import annotations
 import time
 import uuid
 from collections import OrderedDict
-from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
-from sqlalchemy import select
-
-from parley.resilience.fallback import with_postgres_fallback
-from parley.resilience.guard import StoreGuard
-from parley.storage.mongo.schema import CONVERSATIONS, PROFILES
-from parley.storage.postgres.models import Conversation, Profile
+from parley.resilience import StoreGuard, with_postgres_fallback
+from parley.storage.mongo import mirror as mongo_mirror
+from parley.storage.postgres import mirror as pg_mirror
+from parley.storage.records import Author
 
 Pair = tuple[uuid.UUID, uuid.UUID]
 CACHE_SIZE = 100_000
 AUTHOR_TTL = 1.0
-
-
-@dataclass(frozen=True)
-class Author:
-    id: uuid.UUID
-    name: str
-    image_url: str | None
 
 
 class Directory:
@@ -60,23 +51,9 @@ class Directory:
         if cached is not None:
             return cached
 
-        async def from_postgres(session: Any) -> Pair | None:
-            row = (
-                await session.execute(
-                    select(Conversation.profile_one_id, Conversation.profile_two_id).where(
-                        Conversation.id == conversation_id
-                    )
-                )
-            ).first()
-            return (row[0], row[1]) if row else None
-
-        async def from_mongo(db: Any) -> Pair | None:
-            doc = await db[CONVERSATIONS].find_one({"_id": conversation_id})
-            return (doc["profileIds"][0], doc["profileIds"][1]) if doc else None
-
         found = await with_postgres_fallback(
-            from_postgres,
-            from_mongo,
+            partial(pg_mirror.dm_participants, conversation_id=conversation_id),
+            partial(mongo_mirror.dm_participants, conversation_id=conversation_id),
             "DM_PARTICIPANTS",
             mongo=self.mongo,
             postgres=self.postgres,
@@ -118,19 +95,9 @@ class Directory:
 
     async def _load_authors(self, ids: list[uuid.UUID]) -> dict[uuid.UUID, Author]:
 
-        async def from_postgres(session: Any) -> dict[uuid.UUID, Author]:
-            rows = await session.execute(
-                select(Profile.id, Profile.name, Profile.image_url).where(Profile.id.in_(ids))
-            )
-            return {row[0]: Author(row[0], row[1], row[2]) for row in rows}
-
-        async def from_mongo(db: Any) -> dict[uuid.UUID, Author]:
-            cursor = db[PROFILES].find({"_id": {"$in": ids}}).batch_size(len(ids) + 1)
-            return {d["_id"]: Author(d["_id"], d["name"], d.get("imageUrl")) async for d in cursor}
-
         found = await with_postgres_fallback(
-            from_postgres,
-            from_mongo,
+            partial(pg_mirror.authors, ids=ids),
+            partial(mongo_mirror.authors, ids=ids),
             "DM_AUTHORS",
             mongo=self.mongo,
             postgres=self.postgres,

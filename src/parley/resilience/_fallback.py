@@ -22,7 +22,7 @@ import structlog
 from pymongo.asynchronous.database import AsyncDatabase
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from parley.resilience.guard import StoreGuard
+from parley.resilience._guard import StoreGuard
 from parley.storage.deadline import detach
 from parley.storage.errors import BreakerOpen, StorageUnavailable
 

@@ -1,0 +1,80 @@
+"""The DM path: messages on two stores through `parley.replication`.
+
+The caller's access was checked by `MessageService`. Events are published once
+the write is acknowledged by at least one store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+from parley.messages import rules
+from parley.messages.render import Reply, created_or_found, message_json, page_body
+from parley.messages.schemas import MessageCreate
+from parley.realtime.events import MessageEventType, RoomEvents
+from parley.replication.runtime import Replication
+from parley.rooms.room import RoomAccess
+from parley.storage.deadline import detach
+from parley.storage.records import MessageRecord, PageQuery
+
+
+async def render(replication: Replication, records: list[MessageRecord]) -> list[dict[str, Any]]:
+    authors = await replication.directory.authors({r.author_id for r in records})
+    return [message_json(r, authors.get(r.author_id)) for r in records]
+
+
+async def load(
+    replication: Replication, room_id: uuid.UUID, message_id: uuid.UUID
+) -> dict[str, Any] | None:
+    found = await replication.direct_messages.get(room_id, message_id)
+    if found.value is None:
+        return None
+    [payload] = await render(replication, [found.value])
+    return payload
+
+
+class DirectMessagePath:
+    def __init__(self, replication: Replication, events: RoomEvents) -> None:
+        self.replication = replication
+        self.dms = replication.direct_messages
+        self.events = events
+
+    async def list(self, query: PageQuery) -> Reply:
+        found = await self.dms.page(query)
+        items = await render(self.replication, found.value[: query.limit + 1])
+        return Reply(page_body(items, found.value, query.limit), data_source=found.source)
+
+    async def post(self, access: RoomAccess, body: MessageCreate) -> Reply:
+        record = rules.new_message(access, body)
+        # The author is the caller (also of the original, on a nonce retry), so
+        # the lookup runs alongside the write instead of after it.
+        lookup = {access.profile_id}
+        author = asyncio.ensure_future(self.replication.directory.authors(lookup))
+        try:
+            written = await self.dms.send(record, client_nonce=body.nonce is not None)
+        except BaseException:
+            detach(author)
+            raise
+        payload = message_json(written.record, (await author).get(access.profile_id))
+        if written.created:
+            await self.events.message_event("message.created", access.room_id, payload)
+        return created_or_found(payload, written.created, ",".join(written.stores))
+
+    async def edit(self, access: RoomAccess, message_id: uuid.UUID, content: str) -> Reply:
+        current = await self._existing(access.room_id, message_id)
+        return await self._save(rules.edited(access, current, content), "message.updated")
+
+    async def delete(self, access: RoomAccess, message_id: uuid.UUID) -> Reply:
+        current = await self._existing(access.room_id, message_id)
+        return await self._save(rules.deleted(access, current), "message.deleted")
+
+    async def _existing(self, room_id: uuid.UUID, message_id: uuid.UUID) -> MessageRecord:
+        return rules.existing((await self.dms.get(room_id, message_id)).value)
+
+    async def _save(self, version: MessageRecord, event: MessageEventType) -> Reply:
+        stores = await self.dms.save_version(version)
+        [payload] = await render(self.replication, [version])
+        await self.events.message_event(event, version.room_id, payload)
+        return Reply(payload, 200, ",".join(stores))
