@@ -1,5 +1,5 @@
 """Helpers shared by the benchmarks: a throwaway dev stack, people and a DM made
-with direct inserts (as `tests/factories.py` does), percentiles, the machine
+by the shared factories (`parley.devstack.factories`), percentiles, the machine
 and server description, and writing one section of `docs/BENCHMARKS.md`.
 
 Benchmarks measure and print; they never assert timings.
@@ -17,21 +17,16 @@ import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from pymongo import AsyncMongoClient
-from sqlalchemy import insert
 
 from parley.app import build_state
-from parley.auth.tokens import issue_token
 from parley.devstack import DevStack
+from parley.devstack.factories import Person, make_dm, make_person
 from parley.devstack.postgres import pg_bindir
 from parley.devstack.process import descendants
-from parley.ids import new_id
 from parley.settings import Settings, load_settings
-from parley.storage.postgres.models import Conversation, Profile
-from parley.storage.postgres.replay_queue import queue_conversation_mirror, queue_profile_mirror
 
 REPO = Path(__file__).resolve().parents[1]
 BENCHMARKS_MD = REPO / "docs" / "BENCHMARKS.md"
@@ -81,48 +76,18 @@ def tuning(settings: Settings) -> dict[str, object]:
 # -- people and a DM -------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Person:
-    id: uuid.UUID
-    token: str
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
-
-
 async def make_dm_pair(settings: Settings) -> tuple[Person, Person, uuid.UUID]:
-    """Two people and a DM between them, inserted into PostgreSQL with their
-    mirror rows queued (the app's replay worker copies them to MongoDB)."""
+    """Two people and a DM between them (the shared factories), with tokens
+    that outlast a long run; the app's replay worker copies the mirror rows to
+    MongoDB."""
     state = build_state(settings)
-    people: list[Person] = []
     try:
-        async with state.postgres.sessionmaker.begin() as session:
-            for name in ("Ada", "Bob"):
-                profile_id = new_id()
-                await session.execute(
-                    insert(Profile).values(
-                        id=profile_id,
-                        email=f"{profile_id.hex}@example.com",
-                        name=name,
-                        password_hash="not-a-real-hash",
-                    )
-                )
-                await queue_profile_mirror(session, profile_id)
-                token = issue_token(profile_id, settings.jwt_secret, 3600 * 4)
-                people.append(Person(profile_id, token))
-            conversation_id = new_id()
-            one, two = sorted(p.id for p in people)
-            await session.execute(
-                insert(Conversation).values(
-                    id=conversation_id, profile_one_id=one, profile_two_id=two
-                )
-            )
-            await queue_conversation_mirror(session, conversation_id)
+        ada = await make_person(state, "Ada", token_seconds=4 * 3600)
+        bob = await make_person(state, "Bob", token_seconds=4 * 3600)
+        return ada, bob, await make_dm(state, ada, bob)
     finally:
         await state.mongo.close()
         await state.postgres.dispose()
-    return people[0], people[1], conversation_id
 
 
 # -- direct clients for checking the stores --------------------------------------------

@@ -45,26 +45,14 @@ from common import (
     raw_clients,
     write_section,
 )
-from sqlalchemy import insert
 from websockets.asyncio.client import ClientConnection, connect
 
 from parley.app import build_state
-from parley.auth.tokens import issue_token
 from parley.cli.migrate import run_migrations
 from parley.devstack.app_process import AppProcess
-from parley.ids import new_id
+from parley.devstack.factories import make_dm, make_group, make_person, make_server
 from parley.realtime import config as realtime_config
 from parley.settings import Settings
-from parley.storage.postgres.models import (
-    Channel,
-    Conversation,
-    GroupConversation,
-    GroupConversationMember,
-    Member,
-    Profile,
-    Server,
-)
-from parley.storage.postgres.replay_queue import queue_conversation_mirror, queue_profile_mirror
 
 SUBSCRIBERS = 200
 SCENARIOS = [("pairs", 100.0), ("pairs", 50.0), ("dm", 25.0), ("channel", 20.0)]  # (name, msg/s)
@@ -103,60 +91,21 @@ async def make_people(settings: Settings) -> dict[str, list[Sub]]:
     instances; one server whose only channel has all of them. Returns each
     scenario's subscriptions."""
     state = build_state(settings)
-    ids = [new_id() for _ in range(SUBSCRIBERS)]
-    tokens = {pid: issue_token(pid, settings.jwt_secret, 4 * 3600) for pid in ids}
     dm_subs: list[Sub] = []
     pair_subs: list[Sub] = []
     channel_subs: list[Sub] = []
     try:
-        async with state.postgres.sessionmaker.begin() as session:
-            for i, pid in enumerate(ids):
-                await session.execute(
-                    insert(Profile).values(
-                        id=pid, email=f"{pid.hex}@example.com", name=f"P{i}",
-                        password_hash="not-a-real-hash",
-                    )
-                )  # fmt: skip
-                await queue_profile_mirror(session, pid)
-            for i in range(0, SUBSCRIBERS, 2):
-                one, two = ids[i], ids[i + 1]
-                dm = new_id()
-                low, high = sorted((one, two))
-                await session.execute(
-                    insert(Conversation).values(id=dm, profile_one_id=low, profile_two_id=high)
-                )
-                await queue_conversation_mirror(session, dm)
-                dm_subs += [Sub(one, tokens[one], 0, dm), Sub(two, tokens[two], 1, dm)]
-                group = new_id()
-                await session.execute(
-                    insert(GroupConversation).values(
-                        id=group, name=f"pair {i}", created_by_profile_id=one
-                    )
-                )
-                for pid, role in ((one, "ADMIN"), (two, "GUEST")):
-                    await session.execute(
-                        insert(GroupConversationMember).values(
-                            id=new_id(), group_id=group, profile_id=pid, role=role
-                        )
-                    )
-                pair_subs += [Sub(one, tokens[one], 0, group), Sub(two, tokens[two], 1, group)]
-            server, channel = new_id(), new_id()
-            await session.execute(
-                insert(Server).values(
-                    id=server, name="Bench", invite_code=new_id().hex, owner_profile_id=ids[0]
-                )
-            )
-            await session.execute(
-                insert(Channel).values(id=channel, server_id=server, name="general", type="TEXT")
-            )
-            for i, pid in enumerate(ids):
-                await session.execute(
-                    insert(Member).values(
-                        id=new_id(), profile_id=pid, server_id=server,
-                        role="ADMIN" if i == 0 else "GUEST",
-                    )
-                )  # fmt: skip
-                channel_subs.append(Sub(pid, tokens[pid], i % 2, channel))
+        people = [
+            await make_person(state, f"P{i}", token_seconds=4 * 3600) for i in range(SUBSCRIBERS)
+        ]
+        for one, two in zip(people[::2], people[1::2], strict=True):
+            dm = await make_dm(state, one, two)
+            dm_subs += [Sub(one.id, one.token, 0, dm), Sub(two.id, two.token, 1, dm)]
+            group = await make_group(state, one, [two])
+            pair_subs += [Sub(one.id, one.token, 0, group), Sub(two.id, two.token, 1, group)]
+        members = {person: "GUEST" for person in people[1:]}
+        _, channel = await make_server(state, people[0], members)
+        channel_subs = [Sub(p.id, p.token, i % 2, channel) for i, p in enumerate(people)]
     finally:
         await state.mongo.close()
         await state.postgres.dispose()
