@@ -51,7 +51,6 @@ from parley.app import build_state
 from parley.cli.migrate import run_migrations
 from parley.devstack.app_process import AppProcess
 from parley.devstack.factories import make_dm, make_group, make_person, make_server
-from parley.realtime import config as realtime_config
 from parley.settings import Settings
 
 SUBSCRIBERS = 200
@@ -333,8 +332,8 @@ async def main() -> None:
   (group messages live in PostgreSQL only). dm: the same shape with DMs, whose
   sends are dual writes to MongoDB and PostgreSQL. channel: one channel whose
   {SUBSCRIBERS} members are all subscribed (fan-out of 200 per message).
-- Realtime settings at their defaults (send queue {realtime_config.SEND_QUEUE_SIZE}
-  frames, NOTIFY channel `{realtime_config.NOTIFY_CHANNEL}`).
+- Realtime settings at their defaults (send queue {settings.ws_send_queue_size}
+  frames, NOTIFY channel `{settings.ws_notify_channel}`).
 
 {table}
 """

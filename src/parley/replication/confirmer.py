@@ -24,11 +24,14 @@ from parley.storage.postgres import replay_queue
 
 log = structlog.get_logger("parley.confirmer")
 MAX_BUFFER = 50_000
+# Markers confirmed together: a tenth of a second of sends per statement, and
+# well inside replay's grace period, so replay rarely meets a confirmed change.
+CONFIRM_INTERVAL = 0.1
 
 
 class Confirmer:
     def __init__(
-        self, mongo: StoreGuard[Any], postgres: StoreGuard[Any], interval: float = 0.1
+        self, mongo: StoreGuard[Any], postgres: StoreGuard[Any], interval: float = CONFIRM_INTERVAL
     ) -> None:
         self.mongo = mongo
         self.postgres = postgres

@@ -38,8 +38,14 @@ from parley.storage.records import MessageRecord, now_ms
 
 log = structlog.get_logger("parley.replay")
 
+# Insurance markers younger than this belong to a request still settling them.
 GRACE_SECONDS = 5.0
+# How long a claimed batch is this worker's before another may take it.
 LEASE_SECONDS = 5.0
+# Replay moves batches, not single rows: its calls get longer deadlines than a
+# request's (and, being background work, a slow one does not trip a breaker).
+CLAIM_DEADLINE = 5.0
+WRITE_DEADLINE = 10.0
 
 
 @dataclass
@@ -133,13 +139,17 @@ class ReplayWorker:
 
     async def replay_to_mongo(self) -> int:
         batch: ForMongo = await self.postgres.run(
-            "REPLAY_CLAIM_FOR_MONGO", lambda s: _claim_for_mongo(s, self.batch_size), deadline=5
+            "REPLAY_CLAIM_FOR_MONGO",
+            lambda s: _claim_for_mongo(s, self.batch_size),
+            deadline=CLAIM_DEADLINE,
         )
         if not batch.queue_rows:
             return 0
         try:
             collisions = await self.mongo.run(
-                "REPLAY_WRITE_MONGO", lambda db: _write_to_mongo(db, batch), deadline=10
+                "REPLAY_WRITE_MONGO",
+                lambda db: _write_to_mongo(db, batch),
+                deadline=WRITE_DEADLINE,
             )
             for record in collisions:
                 await resolve_nonce_duplicate(record, self.mongo, self.postgres)
@@ -168,13 +178,15 @@ class ReplayWorker:
                 now - timedelta(seconds=GRACE_SECONDS),
                 self.batch_size,
             ),
-            deadline=5,
+            deadline=CLAIM_DEADLINE,
         )
         if not entry_ids:
             return 0
         try:
             await self.postgres.run(
-                "REPLAY_WRITE_POSTGRES", lambda s: pg_dm.upsert_many_newer(s, records), deadline=10
+                "REPLAY_WRITE_POSTGRES",
+                lambda s: pg_dm.upsert_many_newer(s, records),
+                deadline=WRITE_DEADLINE,
             )
         except StorageConflict:
             await self._write_one_by_one(records)

@@ -29,6 +29,12 @@ R = TypeVar("R")
 log = structlog.get_logger("parley.coalesce")
 
 Pending = tuple[I, "asyncio.Future[R]"]
+# A batch large enough to amortise a round trip, small enough to stay well
+# inside one operation's deadline on a slow store.
+MAX_BATCH = 100
+# Two writes in flight: one being written while the next fills up; more would
+# only queue on the store's side.
+MAX_IN_FLIGHT = 2
 
 
 class Coalescer(Generic[I, R]):
@@ -36,8 +42,8 @@ class Coalescer(Generic[I, R]):
         self,
         write: Callable[[Sequence[I]], Awaitable[Sequence[R]]],
         *,
-        max_batch: int = 100,
-        max_in_flight: int = 2,
+        max_batch: int = MAX_BATCH,
+        max_in_flight: int = MAX_IN_FLIGHT,
     ) -> None:
         self._write = write
         self.max_batch = max_batch

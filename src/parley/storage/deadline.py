@@ -15,6 +15,11 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
+# The drivers' own timeouts (socket, command, commit) are this many deadlines:
+# a backstop for work the app has already stopped waiting for, never the limit
+# a caller sees.
+DRIVER_TIMEOUT_FACTOR = 4
+
 # Abandoned tasks are kept referenced until they finish (the event loop holds
 # tasks only weakly).
 _abandoned: set[asyncio.Task[Any]] = set()

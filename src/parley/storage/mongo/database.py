@@ -2,9 +2,9 @@
 app's lifespan, with short driver timeouts and a deadline on every named
 operation.
 
-Driver timeouts are set well under a second (never the 30-second defaults), and
-each operation also runs under `asyncio.timeout`, so a frozen server costs a
-caller its deadline and no more.
+Driver timeouts are short (never the 30-second defaults), and each operation
+also runs under `within_deadline`, so a frozen server costs a caller its
+deadline and no more.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from parley.settings import Settings
-from parley.storage.deadline import within_deadline
+from parley.storage.deadline import DRIVER_TIMEOUT_FACTOR, within_deadline
 from parley.storage.mongo.errors import translate_errors
 
 T = TypeVar("T")
@@ -43,7 +43,7 @@ class MongoDatabase:
             connect=False,
             serverSelectionTimeoutMS=ms,
             connectTimeoutMS=ms,
-            socketTimeoutMS=max(int(settings.db_deadline * 4000), 2000),
+            socketTimeoutMS=max(int(settings.db_deadline * DRIVER_TIMEOUT_FACTOR * 1000), 2000),
             waitQueueTimeoutMS=ms,
             maxPoolSize=settings.mongo_pool_size,
             heartbeatFrequencyMS=500,

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from parley.settings import Settings
-from parley.storage.deadline import within_deadline
+from parley.storage.deadline import DRIVER_TIMEOUT_FACTOR, within_deadline
 from parley.storage.postgres.errors import translate_errors
 
 T = TypeVar("T")
@@ -58,7 +58,7 @@ class PostgresDatabase:
             pool_recycle=1800,
             connect_args={
                 "timeout": settings.connect_timeout,
-                "command_timeout": max(settings.db_deadline * 4, 2.0),
+                "command_timeout": max(settings.db_deadline * DRIVER_TIMEOUT_FACTOR, 2.0),
                 "server_settings": {"application_name": "parley"},
             },
         )
@@ -95,7 +95,7 @@ class PostgresDatabase:
             async with self.sessionmaker() as session:
                 try:
                     yield session
-                    await within_deadline(session.commit(), self.deadline * 4)
+                    await within_deadline(session.commit(), self.deadline * DRIVER_TIMEOUT_FACTOR)
                 except BaseException:
                     await _rollback_quietly(session)
                     raise
