@@ -23,6 +23,7 @@ from parley.messages.service import MessageLoader
 from parley.realtime.lifecycle import Realtime
 from parley.realtime.router import router as realtime_router
 from parley.replication.runtime import Replication
+from parley.resilience import Metrics
 from parley.rooms.access import RoomAccessPolicy
 from parley.rooms.router import router as rooms_router
 from parley.settings import Settings
@@ -35,9 +36,10 @@ log = structlog.get_logger("parley.http")
 
 def build_state(settings: Settings) -> AppState:
     """Every per-process object, wired; nothing connects or starts yet."""
-    postgres = PostgresDatabase.from_settings(settings)
-    mongo = MongoDatabase.from_settings(settings)
-    replication = Replication(settings, mongo, postgres)
+    metrics = Metrics()
+    postgres = PostgresDatabase.from_settings(settings, metrics)
+    mongo = MongoDatabase.from_settings(settings, metrics)
+    replication = Replication(settings, mongo, postgres, metrics)
     access = RoomAccessPolicy(replication.postgres, replication.directory)
     realtime = Realtime.build(settings, access, MessageLoader(replication))
     return AppState(

@@ -15,13 +15,19 @@ import time
 import uuid
 from collections import OrderedDict
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
-from parley.resilience import StoreGuard, with_postgres_fallback
+from parley.resilience import (
+    MongoOperation,
+    PostgresOperation,
+    StoreGuard,
+    with_postgres_fallback,
+)
 from parley.storage.mongo import mirror as mongo_mirror
 from parley.storage.postgres import mirror as pg_mirror
 from parley.storage.records import Author
 
+T = TypeVar("T")
 Pair = tuple[uuid.UUID, uuid.UUID]
 CACHE_SIZE = 100_000
 AUTHOR_TTL = 1.0
@@ -50,18 +56,14 @@ class Directory:
         cached = self._pairs.get(conversation_id)
         if cached is not None:
             return cached
-
-        found = await with_postgres_fallback(
+        pair: Pair | None = await self._postgres_first(
+            "DM_PARTICIPANTS",
             partial(pg_mirror.dm_participants, conversation_id=conversation_id),
             partial(mongo_mirror.dm_participants, conversation_id=conversation_id),
-            "DM_PARTICIPANTS",
-            mongo=self.mongo,
-            postgres=self.postgres,
-            hedge_after=self.hedge_after,
         )
-        if found.value is not None:
-            self.remember(conversation_id, found.value)
-        return found.value
+        if pair is not None:
+            self.remember(conversation_id, pair)
+        return pair
 
     async def is_dm_participant(self, conversation_id: uuid.UUID, profile_id: uuid.UUID) -> bool:
         pair = await self.dm_participants(conversation_id)
@@ -94,11 +96,21 @@ class Directory:
         return known
 
     async def _load_authors(self, ids: list[uuid.UUID]) -> dict[uuid.UUID, Author]:
-
-        found = await with_postgres_fallback(
+        authors: dict[uuid.UUID, Author] = await self._postgres_first(
+            "DM_AUTHORS",
             partial(pg_mirror.authors, ids=ids),
             partial(mongo_mirror.authors, ids=ids),
-            "DM_AUTHORS",
+        )
+        return authors
+
+    async def _postgres_first(
+        self, name: str, postgres_read: PostgresOperation[T], mongo_read: MongoOperation[T]
+    ) -> T:
+        """PostgreSQL owns this data; MongoDB's mirror answers while it cannot."""
+        found = await with_postgres_fallback(
+            postgres_read,
+            mongo_read,
+            name,
             mongo=self.mongo,
             postgres=self.postgres,
             hedge_after=self.hedge_after,

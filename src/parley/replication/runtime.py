@@ -29,11 +29,15 @@ from parley.storage.postgres.database import PostgresDatabase
 
 
 class Replication:
-    def __init__(self, settings: Settings, mongo: MongoDatabase, postgres: PostgresDatabase):
+    def __init__(
+        self,
+        settings: Settings,
+        mongo: MongoDatabase,
+        postgres: PostgresDatabase,
+        metrics: Metrics | None = None,
+    ):
         self.settings = settings
-        self.metrics = Metrics()
-        self._mongo_db = mongo
-        self._postgres_db = postgres
+        self.metrics = metrics or Metrics()
         probe_deadline = settings.health_deadline
         self.mongo_breaker = CircuitBreaker(
             "mongodb",

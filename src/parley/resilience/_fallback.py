@@ -3,8 +3,9 @@ is unavailable (down, frozen past the deadline, or its breaker open).
 
 Only unavailability falls back. A conflict or a bug (anything that is not
 `StorageUnavailable`) surfaces unchanged, so fallback never hides an error.
-The original design's log lines are kept, once per attempt that actually failed;
-while a breaker is open the breaker logs a periodic count instead.
+Each attempt that actually failed logs one line ("[NAME] MongoDB failed,
+falling back to PostgreSQL"); while a breaker is open the breaker logs a
+periodic count instead.
 
 With `hedge_after`, a primary that has not answered by then is raced against
 the secondary and the first answer wins. The slow call is left to finish on its

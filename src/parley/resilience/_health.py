@@ -49,9 +49,9 @@ async def check_database_health(
 ) -> dict[str, Any]:
     """Probe both databases concurrently.
 
-    Returns `{"mongodb": bool, "postgresql": bool, "timestamp": str}` (ISO-8601 UTC),
-    the original design's shape. Never raises for an unreachable database and
-    never waits longer than `deadline` for one.
+    Returns `{"mongodb": bool, "postgresql": bool, "timestamp": str}` (ISO-8601
+    UTC). Never raises for an unreachable database and never waits longer than
+    `deadline` for one.
     """
     results = await probe_databases(mongo, postgres, deadline)
     return {

@@ -24,52 +24,58 @@ from parley.storage.postgres.models import (
     Member,
     Profile,
 )
+from parley.storage.postgres.named import execute, scalar, scalars
 
 
 async def insert_conversation_if_absent(
     session: AsyncSession, one: uuid.UUID, two: uuid.UUID
 ) -> uuid.UUID | None:
-    """DM_INSERT_IF_ABSENT: the new conversation's id, or None when the pair
+    """The new conversation's id, or None when the pair
     already has one (a concurrent insert waits for the other to commit)."""
     assert one < two
-    return await session.scalar(
+    return await scalar(
+        session,
+        "DM_INSERT_IF_ABSENT",
         insert(Conversation)
         .values(id=new_id(), profile_one_id=one, profile_two_id=two)
         .on_conflict_do_nothing(
             index_elements=[Conversation.profile_one_id, Conversation.profile_two_id]
         )
-        .returning(Conversation.id)
+        .returning(Conversation.id),
     )
 
 
 async def select_conversation_by_pair(
     session: AsyncSession, one: uuid.UUID, two: uuid.UUID
 ) -> Conversation | None:
-    """DM_GET_BY_PAIR"""
-    return await session.scalar(
+    return await scalar(
+        session,
+        "DM_GET_BY_PAIR",
         select(Conversation).where(
             Conversation.profile_one_id == one, Conversation.profile_two_id == two
-        )
+        ),
     )
 
 
 async def select_conversation(
     session: AsyncSession, conversation_id: uuid.UUID
 ) -> Conversation | None:
-    """DM_GET_BY_ID"""
-    return await session.scalar(select(Conversation).where(Conversation.id == conversation_id))
+    return await scalar(
+        session, "DM_GET_BY_ID", select(Conversation).where(Conversation.id == conversation_id)
+    )
 
 
 async def select_conversations_of_profile(
     session: AsyncSession, profile_id: uuid.UUID
 ) -> list[Conversation]:
-    """DM_LIST_BY_PROFILE"""
-    rows = await session.scalars(
+    rows = await scalars(
+        session,
+        "DM_LIST_BY_PROFILE",
         select(Conversation).where(
             or_(
                 Conversation.profile_one_id == profile_id, Conversation.profile_two_id == profile_id
             )
-        )
+        ),
     )
     return list(rows)
 
@@ -77,11 +83,12 @@ async def select_conversations_of_profile(
 async def select_profiles(
     session: AsyncSession, profile_ids: Iterable[uuid.UUID]
 ) -> dict[uuid.UUID, Profile]:
-    """ROOM_PROFILES_GET_MANY"""
     ids = list(set(profile_ids))
     if not ids:
         return {}
-    rows = await session.scalars(select(Profile).where(Profile.id.in_(ids)))
+    rows = await scalars(
+        session, "ROOM_PROFILES_GET_MANY", select(Profile).where(Profile.id.in_(ids))
+    )
     return {row.id: row for row in rows}
 
 
@@ -91,11 +98,12 @@ async def insert_group(
     name: str | None,
     image_url: str | None,
 ) -> GroupConversation:
-    """GROUP_INSERT"""
-    group: GroupConversation | None = await session.scalar(
+    group: GroupConversation | None = await scalar(
+        session,
+        "GROUP_INSERT",
         insert(GroupConversation)
         .values(id=new_id(), name=name, image_url=image_url, created_by_profile_id=creator_id)
-        .returning(GroupConversation)
+        .returning(GroupConversation),
     )
     assert group is not None
     return group
@@ -104,10 +112,12 @@ async def insert_group(
 async def insert_group_members(
     session: AsyncSession, group_id: uuid.UUID, roles: Sequence[tuple[uuid.UUID, str]]
 ) -> None:
-    """GROUP_MEMBERS_INSERT_IF_ABSENT: (profile_id, role) pairs; existing kept."""
+    """(profile_id, role) pairs; existing kept."""
     if not roles:
         return
-    await session.execute(
+    await execute(
+        session,
+        "GROUP_MEMBERS_INSERT_IF_ABSENT",
         insert(GroupConversationMember)
         .values(
             [
@@ -117,34 +127,40 @@ async def insert_group_members(
         )
         .on_conflict_do_nothing(
             index_elements=[GroupConversationMember.group_id, GroupConversationMember.profile_id]
-        )
+        ),
     )
 
 
 async def select_group(session: AsyncSession, group_id: uuid.UUID) -> GroupConversation | None:
-    """GROUP_GET_BY_ID"""
-    return await session.scalar(select(GroupConversation).where(GroupConversation.id == group_id))
+    return await scalar(
+        session,
+        "GROUP_GET_BY_ID",
+        select(GroupConversation).where(GroupConversation.id == group_id),
+    )
 
 
 async def lock_group(session: AsyncSession, group_id: uuid.UUID) -> GroupConversation | None:
-    """GROUP_LOCK: the group row, locked until commit so membership changes of
+    """The group row, locked until commit so membership changes of
     one group run one at a time (size cap, last-member deletion)."""
-    return await session.scalar(
+    return await scalar(
+        session,
+        "GROUP_LOCK",
         select(GroupConversation)
         .where(GroupConversation.id == group_id)
         .with_for_update()
-        .execution_options(populate_existing=True)
+        .execution_options(populate_existing=True),
     )
 
 
 async def select_groups_of_profile(
     session: AsyncSession, profile_id: uuid.UUID
 ) -> list[GroupConversation]:
-    """GROUP_LIST_BY_MEMBER"""
-    rows = await session.scalars(
+    rows = await scalars(
+        session,
+        "GROUP_LIST_BY_MEMBER",
         select(GroupConversation)
         .join(GroupConversationMember, GroupConversationMember.group_id == GroupConversation.id)
-        .where(GroupConversationMember.profile_id == profile_id)
+        .where(GroupConversationMember.profile_id == profile_id),
     )
     return list(rows)
 
@@ -152,15 +168,17 @@ async def select_groups_of_profile(
 async def select_group_members(
     session: AsyncSession, group_ids: Iterable[uuid.UUID]
 ) -> list[tuple[GroupConversationMember, Profile]]:
-    """GROUP_MEMBERS_LIST: in joining order, with profiles."""
+    """In joining order, with profiles."""
     ids = list(group_ids)
     if not ids:
         return []
-    rows = await session.execute(
+    rows = await execute(
+        session,
+        "GROUP_MEMBERS_LIST",
         select(GroupConversationMember, Profile)
         .join(Profile, Profile.id == GroupConversationMember.profile_id)
         .where(GroupConversationMember.group_id.in_(ids))
-        .order_by(GroupConversationMember.id)
+        .order_by(GroupConversationMember.id),
     )
     return [(member, profile) for member, profile in rows]
 
@@ -168,40 +186,46 @@ async def select_group_members(
 async def update_group(
     session: AsyncSession, group_id: uuid.UUID, changes: dict[str, Any]
 ) -> GroupConversation | None:
-    """GROUP_UPDATE: name and/or image_url; None when the group is gone."""
-    return await session.scalar(
+    """Name and/or image_url; None when the group is gone."""
+    return await scalar(
+        session,
+        "GROUP_UPDATE",
         update(GroupConversation)
         .where(GroupConversation.id == group_id)
         .values(**changes, updated_at=func.now())
         .returning(GroupConversation)
-        .execution_options(populate_existing=True)
+        .execution_options(populate_existing=True),
     )
 
 
 async def delete_group_member(
     session: AsyncSession, group_id: uuid.UUID, profile_id: uuid.UUID
 ) -> None:
-    """GROUP_MEMBER_DELETE"""
-    await session.execute(
+    await execute(
+        session,
+        "GROUP_MEMBER_DELETE",
         delete(GroupConversationMember).where(
             GroupConversationMember.group_id == group_id,
             GroupConversationMember.profile_id == profile_id,
-        )
+        ),
     )
 
 
 async def update_group_member_role(session: AsyncSession, member_id: uuid.UUID, role: str) -> None:
-    """GROUP_MEMBER_UPDATE_ROLE"""
-    await session.execute(
+    await execute(
+        session,
+        "GROUP_MEMBER_UPDATE_ROLE",
         update(GroupConversationMember)
         .where(GroupConversationMember.id == member_id)
-        .values(role=role)
+        .values(role=role),
     )
 
 
 async def delete_group(session: AsyncSession, group_id: uuid.UUID) -> None:
-    """GROUP_DELETE: its members and messages go with it."""
-    await session.execute(delete(GroupConversation).where(GroupConversation.id == group_id))
+    """Its members and messages go with it."""
+    await execute(
+        session, "GROUP_DELETE", delete(GroupConversation).where(GroupConversation.id == group_id)
+    )
 
 
 async def select_room_access(
@@ -221,14 +245,16 @@ async def _dm_access(
     session: AsyncSession, room_id: uuid.UUID, profile_id: uuid.UUID
 ) -> RoomAccess | None:
     row = (
-        await session.execute(
+        await execute(
+            session,
+            "DM_ACCESS",
             select(Conversation.profile_one_id, Conversation.profile_two_id).where(
                 Conversation.id == room_id,
                 or_(
                     Conversation.profile_one_id == profile_id,
                     Conversation.profile_two_id == profile_id,
                 ),
-            )
+            ),
         )
     ).first()
     if row is None:
@@ -239,11 +265,13 @@ async def _dm_access(
 async def _group_access(
     session: AsyncSession, room_id: uuid.UUID, profile_id: uuid.UUID
 ) -> RoomAccess | None:
-    role = await session.scalar(
+    role = await scalar(
+        session,
+        "GROUP_ACCESS",
         select(GroupConversationMember.role).where(
             GroupConversationMember.group_id == room_id,
             GroupConversationMember.profile_id == profile_id,
-        )
+        ),
     )
     if role is None:
         return None
@@ -254,10 +282,12 @@ async def _channel_access(
     session: AsyncSession, room_id: uuid.UUID, profile_id: uuid.UUID
 ) -> RoomAccess | None:
     row = (
-        await session.execute(
+        await execute(
+            session,
+            "CHANNEL_ACCESS",
             select(Channel.server_id, Channel.type, Member.id, Member.role)
             .join(Member, Member.server_id == Channel.server_id)
-            .where(Channel.id == room_id, Member.profile_id == profile_id)
+            .where(Channel.id == room_id, Member.profile_id == profile_id),
         )
     ).first()
     if row is None:
@@ -271,20 +301,26 @@ async def select_room(session: AsyncSession, room_id: uuid.UUID) -> Room | None:
     """A room without a caller (to load a message for subscribers, who were
     authorised when they subscribed)."""
     pair = (
-        await session.execute(
+        await execute(
+            session,
+            "SELECT_ROOM",
             select(Conversation.profile_one_id, Conversation.profile_two_id).where(
                 Conversation.id == room_id
-            )
+            ),
         )
     ).first()
     if pair is not None:
         return Room("dm", room_id, participant_ids=(pair[0], pair[1]))
     channel = (
-        await session.execute(select(Channel.server_id, Channel.type).where(Channel.id == room_id))
+        await execute(
+            session,
+            "SELECT_ROOM",
+            select(Channel.server_id, Channel.type).where(Channel.id == room_id),
+        )
     ).first()
     if channel is not None:
         return Room("channel", room_id, server_id=channel[0], channel_type=channel[1])
-    group = await session.scalar(
-        select(GroupConversation.id).where(GroupConversation.id == room_id)
+    group = await scalar(
+        session, "SELECT_ROOM", select(GroupConversation.id).where(GroupConversation.id == room_id)
     )
     return Room("group", room_id) if group is not None else None

@@ -13,29 +13,35 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from parley.ids import new_id
 from parley.storage.postgres.models import Channel
+from parley.storage.postgres.named import execute, scalar, scalars
 
 
 async def insert_channel_if_name_free(
     session: AsyncSession, server_id: uuid.UUID, name: str, channel_type: str
 ) -> Channel | None:
-    """CHANNEL_INSERT_IF_NAME_FREE: None when the server already has that name."""
-    return await session.scalar(
+    """None when the server already has that name."""
+    return await scalar(
+        session,
+        "CHANNEL_INSERT_IF_NAME_FREE",
         insert(Channel)
         .values(id=new_id(), server_id=server_id, name=name, type=channel_type)
         .on_conflict_do_nothing(index_elements=[Channel.server_id, Channel.name])
-        .returning(Channel)
+        .returning(Channel),
     )
 
 
 async def select_channel(session: AsyncSession, channel_id: uuid.UUID) -> Channel | None:
-    """CHANNEL_GET_BY_ID"""
-    return await session.scalar(select(Channel).where(Channel.id == channel_id))
+    return await scalar(
+        session, "CHANNEL_GET_BY_ID", select(Channel).where(Channel.id == channel_id)
+    )
 
 
 async def select_channels_of_server(session: AsyncSession, server_id: uuid.UUID) -> list[Channel]:
-    """CHANNEL_LIST_BY_SERVER: oldest first (so `general` leads)."""
-    rows = await session.scalars(
-        select(Channel).where(Channel.server_id == server_id).order_by(Channel.id)
+    """Oldest first (so `general` leads)."""
+    rows = await scalars(
+        session,
+        "CHANNEL_LIST_BY_SERVER",
+        select(Channel).where(Channel.server_id == server_id).order_by(Channel.id),
     )
     return list(rows)
 
@@ -43,29 +49,32 @@ async def select_channels_of_server(session: AsyncSession, server_id: uuid.UUID)
 async def select_channel_ids_of_server(
     session: AsyncSession, server_id: uuid.UUID
 ) -> list[uuid.UUID]:
-    """CHANNEL_IDS_BY_SERVER"""
-    rows = await session.scalars(select(Channel.id).where(Channel.server_id == server_id))
+    rows = await scalars(
+        session, "CHANNEL_IDS_BY_SERVER", select(Channel.id).where(Channel.server_id == server_id)
+    )
     return list(rows)
 
 
 async def update_channel_if_name_free(
     session: AsyncSession, channel_id: uuid.UUID, changes: dict[str, Any]
 ) -> Channel | None:
-    """CHANNEL_UPDATE: None when a rename clashes with another channel's name.
+    """None when a rename clashes with another channel's name.
     Runs in a savepoint so the clash does not abort the request's transaction."""
     try:
         async with session.begin_nested():
-            return await session.scalar(
+            return await scalar(
+                session,
+                "CHANNEL_UPDATE",
                 update(Channel)
                 .where(Channel.id == channel_id)
                 .values(**changes, updated_at=func.now())
                 .returning(Channel)
-                .execution_options(populate_existing=True)
+                .execution_options(populate_existing=True),
             )
     except IntegrityError:
         return None
 
 
 async def delete_channel(session: AsyncSession, channel_id: uuid.UUID) -> None:
-    """CHANNEL_DELETE: its messages go with it."""
-    await session.execute(delete(Channel).where(Channel.id == channel_id))
+    """Its messages go with it."""
+    await execute(session, "CHANNEL_DELETE", delete(Channel).where(Channel.id == channel_id))

@@ -12,31 +12,34 @@ from sqlalchemy.orm import aliased
 
 from parley.ids import new_id
 from parley.storage.postgres.models import Member, Profile
+from parley.storage.postgres.named import execute, scalar, scalars
 
 
 async def select_membership(
     session: AsyncSession, server_id: uuid.UUID, profile_id: uuid.UUID
 ) -> Member | None:
-    """MEMBER_GET_BY_SERVER_AND_PROFILE"""
-    return await session.scalar(
-        select(Member).where(Member.server_id == server_id, Member.profile_id == profile_id)
+    return await scalar(
+        session,
+        "MEMBER_GET_BY_SERVER_AND_PROFILE",
+        select(Member).where(Member.server_id == server_id, Member.profile_id == profile_id),
     )
 
 
 async def select_member(session: AsyncSession, member_id: uuid.UUID) -> Member | None:
-    """MEMBER_GET_BY_ID"""
-    return await session.scalar(select(Member).where(Member.id == member_id))
+    return await scalar(session, "MEMBER_GET_BY_ID", select(Member).where(Member.id == member_id))
 
 
 async def select_members_with_profiles(
     session: AsyncSession, server_id: uuid.UUID
 ) -> list[tuple[Member, Profile]]:
-    """MEMBER_LIST_BY_SERVER: members in joining order, with their profiles."""
-    rows = await session.execute(
+    """Members in joining order, with their profiles."""
+    rows = await execute(
+        session,
+        "MEMBER_LIST_BY_SERVER",
         select(Member, Profile)
         .join(Profile, Profile.id == Member.profile_id)
         .where(Member.server_id == server_id)
-        .order_by(Member.id)
+        .order_by(Member.id),
     )
     return [(member, profile) for member, profile in rows]
 
@@ -44,53 +47,61 @@ async def select_members_with_profiles(
 async def insert_member_if_absent(
     session: AsyncSession, server_id: uuid.UUID, profile_id: uuid.UUID, role: str
 ) -> None:
-    """MEMBER_INSERT_IF_ABSENT: race-safe; an existing membership is kept as is."""
-    await session.execute(
+    """Race-safe; an existing membership is kept as is."""
+    await execute(
+        session,
+        "MEMBER_INSERT_IF_ABSENT",
         insert(Member)
         .values(id=new_id(), server_id=server_id, profile_id=profile_id, role=role)
-        .on_conflict_do_nothing(index_elements=[Member.profile_id, Member.server_id])
+        .on_conflict_do_nothing(index_elements=[Member.profile_id, Member.server_id]),
     )
 
 
 async def update_member_role(
     session: AsyncSession, member_id: uuid.UUID, role: str
 ) -> Member | None:
-    """MEMBER_UPDATE_ROLE: None when the member is gone."""
-    return await session.scalar(
+    """None when the member is gone."""
+    return await scalar(
+        session,
+        "MEMBER_UPDATE_ROLE",
         update(Member)
         .where(Member.id == member_id)
         .values(role=role, updated_at=func.now())
         .returning(Member)
-        .execution_options(populate_existing=True)
+        .execution_options(populate_existing=True),
     )
 
 
 async def delete_member(session: AsyncSession, member_id: uuid.UUID) -> None:
-    """MEMBER_DELETE: the membership only; messages keep their author (member_id
+    """The membership only; messages keep their author (member_id
     becomes NULL through the foreign key)."""
-    await session.execute(delete(Member).where(Member.id == member_id))
+    await execute(session, "MEMBER_DELETE", delete(Member).where(Member.id == member_id))
 
 
 async def select_profiles_sharing_a_server(
     session: AsyncSession, profile_id: uuid.UUID, candidate_ids: Iterable[uuid.UUID]
 ) -> set[uuid.UUID]:
-    """MEMBER_PROFILES_SHARING_A_SERVER: which of `candidate_ids` are members of
+    """Which of `candidate_ids` are members of
     at least one server `profile_id` is a member of."""
     candidates = list(candidate_ids)
     if not candidates:
         return set()
     mine, theirs = aliased(Member), aliased(Member)
-    rows = await session.scalars(
+    rows = await scalars(
+        session,
+        "MEMBER_PROFILES_SHARING_A_SERVER",
         select(theirs.profile_id)
         .distinct()
         .join(mine, mine.server_id == theirs.server_id)
-        .where(mine.profile_id == profile_id, theirs.profile_id.in_(candidates))
+        .where(mine.profile_id == profile_id, theirs.profile_id.in_(candidates)),
     )
     return set(rows)
 
 
 async def select_member_profile(session: AsyncSession, profile_id: uuid.UUID) -> Profile:
-    """MEMBER_PROFILE_GET: a member's profile (it exists: the foreign key says so)."""
-    profile = await session.scalar(select(Profile).where(Profile.id == profile_id))
+    """A member's profile (it exists: the foreign key says so)."""
+    profile = await scalar(
+        session, "MEMBER_PROFILE_GET", select(Profile).where(Profile.id == profile_id)
+    )
     assert profile is not None
     return profile

@@ -9,21 +9,25 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parley.storage.postgres.models import Profile
+from parley.storage.postgres.named import scalar
 
 
 async def select_profile(session: AsyncSession, profile_id: uuid.UUID) -> Profile | None:
-    """PROFILE_GET_BY_ID"""
-    return await session.scalar(select(Profile).where(Profile.id == profile_id))
+    return await scalar(
+        session, "PROFILE_GET_BY_ID", select(Profile).where(Profile.id == profile_id)
+    )
 
 
 async def update_profile(
     session: AsyncSession, profile_id: uuid.UUID, changes: dict[str, Any]
 ) -> Profile | None:
-    """PROFILE_UPDATE: name and/or image_url."""
-    return await session.scalar(
+    """Name and/or image_url."""
+    return await scalar(
+        session,
+        "PROFILE_UPDATE",
         update(Profile)
         .where(Profile.id == profile_id)
         .values(**changes, updated_at=func.now())
         .returning(Profile)
-        .execution_options(populate_existing=True)
+        .execution_options(populate_existing=True),
     )

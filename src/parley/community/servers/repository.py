@@ -10,6 +10,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parley.storage.postgres.models import Member, Server
+from parley.storage.postgres.named import execute, scalar, scalars
 
 
 async def insert_server(
@@ -20,8 +21,9 @@ async def insert_server(
     image_url: str | None,
     invite_code: str,
 ) -> Server:
-    """SERVER_INSERT"""
-    server: Server | None = await session.scalar(
+    server: Server | None = await scalar(
+        session,
+        "SERVER_INSERT",
         insert(Server)
         .values(
             id=server_id,
@@ -30,29 +32,31 @@ async def insert_server(
             invite_code=invite_code,
             owner_profile_id=owner_id,
         )
-        .returning(Server)
+        .returning(Server),
     )
     assert server is not None
     return server
 
 
 async def select_server(session: AsyncSession, server_id: uuid.UUID) -> Server | None:
-    """SERVER_GET_BY_ID"""
-    return await session.scalar(select(Server).where(Server.id == server_id))
+    return await scalar(session, "SERVER_GET_BY_ID", select(Server).where(Server.id == server_id))
 
 
 async def select_server_by_invite_code(session: AsyncSession, code: str) -> Server | None:
-    """SERVER_GET_BY_INVITE_CODE"""
-    return await session.scalar(select(Server).where(Server.invite_code == code))
+    return await scalar(
+        session, "SERVER_GET_BY_INVITE_CODE", select(Server).where(Server.invite_code == code)
+    )
 
 
 async def select_servers_of_profile(session: AsyncSession, profile_id: uuid.UUID) -> list[Server]:
-    """SERVER_LIST_BY_MEMBER: oldest first."""
-    rows = await session.scalars(
+    """Oldest first."""
+    rows = await scalars(
+        session,
+        "SERVER_LIST_BY_MEMBER",
         select(Server)
         .join(Member, Member.server_id == Server.id)
         .where(Member.profile_id == profile_id)
-        .order_by(Server.id)
+        .order_by(Server.id),
     )
     return list(rows)
 
@@ -60,16 +64,18 @@ async def select_servers_of_profile(session: AsyncSession, profile_id: uuid.UUID
 async def update_server(
     session: AsyncSession, server_id: uuid.UUID, changes: dict[str, Any]
 ) -> Server | None:
-    """SERVER_UPDATE: name, image_url, invite_code or owner_profile_id; None when gone."""
-    return await session.scalar(
+    """Name, image_url, invite_code or owner_profile_id; None when gone."""
+    return await scalar(
+        session,
+        "SERVER_UPDATE",
         update(Server)
         .where(Server.id == server_id)
         .values(**changes, updated_at=func.now())
         .returning(Server)
-        .execution_options(populate_existing=True)
+        .execution_options(populate_existing=True),
     )
 
 
 async def delete_server(session: AsyncSession, server_id: uuid.UUID) -> None:
-    """SERVER_DELETE: members, channels and channel messages go with it."""
-    await session.execute(delete(Server).where(Server.id == server_id))
+    """Members, channels and channel messages go with it."""
+    await execute(session, "SERVER_DELETE", delete(Server).where(Server.id == server_id))

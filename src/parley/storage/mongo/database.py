@@ -20,6 +20,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from parley.settings import Settings
 from parley.storage.deadline import DRIVER_TIMEOUT_FACTOR, within_deadline
 from parley.storage.mongo.errors import translate_errors
+from parley.storage.operations import OperationObserver, Operations
 
 T = TypeVar("T")
 log = structlog.get_logger("parley.mongo")
@@ -28,13 +29,22 @@ MongoDocument = dict[str, Any]
 
 
 class MongoDatabase:
-    def __init__(self, client: AsyncMongoClient[MongoDocument], name: str, deadline: float) -> None:
+    def __init__(
+        self,
+        client: AsyncMongoClient[MongoDocument],
+        name: str,
+        deadline: float,
+        observer: OperationObserver | None = None,
+    ) -> None:
         self.client = client
         self.db: AsyncDatabase[MongoDocument] = client[name]
         self.deadline = deadline
+        self.operations = Operations("mongodb", observer)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> MongoDatabase:
+    def from_settings(
+        cls, settings: Settings, observer: OperationObserver | None = None
+    ) -> MongoDatabase:
         ms = int(settings.connect_timeout * 1000)
         client: AsyncMongoClient[MongoDocument] = AsyncMongoClient(
             settings.mongo_url,
@@ -49,7 +59,7 @@ class MongoDatabase:
             heartbeatFrequencyMS=500,
             appname="parley",
         )
-        return cls(client, settings.mongo_database, settings.db_deadline)
+        return cls(client, settings.mongo_database, settings.db_deadline, observer)
 
     async def run(
         self,
@@ -59,13 +69,8 @@ class MongoDatabase:
         deadline: float | None = None,
     ) -> T:
         """Run `fn` against the database as operation `name`, within the deadline."""
-        started = time.perf_counter()
-        with translate_errors(name):
-            result = await within_deadline(fn(self.db), deadline or self.deadline)
-        log.debug(
-            "db_op", store="mongodb", op=name, ms=round((time.perf_counter() - started) * 1000, 2)
-        )
-        return result
+        with self.operations.timed(name), translate_errors(name):
+            return await within_deadline(fn(self.db), deadline or self.deadline)
 
     async def ping(self, deadline: float) -> float:
         """Round-trip `ping`; returns milliseconds or raises a storage error."""

@@ -15,7 +15,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import TypeVar
 
-import structlog
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -26,7 +25,9 @@ from sqlalchemy.ext.asyncio import (
 
 from parley.settings import Settings
 from parley.storage.deadline import DRIVER_TIMEOUT_FACTOR, within_deadline
+from parley.storage.operations import OperationObserver, Operations
 from parley.storage.postgres.errors import translate_errors
+from parley.storage.postgres.named import bind
 
 T = TypeVar("T")
 AFTER_COMMIT = "parley_after_commit"
@@ -38,17 +39,19 @@ def on_commit(session: AsyncSession, callback: Callable[[], Awaitable[None]]) ->
     session.info.setdefault(AFTER_COMMIT, []).append(callback)
 
 
-log = structlog.get_logger("parley.postgres")
-
-
 class PostgresDatabase:
-    def __init__(self, engine: AsyncEngine, deadline: float) -> None:
+    def __init__(
+        self, engine: AsyncEngine, deadline: float, observer: OperationObserver | None = None
+    ) -> None:
         self.engine = engine
         self.deadline = deadline
+        self.operations = Operations("postgresql", observer)
         self.sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> PostgresDatabase:
+    def from_settings(
+        cls, settings: Settings, observer: OperationObserver | None = None
+    ) -> PostgresDatabase:
         engine = create_async_engine(
             settings.sqlalchemy_url,
             pool_size=settings.pg_pool_size,
@@ -62,7 +65,7 @@ class PostgresDatabase:
                 "server_settings": {"application_name": "parley"},
             },
         )
-        return cls(engine, settings.db_deadline)
+        return cls(engine, settings.db_deadline, observer)
 
     async def run(
         self,
@@ -72,16 +75,8 @@ class PostgresDatabase:
         deadline: float | None = None,
     ) -> T:
         """Run `fn` in one transaction named `name`, within the deadline."""
-        started = time.perf_counter()
-        with translate_errors(name):
-            result = await within_deadline(self._transaction(fn), deadline or self.deadline)
-        log.debug(
-            "db_op",
-            store="postgresql",
-            op=name,
-            ms=round((time.perf_counter() - started) * 1000, 2),
-        )
-        return result
+        with self.operations.timed(name), translate_errors(name):
+            return await within_deadline(self._transaction(fn), deadline or self.deadline)
 
     async def _transaction(self, fn: Callable[[AsyncSession], Awaitable[T]]) -> T:
         async with self.sessionmaker.begin() as session:
@@ -93,6 +88,7 @@ class PostgresDatabase:
         run the `on_commit` callbacks."""
         with translate_errors(name):
             async with self.sessionmaker() as session:
+                bind(session, self.operations)
                 try:
                     yield session
                     await within_deadline(session.commit(), self.deadline * DRIVER_TIMEOUT_FACTOR)

@@ -1,8 +1,6 @@
 """initial schema
 
 Revision ID: 0001
-Revises:
-Create Date: 2026-11-26 04:31:59.755698
 """
 
 from __future__ import annotations
