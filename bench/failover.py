@@ -162,7 +162,7 @@ async def time_to_converge(pool: Any, mongo: Any, before: datetime | None) -> fl
 
 async def stored_ids(pool: Any, mongo: Any, dm: uuid.UUID) -> tuple[set[str], set[str]]:
     rows = await pool.fetch("SELECT id FROM direct_messages WHERE conversation_id = $1", dm)
-    cursor = mongo.parley.direct_messages.find({"conversationId": dm}, {"_id": 1})
+    cursor = mongo.parley.direct_messages.find({"conversationId": str(dm)}, {"_id": 1})
     return {str(r["id"]) for r in rows}, {str(d["_id"]) async for d in cursor}
 
 

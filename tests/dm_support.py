@@ -8,14 +8,15 @@ from sqlalchemy import select, text
 
 from parley.state import AppState
 from parley.storage.mongo import direct_messages as mongo_dm
-from parley.storage.mongo.schema import DIRECT_MESSAGES, PG_REPLAY_QUEUE
+from parley.storage.mongo.schema import DIRECT_MESSAGES, PG_REPLAY_QUEUE, key
 from parley.storage.postgres.messages import DIRECT_MESSAGES as PG_DIRECT_MESSAGES
 from parley.storage.records import MessageRecord
 
 
 async def mongo_messages(state: AppState, room_id: uuid.UUID) -> dict[uuid.UUID, MessageRecord]:
-    cursor = state.mongo.db[DIRECT_MESSAGES].find({"conversationId": room_id})
-    return {doc["_id"]: mongo_dm.from_document(doc) async for doc in cursor}
+    cursor = state.mongo.db[DIRECT_MESSAGES].find({"conversationId": key(room_id)})
+    records = [mongo_dm.from_document(doc) async for doc in cursor]
+    return {record.id: record for record in records}
 
 
 async def postgres_messages(state: AppState, room_id: uuid.UUID) -> dict[uuid.UUID, MessageRecord]:

@@ -15,7 +15,7 @@ from parley.devstack import DevStack
 from parley.ids import new_id
 from parley.settings import Settings
 from parley.state import AppState
-from parley.storage.mongo.schema import CONVERSATIONS, PROFILES
+from parley.storage.mongo.schema import CONVERSATIONS, PROFILES, key
 from parley.storage.postgres.models import Conversation, Profile
 from tests.dm_support import markers_left
 from tests.factories import make_dm, make_person
@@ -77,9 +77,9 @@ async def test_migrate_backfills_the_mirror_for_existing_data(
         await session.execute(
             insert(Conversation).values(id=conversation, profile_one_id=low, profile_two_id=high)
         )
-    assert await state.mongo.db[PROFILES].find_one({"_id": one}) is None
+    assert await state.mongo.db[PROFILES].find_one({"_id": key(one)}) is None
     await run_migrations(migrated)
-    profile = await state.mongo.db[PROFILES].find_one({"_id": one})
+    profile = await state.mongo.db[PROFILES].find_one({"_id": key(one)})
     assert profile is not None and profile["name"] == "Old One"
-    mirrored = await state.mongo.db[CONVERSATIONS].find_one({"_id": conversation})
-    assert mirrored is not None and mirrored["profileIds"] == sorted((one, two))
+    mirrored = await state.mongo.db[CONVERSATIONS].find_one({"_id": key(conversation)})
+    assert mirrored is not None and mirrored["profileIds"] == [key(p) for p in sorted((one, two))]

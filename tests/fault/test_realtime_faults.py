@@ -18,7 +18,7 @@ import pytest
 from parley.devstack import DevStack
 from parley.settings import Settings
 from parley.state import AppState
-from parley.storage.mongo.schema import CONVERSATIONS, PROFILES
+from parley.storage.mongo.schema import CONVERSATIONS, PROFILES, key
 from tests.factories import Person, make_dm, make_person
 from tests.integration.test_realtime_support import Client, client, parley_process, post_json
 from tests.support import ensure_running, eventually
@@ -59,8 +59,8 @@ async def mirrored(state: AppState, dm: uuid.UUID, *people: Person) -> None:
 
     async def ready() -> bool:
         db = state.mongo.db
-        conversation = await db[CONVERSATIONS].find_one({"_id": dm})
-        profiles = await db[PROFILES].count_documents({"_id": {"$in": [p.id for p in people]}})
+        conversation = await db[CONVERSATIONS].find_one({"_id": key(dm)})
+        profiles = await db[PROFILES].count_documents({"_id": {"$in": [key(p.id) for p in people]}})
         return conversation is not None and profiles == len(people)
 
     await eventually(ready, timeout=15)

@@ -3,9 +3,9 @@ FerretDB v1 (through the repo's launcher) backed by its own PostgreSQL cluster.
 
 FerretDB's PostgreSQL handler is used: it pushes scalar equality filters (strings,
 numbers, booleans) down to storage, where the SQLite handler pushes down only
-`_id`. Neither pushes down BSON UUIDs, which Parley's DM ids are, so on this
-local stack lookups by `conversationId` scan the collection; measured in
-docs/BENCHMARKS.md ("FerretDB storage handler"). Its PostgreSQL is a separate cluster with its
+`_id`; Parley stores its ids as text, so its lookups are pushed down, and
+`ferretdb_indexes` lets that storage answer them from an index (measured in
+docs/BENCHMARKS.md, "History cost"). Its PostgreSQL is a separate cluster with its
 own process, port and data directory, so the two database roles fail
 independently: freezing or killing the MongoDB role never touches Parley's
 PostgreSQL.
@@ -21,9 +21,14 @@ from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
 from parley.devstack.ferretdb_build import launcher_binary
+from parley.devstack.ferretdb_indexes import install_gin_twins
 from parley.devstack.ports import free_port, port_open
 from parley.devstack.postgres import PostgresServer
 from parley.devstack.process import ManagedProcess
+
+# FerretDB keeps each collection in one table; its planner statistics must follow
+# a bulk load within seconds, or lookups plan as scans of a "small" table.
+BACKEND_SETTINGS = {"autovacuum_naptime": "2s", "autovacuum_analyze_scale_factor": "0.02"}
 
 
 def find_mongod() -> str | None:
@@ -44,7 +49,10 @@ class MongoServer:
         else:
             self.kind = "ferretdb"
             self.backend = PostgresServer(
-                data_dir / "backend", backend_port or free_port(), name="ferretdb-postgresql"
+                data_dir / "backend",
+                backend_port or free_port(),
+                name="ferretdb-postgresql",
+                settings=BACKEND_SETTINGS,
             )
             argv = [
                 str(launcher_binary()),
@@ -81,6 +89,7 @@ class MongoServer:
         if self.backend is not None:
             self.backend.start()
             self.backend.create_database("ferretdb")
+            install_gin_twins(self.backend, "ferretdb")
         self.process.start()
 
     def stop(self) -> None:

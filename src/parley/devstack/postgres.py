@@ -44,7 +44,13 @@ def _chown_tree(path: Path, user: str) -> None:
 
 
 class PostgresServer:
-    def __init__(self, data_dir: Path, port: int, name: str = "postgresql") -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        port: int,
+        name: str = "postgresql",
+        settings: dict[str, str] | None = None,
+    ) -> None:
         self.data_dir = data_dir
         self.port = port
         self.name = name
@@ -62,6 +68,7 @@ class PostgresServer:
                 "-c", "max_connections=300",
                 "-c", "shared_buffers=128MB",
                 "-c", "log_min_messages=warning",
+                *(arg for k, v in (settings or {}).items() for arg in ("-c", f"{k}={v}")),
             ],
             log_path=data_dir / "postgres.log",
             ready=self._accepting,

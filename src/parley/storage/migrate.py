@@ -1,5 +1,6 @@
-"""`parley migrate`: PostgreSQL migrations, MongoDB collections and indexes, and
-the backfill of the MongoDB mirror from PostgreSQL. Idempotent."""
+"""`parley migrate`: PostgreSQL migrations, MongoDB collections and indexes, ids
+stored as text in MongoDB (documents from before are converted), and the
+backfill of the MongoDB mirror from PostgreSQL. Idempotent."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from parley.storage.mongo.mirror import (
     upsert_conversations,
     upsert_profiles,
 )
-from parley.storage.mongo.schema import ensure_schema
+from parley.storage.mongo.schema import ensure_schema, keys_as_text
 from parley.storage.postgres.database import PostgresDatabase
 from parley.storage.postgres.migrate import upgrade_postgres
 from parley.storage.postgres.models import Conversation, Profile
@@ -26,6 +27,7 @@ BATCH = 1000
 async def migrate_all(postgres: PostgresDatabase, mongo: MongoDatabase) -> None:
     await upgrade_postgres(postgres.engine)
     await mongo.run("MIGRATE_MONGO_SCHEMA", ensure_schema, deadline=60)
+    await mongo.run("MIGRATE_MONGO_KEYS_AS_TEXT", keys_as_text, deadline=3600)
     await backfill_mirror(postgres, mongo)
 
 

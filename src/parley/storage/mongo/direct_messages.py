@@ -29,7 +29,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from parley.storage.mongo.bulk import bulk_write_chunked
 from parley.storage.mongo.database import MongoDocument
-from parley.storage.mongo.schema import DIRECT_MESSAGES, PG_REPLAY_QUEUE
+from parley.storage.mongo.schema import DIRECT_MESSAGES, PG_REPLAY_QUEUE, key, uuid_of
 from parley.storage.records import MessageRecord, PageQuery, now_ms
 
 DUPLICATE_KEY = 11000
@@ -43,9 +43,9 @@ UNCLAIM = {"$unset": {"claimToken": "", "claimUntil": ""}}
 
 def to_document(record: MessageRecord) -> MongoDocument:
     return {
-        "_id": record.id,
-        "conversationId": record.room_id,
-        "authorId": record.author_id,
+        "_id": key(record.id),
+        "conversationId": key(record.room_id),
+        "authorId": key(record.author_id),
         "content": record.content,
         "fileUrl": record.file_url,
         "deleted": record.deleted,
@@ -57,9 +57,9 @@ def to_document(record: MessageRecord) -> MongoDocument:
 
 def from_document(doc: MongoDocument) -> MessageRecord:
     return MessageRecord(
-        id=doc["_id"],
-        room_id=doc["conversationId"],
-        author_id=doc["authorId"],
+        id=uuid_of(doc["_id"]),
+        room_id=uuid_of(doc["conversationId"]),
+        author_id=uuid_of(doc["authorId"]),
         content=doc["content"],
         file_url=doc.get("fileUrl"),
         deleted=bool(doc.get("deleted", False)),
@@ -71,7 +71,7 @@ def from_document(doc: MongoDocument) -> MessageRecord:
 
 def _entry_update(record: MessageRecord, *, missed: bool = False) -> dict[str, Any]:
     fields: dict[str, Any] = {
-        "conversationId": str(record.room_id),
+        "conversationId": key(record.room_id),
         "version": record.updated_at,
         "markedAt": now_ms(),
     }
@@ -86,7 +86,7 @@ async def _queue_for_postgres(
     """Mark that PostgreSQL may lack this version (a write since a replay
     claim removes the claim, so the newer version stays queued)."""
     await db[PG_REPLAY_QUEUE].update_one(
-        {"_id": str(record.id)}, _entry_update(record, missed=missed), upsert=True
+        {"_id": key(record.id)}, _entry_update(record, missed=missed), upsert=True
     )
 
 
@@ -97,7 +97,7 @@ async def insert_many(
     inserted (False: its author already used its nonce in the conversation)."""
     # New messages have fresh ids, so their queue entries are plain inserts; one
     # that exists already comes from an earlier attempt at this very write.
-    entries = [{"_id": str(r.id), **_entry_update(r)["$set"]} for r in records]
+    entries = [{"_id": key(r.id), **_entry_update(r)["$set"]} for r in records]
     try:
         await db[PG_REPLAY_QUEUE].insert_many(entries, ordered=False)
     except BulkWriteError as exc:
@@ -115,7 +115,7 @@ async def upsert_newer(
         await _queue_for_postgres(db, record)
     try:
         await db[DIRECT_MESSAGES].replace_one(
-            {"_id": record.id, "updatedAt": {"$lt": record.updated_at}},
+            {"_id": key(record.id), "updatedAt": {"$lt": record.updated_at}},
             to_document(record),
             upsert=True,
         )
@@ -125,7 +125,7 @@ async def upsert_newer(
 
 
 async def get(db: AsyncDatabase[MongoDocument], message_id: uuid.UUID) -> MessageRecord | None:
-    doc = await db[DIRECT_MESSAGES].find_one({"_id": message_id})
+    doc = await db[DIRECT_MESSAGES].find_one({"_id": key(message_id)})
     return from_document(doc) if doc else None
 
 
@@ -133,17 +133,17 @@ async def get_by_nonce(
     db: AsyncDatabase[MongoDocument], room_id: uuid.UUID, author_id: uuid.UUID, nonce: str
 ) -> MessageRecord | None:
     doc = await db[DIRECT_MESSAGES].find_one(
-        {"conversationId": room_id, "authorId": author_id, "nonce": nonce}
+        {"conversationId": key(room_id), "authorId": key(author_id), "nonce": nonce}
     )
     return from_document(doc) if doc else None
 
 
 async def page(db: AsyncDatabase[MongoDocument], query: PageQuery) -> list[MessageRecord]:
-    condition: dict[str, Any] = {"conversationId": query.room_id}
+    condition: dict[str, Any] = {"conversationId": key(query.room_id)}
     if query.after is not None:
-        condition["_id"] = {"$gt": query.after}
+        condition["_id"] = {"$gt": key(query.after)}
     elif query.before is not None:
-        condition["_id"] = {"$lt": query.before}
+        condition["_id"] = {"$lt": key(query.before)}
     order = ASCENDING if query.ascending else DESCENDING
     size = query.limit + 1
     cursor = db[DIRECT_MESSAGES].find(condition).sort("_id", order).limit(size).batch_size(size)
@@ -158,7 +158,7 @@ async def mark_missed(db: AsyncDatabase[MongoDocument], record: MessageRecord) -
 async def delete(db: AsyncDatabase[MongoDocument], message_id: uuid.UUID) -> None:
     """Remove a document this request inserted but must not keep (a nonce retry
     that lost to an earlier send); never used for user-visible deletes."""
-    await db[DIRECT_MESSAGES].delete_one({"_id": message_id})
+    await db[DIRECT_MESSAGES].delete_one({"_id": key(message_id)})
 
 
 async def confirm(
@@ -169,7 +169,7 @@ async def confirm(
     if not versions:
         return
     requests: list[Any] = [
-        DeleteOne({"_id": str(message_id), "version": updated_at})
+        DeleteOne({"_id": key(message_id), "version": updated_at})
         for message_id, updated_at in versions
     ]
     await bulk_write_chunked(db[PG_REPLAY_QUEUE], requests)
@@ -203,9 +203,8 @@ async def claim_pending(
     await bulk_write_chunked(db[PG_REPLAY_QUEUE], claims)
     claimed = db[PG_REPLAY_QUEUE].find({"claimToken": token}, {"_id": 1})
     mine = [doc["_id"] async for doc in claimed.batch_size(limit + 1)]
-    message_ids = [uuid.UUID(entry_id) for entry_id in mine]
-    found = db[DIRECT_MESSAGES].find({"_id": {"$in": message_ids}})
-    records = [from_document(doc) async for doc in found.batch_size(len(message_ids) + 1)]
+    found = db[DIRECT_MESSAGES].find({"_id": {"$in": mine}})
+    records = [from_document(doc) async for doc in found.batch_size(len(mine) + 1)]
     return records, mine
 
 
@@ -233,9 +232,9 @@ async def upsert_many_newer(
     (conversation, author, nonce) index, for the caller to resolve."""
     if not records:
         return []
-    ids = [record.id for record in records]
+    ids = [key(record.id) for record in records]
     stored = {
-        doc["_id"]: doc["updatedAt"]
+        uuid_of(doc["_id"]): doc["updatedAt"]
         async for doc in db[DIRECT_MESSAGES]
         .find({"_id": {"$in": ids}}, {"updatedAt": 1})
         .batch_size(len(ids) + 1)
@@ -244,7 +243,9 @@ async def upsert_many_newer(
     older = [r for r in records if r.id in stored and stored[r.id] < r.updated_at]
     collided = await _insert_missing(db, missing)
     replaces: list[Any] = [
-        ReplaceOne({"_id": r.id, "updatedAt": {"$lt": r.updated_at}}, to_document(r), upsert=True)
+        ReplaceOne(
+            {"_id": key(r.id), "updatedAt": {"$lt": r.updated_at}}, to_document(r), upsert=True
+        )
         for r in older
     ]
     try:
@@ -269,9 +270,9 @@ async def _insert_missing(
     else:
         return []
     present = {
-        doc["_id"]
+        uuid_of(doc["_id"])
         async for doc in db[DIRECT_MESSAGES]
-        .find({"_id": {"$in": [r.id for r in failed]}}, {"_id": 1})
+        .find({"_id": {"$in": [key(r.id) for r in failed]}}, {"_id": 1})
         .batch_size(len(failed) + 1)
     }
     return [r for r in failed if r.id not in present]

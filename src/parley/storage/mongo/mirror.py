@@ -15,20 +15,24 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from parley.storage.mongo.bulk import bulk_write_chunked
 from parley.storage.mongo.database import MongoDocument
-from parley.storage.mongo.schema import CONVERSATIONS, PROFILES
+from parley.storage.mongo.schema import CONVERSATIONS, PROFILES, key, uuid_of
 from parley.storage.records import Author
 
 
 def profile_document(
     profile_id: uuid.UUID, name: str, image_url: str | None, updated_at: datetime
 ) -> MongoDocument:
-    return {"_id": profile_id, "name": name, "imageUrl": image_url, "updatedAt": updated_at}
+    return {"_id": key(profile_id), "name": name, "imageUrl": image_url, "updatedAt": updated_at}
 
 
 def conversation_document(
     conversation_id: uuid.UUID, profile_ids: Sequence[uuid.UUID], created_at: datetime
 ) -> MongoDocument:
-    return {"_id": conversation_id, "profileIds": sorted(profile_ids), "createdAt": created_at}
+    return {
+        "_id": key(conversation_id),
+        "profileIds": [key(p) for p in sorted(profile_ids)],
+        "createdAt": created_at,
+    }
 
 
 async def upsert_documents(
@@ -54,12 +58,13 @@ async def upsert_conversations(
 async def dm_participants(
     db: AsyncDatabase[MongoDocument], conversation_id: uuid.UUID
 ) -> tuple[uuid.UUID, uuid.UUID] | None:
-    doc = await db[CONVERSATIONS].find_one({"_id": conversation_id})
-    return (doc["profileIds"][0], doc["profileIds"][1]) if doc else None
+    doc = await db[CONVERSATIONS].find_one({"_id": key(conversation_id)})
+    return (uuid_of(doc["profileIds"][0]), uuid_of(doc["profileIds"][1])) if doc else None
 
 
 async def authors(
     db: AsyncDatabase[MongoDocument], ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, Author]:
-    cursor = db[PROFILES].find({"_id": {"$in": list(ids)}}).batch_size(len(ids) + 1)
-    return {d["_id"]: Author(d["_id"], d["name"], d.get("imageUrl")) async for d in cursor}
+    cursor = db[PROFILES].find({"_id": {"$in": [key(i) for i in ids]}}).batch_size(len(ids) + 1)
+    found = [(uuid_of(d["_id"]), d) async for d in cursor]
+    return {pid: Author(pid, d["name"], d.get("imageUrl")) for pid, d in found}

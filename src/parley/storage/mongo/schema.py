@@ -8,12 +8,23 @@ plain and unique compound indexes, no partial/TTL indexes, no transactions.
                        missed?, claimToken?, claimUntil?}   (DM changes PostgreSQL lacks)
     dm_conversations  {_id, profileIds: [a, b], createdAt}   (mirror)
     profiles          {_id, name, imageUrl, updatedAt}        (mirror)
+
+Every id is stored as its canonical text (`key`: lower-case, hyphenated), as the
+original design stores `conversationId`: UUIDv7 text sorts like the UUID, so
+`_id` order is still time order, and equality on a string is what every
+MongoDB-wire server answers from an index (FerretDB v1 pushes no filter on a
+BSON UUID down to its backend). `parley migrate` converts documents written
+with BSON UUIDs (`keys_as_text`).
 """
 
 from __future__ import annotations
 
+import uuid
+from typing import Any
+
 from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError
 
 from parley.storage.mongo.database import MongoDocument
 
@@ -21,6 +32,17 @@ DIRECT_MESSAGES = "direct_messages"
 CONVERSATIONS = "dm_conversations"
 PROFILES = "profiles"
 PG_REPLAY_QUEUE = "pg_replay_queue"
+
+
+def key(value: uuid.UUID) -> str:
+    """An id as MongoDB holds it."""
+    return str(value)
+
+
+def uuid_of(value: Any) -> uuid.UUID:
+    """An id read back from MongoDB (text; a BSON UUID before `keys_as_text`)."""
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(value)
+
 
 INDEXES: dict[str, list[IndexModel]] = {
     DIRECT_MESSAGES: [
@@ -49,3 +71,48 @@ async def ensure_schema(db: AsyncDatabase[MongoDocument]) -> None:
         missing = [index for index in indexes if index.document["name"] not in present]
         if missing:
             await db[name].create_indexes(missing)
+
+
+# Fields holding ids, per collection, besides `_id`.
+ID_FIELDS = {
+    DIRECT_MESSAGES: ("conversationId", "authorId"),
+    CONVERSATIONS: ("profileIds",),
+    PROFILES: (),
+}
+CONVERT_BATCH = 500
+DUPLICATE_KEY = 11000
+
+
+def _as_text(value: Any) -> Any:
+    if isinstance(value, uuid.UUID):
+        return key(value)
+    if isinstance(value, list):
+        return [_as_text(item) for item in value]
+    return value
+
+
+async def keys_as_text(db: AsyncDatabase[MongoDocument]) -> int:
+    """Rewrite documents whose ids are BSON UUIDs with text ids; returns how many.
+
+    An `_id` cannot change in place, so each document is inserted anew and the
+    old one deleted. Safe to interrupt and run again: a copy inserted before an
+    interruption is a duplicate key the next run skips before deleting."""
+    converted = 0
+    for collection, fields in ID_FIELDS.items():
+        while True:
+            cursor = db[collection].find({"_id": {"$type": "binData"}}).limit(CONVERT_BATCH)
+            old = [doc async for doc in cursor.batch_size(CONVERT_BATCH)]
+            if not old:
+                break
+            new = [
+                {**doc, "_id": key(doc["_id"]), **{f: _as_text(doc[f]) for f in fields if f in doc}}
+                for doc in old
+            ]
+            try:
+                await db[collection].insert_many(new, ordered=False)
+            except BulkWriteError as exc:
+                if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
+                    raise
+            await db[collection].delete_many({"_id": {"$in": [doc["_id"] for doc in old]}})
+            converted += len(old)
+    return converted
