@@ -7,6 +7,7 @@ serves `/api/health`, and recovers by itself when the databases return.
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -18,6 +19,7 @@ from parley.auth.router import router as auth_router
 from parley.community.router import router as community_router
 from parley.errors import install_error_handlers
 from parley.health.router import router as health_router
+from parley.logging import configure_logging
 from parley.messages.router import router as messages_router
 from parley.messages.service import MessageLoader
 from parley.realtime.lifecycle import Realtime
@@ -26,7 +28,7 @@ from parley.replication.runtime import Replication
 from parley.resilience import Metrics
 from parley.rooms.access import RoomAccessPolicy
 from parley.rooms.router import router as rooms_router
-from parley.settings import Settings
+from parley.settings import Settings, load_settings
 from parley.state import AppState
 from parley.storage.mongo.database import MongoDatabase
 from parley.storage.postgres.database import PostgresDatabase
@@ -41,8 +43,10 @@ def build_state(settings: Settings) -> AppState:
     mongo = MongoDatabase.from_settings(settings, metrics)
     replication = Replication(settings, mongo, postgres, metrics)
     access = RoomAccessPolicy(replication.postgres, replication.directory)
-    realtime = Realtime.build(settings, access, MessageLoader(replication))
+    instance_id = secrets.token_hex(8)
+    realtime = Realtime.build(settings, access, MessageLoader(replication), instance_id)
     return AppState(
+        instance_id=instance_id,
         settings=settings,
         postgres=postgres,
         mongo=mongo,
@@ -51,6 +55,14 @@ def build_state(settings: Settings) -> AppState:
         realtime=realtime,
         events=realtime.service,
     )
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one `parley serve --workers N` process: settings from the
+    environment (the supervisor validated them before starting workers)."""
+    settings = load_settings()
+    configure_logging(settings.log_level, json=settings.log_json)
+    return create_app(settings)
 
 
 def create_app(settings: Settings) -> FastAPI:

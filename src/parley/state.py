@@ -18,6 +18,9 @@ from parley.storage.postgres.database import PostgresDatabase
 
 @dataclass
 class AppState:
+    # This process's id: in realtime envelopes (to skip its own echo), in
+    # `/api/health` and in the WebSocket's `authenticated` frame.
+    instance_id: str
     settings: Settings
     postgres: PostgresDatabase
     mongo: MongoDatabase

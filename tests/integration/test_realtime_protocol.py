@@ -67,6 +67,7 @@ async def test_auth_with_first_frame(base: str, state: AppState) -> None:
         assert await c.expect("authenticated") == {
             "type": "authenticated",
             "profileId": str(ada.id),
+            "instance": state.instance_id,
         }
         await c.send({"op": "ping"})
         await c.expect("pong")

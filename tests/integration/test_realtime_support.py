@@ -49,7 +49,7 @@ async def serving(app: FastAPI, *, lifespan: Literal["on", "off"] = "off") -> As
 
 
 @contextmanager
-def parley_process(settings: Settings, log_path: str) -> Iterator[str]:
+def parley_process(settings: Settings, log_path: str, workers: int = 1) -> Iterator[str]:
     """`parley serve` in a subprocess against the test databases; yields its URL."""
     port = free_port()
     env = {
@@ -61,7 +61,8 @@ def parley_process(settings: Settings, log_path: str) -> Iterator[str]:
     }
     with open(log_path, "ab") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "parley.cli", "serve", "--port", str(port)],
+            [sys.executable, "-m", "parley.cli", "serve", "--port", str(port)]
+            + ["--workers", str(workers)],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,

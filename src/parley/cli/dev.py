@@ -10,10 +10,9 @@ import secrets
 from pathlib import Path
 
 import typer
-import uvicorn
 
-from parley.app import create_app
 from parley.cli.migrate import run_migrations
+from parley.cli.serve import default_workers, run_server
 from parley.devstack import DEV_PORTS, DevStack
 from parley.logging import configure_logging
 from parley.settings import load_settings
@@ -31,6 +30,9 @@ def dev(
     data_dir: Path = typer.Option(Path(".data"), help="Where the local servers keep their data."),
     host: str = typer.Option("127.0.0.1", help="Address the API binds."),
     port: int = typer.Option(8000, help="Port the API binds."),
+    workers: int = typer.Option(
+        default_workers(), min=1, help="API processes (default: one per CPU)."
+    ),
 ) -> None:
     """Start local databases, migrate, and serve the API (Ctrl-C stops all)."""
     stack = DevStack(data_dir, DEV_PORTS)
@@ -45,7 +47,7 @@ def dev(
         asyncio.run(run_migrations(settings))
         typer.echo(f"DATABASE_URL={stack.database_url}\nMONGO_URL={stack.mongo_url}")
         typer.echo(f"API on http://{host}:{port}  (docs at /docs)")
-        uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False)
+        run_server(settings, host, port, workers)
     finally:
         typer.echo("stopping local databases ...")
         stack.stop()

@@ -18,9 +18,14 @@ from parley.settings import Settings
 
 class AppProcess:
     def __init__(
-        self, settings: Settings, log_dir: Path, extra_env: dict[str, str] | None = None
+        self,
+        settings: Settings,
+        log_dir: Path,
+        extra_env: dict[str, str] | None = None,
+        workers: int = 1,
     ) -> None:
         self._extra_env = extra_env or {}
+        self.workers = workers
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._settings = settings
@@ -37,7 +42,8 @@ class AppProcess:
         }
         with self._log.open("ab") as log:
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", "parley.cli", "serve", "--port", str(self.port)],
+                [sys.executable, "-m", "parley.cli", "serve", "--port", str(self.port)]
+                + ["--workers", str(self.workers)],
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -16,6 +16,7 @@ async def health(state: AppStateDep) -> JSONResponse:
     body = await health_report(
         state.replication, state.mongo, state.postgres, state.settings.health_deadline
     )
+    body["instance"] = state.instance_id
     return JSONResponse(body, status_code=503 if body["status"] == "unhealthy" else 200)
 
 

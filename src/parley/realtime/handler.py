@@ -75,7 +75,7 @@ class Session:
         profile_id, expires_at = authenticated
         connection = Connection(profile_id, self.websocket.send_text, self.config.send_queue_size)
         self.hub.attach(connection)
-        connection.offer(authenticated_frame(profile_id))
+        connection.offer(authenticated_frame(profile_id, self.service.instance_id))
         log.info("ws_connected", connection=connection.id, profile_id=str(profile_id))
         tasks = [
             asyncio.create_task(connection.pump()),

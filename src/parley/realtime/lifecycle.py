@@ -34,12 +34,14 @@ class Realtime:
         settings: Settings,
         access: RoomAccessPolicy,
         messages: MessageSource,
+        instance_id: str,
         transport: Transport | None = None,
     ) -> Realtime:
         config = RealtimeConfig.from_settings(settings)
         transport = transport or PgNotifyTransport(asyncpg_dsn(settings.database_url), config)
         hub = Hub()
-        return cls(config, hub, transport, RealtimeService(hub, transport, access, messages))
+        service = RealtimeService(hub, transport, access, messages, instance_id)
+        return cls(config, hub, transport, service)
 
     async def start(self) -> None:
         install_token_redaction()

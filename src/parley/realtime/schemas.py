@@ -95,8 +95,8 @@ def message_frame(event_type: str, room_id: uuid.UUID, message: dict[str, Any]) 
     return render({"type": event_type, "roomId": str(room_id), "message": message})
 
 
-def authenticated_frame(profile_id: uuid.UUID) -> str:
-    return render({"type": "authenticated", "profileId": str(profile_id)})
+def authenticated_frame(profile_id: uuid.UUID, instance: str) -> str:
+    return render({"type": "authenticated", "profileId": str(profile_id), "instance": instance})
 
 
 def subscribed_frame(room_id: uuid.UUID) -> str:

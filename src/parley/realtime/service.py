@@ -42,13 +42,18 @@ class MessageSource(Protocol):
 
 class RealtimeService:
     def __init__(
-        self, hub: Hub, transport: Transport, access: RoomAccessPolicy, messages: MessageSource
+        self,
+        hub: Hub,
+        transport: Transport,
+        access: RoomAccessPolicy,
+        messages: MessageSource,
+        instance_id: str | None = None,
     ) -> None:
         self.access = access
         self.messages = messages
         self.hub = hub
         self.transport = transport
-        self.instance_id = secrets.token_hex(8)
+        self.instance_id = instance_id or secrets.token_hex(8)
         self._background: set[asyncio.Task[int]] = set()
 
     # -- RoomEvents -------------------------------------------------------------
