@@ -130,13 +130,15 @@ function chart(title, kind) {
   const now = Date.now();
   const lines = STORES.map((store) => ({ store, points: rates(`${kind}:${store.key}`) }));
   const max = Math.max(1, ...lines.flatMap((l) => l.points.map((p) => p.v)));
-  const x = (t) => ((t - (now - WINDOW_MS)) / WINDOW_MS) * width;
+  // Up to the last 10 minutes; a page opened a moment ago shows its first minute.
+  const span = Math.min(WINDOW_MS, Math.max(60000, now - (readings[0]?.t ?? now)));
+  const x = (t) => ((t - (now - span)) / span) * width;
   const y = (v) => height - 4 - (v / max) * (height - 14);
   const latest = lines.map((l) => `${l.store.label} ${Math.round(l.points.at(-1)?.v ?? 0)}`).join(', ');
   const graphic = svg('svg', { viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-label': `${title}, now: ${latest} per minute` },
     svg('line', { x1: 0, y1: height - 4, x2: width, y2: height - 4, stroke: '#8a8fa8' }),
     svg('text', { x: 2, y: 10, 'font-size': 9, fill: '#575b73' }, `${Math.round(max)}/min`),
-    svg('text', { x: 2, y: height - 7, 'font-size': 9, fill: '#575b73' }, '10 min ago'),
+    svg('text', { x: 2, y: height - 7, 'font-size': 9, fill: '#575b73' }, `${Math.round(span / 60000)} min ago`),
     svg('text', { x: width - 2, y: height - 7, 'font-size': 9, fill: '#575b73', 'text-anchor': 'end' }, 'now'),
     ...lines.filter((l) => l.points.length).map((l) => svg('polyline', {
       fill: 'none', stroke: l.store.colour, 'stroke-width': 2,
