@@ -87,7 +87,7 @@ class Account:
 
 
 async def register(base: str, name: str) -> Account:
-    email = f"{name.lower()}-{uuid.uuid4().hex[:10]}@example.com"
+    email = f"{name.split()[0].lower()}-{uuid.uuid4().hex[:10]}@example.com"
     password = "correct horse battery"
     async with httpx.AsyncClient(base_url=base, timeout=30) as http:
         response = await http.post(

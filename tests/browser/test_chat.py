@@ -194,3 +194,53 @@ async def test_an_expired_token_goes_back_to_login(web: AppProcess, pages: Pages
         "Your session has expired. Please log in again."
     )
     await expect(page.get_by_label("Email")).to_be_visible()
+
+
+async def test_a_group_is_created_renamed_and_talks(web: AppProcess, pages: Pages) -> None:
+    ada, bob, cy = [await register(web.url, n) for n in ("Ada", "Bob", "Cy")]
+    server = await api(web.url, ada, "POST", "/servers", {"name": "Lab"})
+    for person in (bob, cy):
+        await api(web.url, person, "POST", f"/invites/{server['inviteCode']}")
+    ada_page = await pages.open("ada", web.url)
+    cy_page = await pages.open("cy", web.url)
+    await log_in(ada_page, ada)
+    await log_in(cy_page, cy)
+
+    await ada_page.get_by_role("button", name="New group").click()
+    await ada_page.get_by_label("Group name (optional)").fill("Engines")
+    await ada_page.get_by_label("Bob", exact=True).check()
+    await ada_page.get_by_label("Cy", exact=True).check()
+    await ada_page.get_by_role("button", name="Create group").click()
+    await expect(ada_page.locator("#room-title")).to_have_text("Engines")
+    await ada_page.get_by_role("button", name="Rename").click()
+    await ada_page.get_by_label("Group name", exact=True).fill("Analytical Engines")
+    await ada_page.get_by_role("button", name="Rename", exact=True).last.click()
+    await expect(ada_page.locator("#room-title")).to_have_text("Analytical Engines")
+    await send(ada_page, "Welcome to the group")
+
+    # Cy's list of rooms picks the new group up (it is polled, and read on focus).
+    group = cy_page.get_by_role("navigation", name="Rooms").get_by_role(
+        "button", name="Analytical Engines"
+    )
+    await expect(group).to_be_visible(timeout=40_000)
+    await group.click()
+    await expect(texts(cy_page)).to_have_text(["Welcome to the group"])
+    await expect(cy_page.get_by_role("button", name="Rename")).to_be_hidden()  # a GUEST
+    await send(cy_page, "Hello both")
+    await expect(texts(ada_page)).to_have_text(["Welcome to the group", "Hello both"])
+
+
+async def test_history_pages_in_when_scrolling_up(web: AppProcess, pages: Pages) -> None:
+    ada, bob = await register(web.url, "Ada"), await register(web.url, "Bob")
+    dm = await shared_dm(web.url, ada, bob)
+    for n in range(75):
+        await api(web.url, bob, "POST", f"/rooms/{dm}/messages", {"content": f"message {n}"})
+    page = await pages.open("ada", web.url)
+    await log_in(page, ada)
+    await open_room(page, web.url, dm)
+    await expect(texts(page)).to_have_count(50)
+    await expect(texts(page).last).to_have_text("message 74")
+    await page.locator("#scroller").evaluate("scroller => { scroller.scrollTop = 0; }")
+    await expect(texts(page)).to_have_count(75)
+    await expect(texts(page).first).to_have_text("message 0")
+    await expect(page.get_by_role("button", name="Load older messages")).to_be_hidden()

@@ -146,7 +146,8 @@ async function checkHealth() {
   }
   const el = $('health');
   el.dataset.status = status;
-  el.textContent = status === 'unreachable' ? 'API unreachable' : `Databases ${status}`;
+  if (status === 'unreachable') el.textContent = 'API unreachable';
+  else el.replaceChildren(h('span', { class: 'wide-only', text: 'Databases ' }), status);
   if (state.health !== null && state.health !== status && state.room) {
     // Where reads come from may have changed: read again, and show it.
     catchUp(state.room.id);
