@@ -51,22 +51,26 @@ async def test_two_people_chat_live_in_a_dm(web: AppProcess, pages: Pages) -> No
     await send(ada_page, "Hello Bob, are you there?")
     await expect(texts(bob_page)).to_have_text(["Hello Bob, are you there?"])
     await send(bob_page, "Right here. This arrived live.")
-    await send(bob_page, "Links work too: see the file")
+    await bob_page.get_by_label("Link (optional)").fill("https://example.org/engine.pdf")
+    await send(bob_page, "Links work too: see the plans")
     expected = [
         "Hello Bob, are you there?",
         "Right here. This arrived live.",
-        "Links work too: see the file",
+        "Links work too: see the plans",
     ]
     await expect(texts(ada_page)).to_have_text(expected)
     await expect(texts(bob_page)).to_have_text(expected)
     # Each once on the sender's side too: the live event and the HTTP answer meet.
     await expect(ada_page.locator("#outbox li")).to_have_count(0)
+    await expect(ada_page.locator("#messages a.file")).to_have_text(
+        "https://example.org/engine.pdf"
+    )
     await expect(ada_page.locator("#source-badge")).to_have_text("Read from MongoDB")
 
     if path := save_docs_screenshot("chat"):
         await ada_page.evaluate("document.getElementById('toast').classList.remove('shown')")
         await ada_page.locator("#composer-input").blur()
-        await ada_page.screenshot(path=path)
+        await ada_page.screenshot(path=path, animations="disabled")
 
 
 async def test_edits_and_deletes_appear_live(web: AppProcess, pages: Pages) -> None:

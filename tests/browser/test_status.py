@@ -55,6 +55,10 @@ async def test_status_page_shows_a_frozen_mongodb(
         await expect(page.locator("#charts [data-chart='error'] li").first).not_to_have_text(
             "MongoDB: 0/min"
         )
+        # Three metrics readings: a line, not just a dot, for the README's picture.
+        await expect(page.locator("[data-chart='error'] polyline").first).to_have_attribute(
+            "points", re.compile(r"\S+ \S+"), timeout=30_000
+        )
         if path := save_docs_screenshot("status"):
             await page.screenshot(path=path, full_page=True)
     finally:

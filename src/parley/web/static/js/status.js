@@ -113,15 +113,25 @@ function renderReplay(samples) {
   );
 }
 
-/** Per-minute rates over successive readings (a counter that went down restarted). */
+/**
+ * For each reading, how many events of `key` the last minute held (the
+ * increases between readings in that minute; a counter that went down had
+ * restarted with its app). Steadier than instantaneous rates, and what an
+ * operator means by "per minute".
+ */
 function rates(key) {
-  const points = [];
+  const increases = [];
   for (let i = 1; i < readings.length; i += 1) {
-    const [a, b] = [readings[i - 1], readings[i]];
-    const delta = b.counters[key] >= a.counters[key] ? b.counters[key] - a.counters[key] : b.counters[key];
-    points.push({ t: b.t, v: (delta * 60000) / Math.max(1, b.t - a.t) });
+    const [a, b] = [readings[i - 1].counters[key], readings[i].counters[key]];
+    increases.push({ t: readings[i].t, n: b >= a ? b - a : b });
   }
-  return points;
+  return increases.map((point, index) => ({
+    t: point.t,
+    v: increases
+      .slice(0, index + 1)
+      .filter((p) => p.t > point.t - 60000)
+      .reduce((sum, p) => sum + p.n, 0),
+  }));
 }
 
 function chart(title, kind) {
@@ -144,6 +154,11 @@ function chart(title, kind) {
       fill: 'none', stroke: l.store.colour, 'stroke-width': 2,
       'stroke-dasharray': l.store.key === 'postgresql' ? '5 3' : 'none',
       points: l.points.map((p) => `${x(p.t).toFixed(1)},${y(p.v).toFixed(1)}`).join(' '),
+    })),
+    // The latest reading as a dot, so even a page opened a moment ago shows it.
+    ...lines.filter((l) => l.points.length).map((l) => svg('circle', {
+      cx: Math.min(width - 3, x(l.points.at(-1).t)).toFixed(1), cy: y(l.points.at(-1).v).toFixed(1), r: 3,
+      fill: l.store.colour,
     })));
   return h('figure', { class: 'chart', dataset: { chart: kind } },
     h('h3', { text: title }),
