@@ -21,8 +21,10 @@ import httpx
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
+from parley.devstack import DevStack
 from parley.devstack.app_process import AppProcess
 from parley.settings import Settings
+from tests.support import ensure_running
 
 CHROMIUM = os.environ.get("PARLEY_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_FLAGS = [
@@ -153,7 +155,10 @@ class Pages:
 
 
 @pytest.fixture
-async def pages(browser: Browser, request: pytest.FixtureRequest) -> AsyncIterator[Pages]:
+async def pages(
+    browser: Browser, stack: DevStack, request: pytest.FixtureRequest
+) -> AsyncIterator[Pages]:
+    ensure_running(stack)  # thaw or restart what an earlier fault test left behind
     opened = Pages(browser)
     yield opened
     report = getattr(request.node, "report_call", None)

@@ -137,6 +137,10 @@ async def test_a_server_channel(web: AppProcess, pages: Pages) -> None:
     await send(ada_page, "Thanks Bob")
     await expect(texts(bob_page)).to_have_text(["Notes from today", "Thanks Bob"])
 
+    await bob_page.get_by_role("button", name="Leave server").click()  # confirm() is accepted
+    await expect(bob_page.locator("#server-list li")).to_have_count(0)
+    await expect(bob_page.locator("#room-title")).to_have_text("Pick a room")
+
 
 async def test_a_script_message_shows_as_text(web: AppProcess, pages: Pages) -> None:
     ada, bob = await register(web.url, "Ada"), await register(web.url, "Bob")
@@ -248,3 +252,34 @@ async def test_history_pages_in_when_scrolling_up(web: AppProcess, pages: Pages)
     await expect(texts(page)).to_have_count(75)
     await expect(texts(page).first).to_have_text("message 0")
     await expect(page.get_by_role("button", name="Load older messages")).to_be_hidden()
+
+
+async def test_keyboard_alone_logs_in_opens_a_room_and_sends(web: AppProcess, pages: Pages) -> None:
+    ada, bob = await register(web.url, "Ada"), await register(web.url, "Bob")
+    await shared_dm(web.url, ada, bob)
+    page = await pages.open("ada", web.url)
+    keyboard = page.keyboard
+    await expect(page.get_by_label("Email")).to_be_focused()
+    await keyboard.type(ada.email)
+    await keyboard.press("Tab")
+    await expect(page.get_by_label("Password")).to_be_focused()
+    await keyboard.type(ada.password)
+    await keyboard.press("Enter")
+    await expect(page.locator("#me")).to_have_text("Ada")
+    # Tab through the page in order until the DM with Bob has the focus.
+    dm_button = page.get_by_role("navigation", name="Rooms").get_by_role("button", name="Bob")
+    await expect(dm_button).to_be_visible()
+    for _ in range(30):
+        await keyboard.press("Tab")
+        if await dm_button.evaluate("button => button === document.activeElement"):
+            break
+    await expect(dm_button).to_be_focused()
+    await keyboard.press("Enter")
+    await expect(page.locator("#room-title")).to_have_text("Bob")
+    for _ in range(30):
+        await keyboard.press("Tab")
+        if await page.locator("#composer-input").evaluate("box => box === document.activeElement"):
+            break
+    await keyboard.type("Typed without a mouse")
+    await keyboard.press("Enter")
+    await expect(texts(page)).to_have_text(["Typed without a mouse"])

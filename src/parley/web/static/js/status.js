@@ -71,7 +71,9 @@ function counters(samples) {
   const ops = 'parley_db_operations_total';
   const series = {};
   for (const store of STORES) {
-    series[`fallback:${store.key}`] = total(samples, ops, { outcome: 'fallback', store: store.key });
+    series[`fallback:${store.key}`] =
+      total(samples, ops, { outcome: 'fallback', store: store.key }) +
+      total(samples, ops, { outcome: 'hedged', store: store.key });
     series[`error:${store.key}`] =
       total(samples, ops, { outcome: 'unavailable', store: store.key }) +
       total(samples, ops, { outcome: 'refused', store: store.key });
@@ -170,7 +172,7 @@ function chart(title, kind) {
 
 function renderCharts() {
   clear($('charts')).append(
-    chart('Fallbacks (served by the other store)', 'fallback'),
+    chart('Fallbacks and hedged reads (to this store)', 'fallback'),
     chart('Errors (store unavailable or breaker open)', 'error'),
     chart('Replayed writes (by target store)', 'replayed'),
   );
