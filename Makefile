@@ -4,8 +4,9 @@ export UV_PYTHON_DOWNLOADS := never
 export PATH := $(PATH):/usr/local/go/bin
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 PY := .venv/bin/python
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: run test lint format env bench clean-data
+.PHONY: run test test-browser screenshots chromium lint format env bench clean-data
 
 $(UV):
 	python3 -m venv .tools
@@ -25,8 +26,22 @@ lint: env
 	.venv/bin/ruff format --check src tests bench
 	.venv/bin/mypy
 
-test: lint
+test: lint chromium
 	$(PY) -m pytest -q -p no:cacheprovider
+
+# The browser tests alone (tests/browser); `make screenshots` refreshes the README's.
+test-browser: env chromium
+	$(PY) -m pytest -q -p no:cacheprovider tests/browser
+
+screenshots: env chromium
+	PARLEY_UPDATE_SCREENSHOTS=1 $(PY) -m pytest -q -p no:cacheprovider tests/browser \
+		-k "two_people_chat or frozen_mongodb"
+
+# Debian's Chromium for the browser tests (Playwright drives it; it downloads no browser).
+chromium:
+	@test -x /usr/bin/chromium || { \
+		echo "installing Debian's chromium for the browser tests"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
 
 format: env
 	.venv/bin/ruff format src tests bench

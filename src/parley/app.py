@@ -32,6 +32,7 @@ from parley.settings import Settings, load_settings
 from parley.state import AppState
 from parley.storage.mongo.database import MongoDatabase
 from parley.storage.postgres.database import PostgresDatabase
+from parley.web.router import router as web_router
 
 log = structlog.get_logger("parley.http")
 
@@ -92,6 +93,7 @@ def create_app(settings: Settings) -> FastAPI:
         rooms_router,
         messages_router,
         realtime_router,
+        web_router,
     ):
         app.include_router(router)
     return app
