@@ -61,8 +61,16 @@ def parley_process(settings: Settings, log_path: str, workers: int = 1) -> Itera
     }
     with open(log_path, "ab") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "parley.cli", "serve", "--port", str(port)]
-            + ["--workers", str(workers)],
+            [
+                sys.executable,
+                "-m",
+                "parley.cli",
+                "serve",
+                "--port",
+                str(port),
+                "--workers",
+                str(workers),
+            ],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,

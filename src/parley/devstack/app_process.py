@@ -42,8 +42,16 @@ class AppProcess:
         }
         with self._log.open("ab") as log:
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", "parley.cli", "serve", "--port", str(self.port)]
-                + ["--workers", str(self.workers)],
+                [
+                    sys.executable,
+                    "-m",
+                    "parley.cli",
+                    "serve",
+                    "--port",
+                    str(self.port),
+                    "--workers",
+                    str(self.workers),
+                ],
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
