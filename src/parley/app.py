@@ -45,7 +45,8 @@ def build_state(settings: Settings) -> AppState:
     replication = Replication(settings, mongo, postgres, metrics)
     access = RoomAccessPolicy(replication.postgres, replication.directory)
     instance_id = secrets.token_hex(8)
-    realtime = Realtime.build(settings, access, MessageLoader(replication), instance_id)
+    messages = MessageLoader(replication)
+    realtime = Realtime.build(settings, access, messages, instance_id, metrics)
     return AppState(
         instance_id=instance_id,
         settings=settings,

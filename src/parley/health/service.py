@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from parley.replication.runtime import Replication
-from parley.resilience import Pingable, probe_databases, utc_timestamp
+from parley.resilience import Pingable, Supervisor, probe_databases, utc_timestamp
 
 HealthStatus = Literal["healthy", "degraded", "unhealthy"]
 
@@ -24,10 +24,15 @@ def summarize(databases: dict[str, Any]) -> tuple[HealthStatus, str]:
 
 
 async def health_report(
-    replication: Replication, mongo: Pingable, postgres: Pingable, deadline: float
+    replication: Replication,
+    mongo: Pingable,
+    postgres: Pingable,
+    deadline: float,
+    supervisors: list[Supervisor],
 ) -> dict[str, Any]:
     """Probe both stores; a store that did not answer has its breaker opened
-    (its probe loop closes it again once the store answers)."""
+    (its probe loop closes it again once the store answers). Background loops
+    that keep failing are listed under `details.workers`."""
     results = await probe_databases(mongo, postgres, deadline)
     breakers = {"mongodb": replication.mongo_breaker, "postgresql": replication.postgres_breaker}
     for name, result in results.items():
@@ -43,7 +48,8 @@ async def health_report(
         "details": {
             name: {"latencyMs": result.latency_ms, "error": result.error}
             for name, result in results.items()
-        },
+        }
+        | {"workers": {k: v for s in supervisors for k, v in s.failing().items()}},
     }
 
 

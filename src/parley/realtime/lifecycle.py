@@ -16,6 +16,7 @@ from parley.realtime.redact import install_token_redaction
 from parley.realtime.schemas import CloseCode
 from parley.realtime.service import MessageSource, RealtimeService
 from parley.realtime.transport import PgNotifyTransport, Transport, asyncpg_dsn
+from parley.resilience import Metrics, Supervisor
 from parley.rooms.access import RoomAccessPolicy
 from parley.settings import Settings
 
@@ -26,6 +27,7 @@ class Realtime:
     hub: Hub
     transport: Transport
     service: RealtimeService
+    supervisor: Supervisor
     stopped: bool = False
 
     @classmethod
@@ -35,13 +37,14 @@ class Realtime:
         access: RoomAccessPolicy,
         messages: MessageSource,
         instance_id: str,
-        transport: Transport | None = None,
+        metrics: Metrics,
     ) -> Realtime:
         config = RealtimeConfig.from_settings(settings)
-        transport = transport or PgNotifyTransport(asyncpg_dsn(settings.database_url), config)
+        supervisor = Supervisor(metrics)
+        transport = PgNotifyTransport(asyncpg_dsn(settings.database_url), config, supervisor)
         hub = Hub()
         service = RealtimeService(hub, transport, access, messages, instance_id)
-        return cls(config, hub, transport, service)
+        return cls(config, hub, transport, service, supervisor)
 
     async def start(self) -> None:
         install_token_redaction()

@@ -31,6 +31,7 @@ import asyncpg
 import structlog
 
 from parley.realtime.config import RealtimeConfig
+from parley.resilience import Supervisor
 from parley.storage.deadline import within_deadline
 
 log = structlog.get_logger("parley.realtime.transport")
@@ -66,14 +67,14 @@ def asyncpg_dsn(database_url: str) -> str:
 
 
 class PgNotifyTransport:
-    def __init__(self, dsn: str, config: RealtimeConfig) -> None:
+    def __init__(self, dsn: str, config: RealtimeConfig, supervisor: Supervisor) -> None:
         self._dsn = dsn
         self._config = config
+        self._supervisor = supervisor
         self._outbox: deque[tuple[float, str]] = deque()
         self._inbound: asyncio.Queue[str] = asyncio.Queue(maxsize=_INBOUND_SIZE)
         self._wakeup = asyncio.Event()
         self._lost = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
         self._conn: Any = None
         self._on_envelope: OnEnvelope | None = None
         self._on_restored: OnRestored | None = None
@@ -109,17 +110,11 @@ class PgNotifyTransport:
     async def start(self, on_envelope: OnEnvelope, on_restored: OnRestored) -> None:
         self._on_envelope = on_envelope
         self._on_restored = on_restored
-        self._tasks = [
-            asyncio.create_task(self._run(), name="realtime-notify"),
-            asyncio.create_task(self._consume(), name="realtime-inbound"),
-        ]
+        self._supervisor.spawn("realtime-notify", self._run)
+        self._supervisor.spawn("realtime-inbound", self._consume)
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await self._supervisor.stop()
         await self._drop_connection()
 
     # -- the connection loop --------------------------------------------------

@@ -8,7 +8,6 @@ stops their background loops.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from typing import Any
 
@@ -21,6 +20,7 @@ from parley.resilience import (
     CircuitBreaker,
     Metrics,
     StoreGuard,
+    Supervisor,
 )
 from parley.settings import Settings
 from parley.storage.errors import StorageError
@@ -74,7 +74,7 @@ class Replication:
         self.directory = Directory(self.mongo, self.postgres, hedge_after=settings.hedge_delay)
         self.mongo_breaker.on_recovery(self._before_mongo_serves_again)
         self.postgres_breaker.on_recovery(self._kick_replay)
-        self._tasks: list[asyncio.Task[None]] = []
+        self.supervisor = Supervisor(self.metrics)
 
     async def _before_mongo_serves_again(self) -> None:
         # Learn which conversations MongoDB still lacks before reads return to it.
@@ -88,18 +88,12 @@ class Replication:
     async def start(self) -> None:
         with contextlib.suppress(StorageError):
             await self.replay.refresh_backlog()
-        for name, job in (
-            ("mongo-breaker-probe", self.mongo_breaker.run_probe_loop()),
-            ("postgres-breaker-probe", self.postgres_breaker.run_probe_loop()),
-            ("dm-confirmer", self.confirmer.run()),
-            ("replay-worker", self.replay.run()),
-        ):
-            self._tasks.append(asyncio.create_task(job, name=name))
+        self.supervisor.spawn("mongo-breaker-probe", self.mongo_breaker.run_probe_loop)
+        self.supervisor.spawn("postgres-breaker-probe", self.postgres_breaker.run_probe_loop)
+        self.supervisor.spawn("dm-confirmer", self.confirmer.run)
+        self.supervisor.spawn("replay-worker", self.replay.run)
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks.clear()
+        await self.supervisor.stop()
         with contextlib.suppress(StorageError):
             await self.confirmer.flush()

@@ -11,6 +11,7 @@ replication in `parley.replication` is its first user.
     Coalescer                group commit: concurrent writes share one call
     check_database_health    both stores probed concurrently, under a deadline
     Metrics                  counters and gauges for `/api/metrics`
+    Supervisor               background loops restarted with backoff when they fail
 
 Import from here; the modules behind it are private.
 """
@@ -37,6 +38,7 @@ from parley.resilience._health import (
     utc_timestamp,
 )
 from parley.resilience._metrics import Metrics
+from parley.resilience._supervisor import Supervisor
 
 __all__ = [
     "LABELS",
@@ -55,6 +57,7 @@ __all__ = [
     "Sourced",
     "StillWriting",
     "StoreGuard",
+    "Supervisor",
     "check_database_health",
     "probe_databases",
     "sync_to_both_databases",

@@ -16,6 +16,7 @@ class Metrics:
         self.gauges: dict[str, float] = {}
         self.seconds: dict[tuple[str, str], float] = {}
         self.calls: Counter[tuple[str, str]] = Counter()
+        self.worker_failures: Counter[str] = Counter()
 
     def count(self, outcome: str, store: str, operation: str, n: int = 1) -> None:
         self.operations[(outcome, store, operation)] += n
@@ -26,6 +27,9 @@ class Metrics:
         key = (store, operation)
         self.seconds[key] = self.seconds.get(key, 0.0) + seconds
         self.calls[key] += 1
+
+    def worker_failed(self, worker: str) -> None:
+        self.worker_failures[worker] += 1
 
     def set_gauge(self, name: str, value: float) -> None:
         self.gauges[name] = value
@@ -47,6 +51,12 @@ class Metrics:
             total = round(self.seconds[(store, operation)], 6)
             lines.append(f"parley_db_operation_seconds_sum{{{labels}}} {total}")
             lines.append(f"parley_db_operation_seconds_count{{{labels}}} {calls}")
+        lines += [
+            "# HELP parley_worker_failures_total Background loops that failed and were restarted.",
+            "# TYPE parley_worker_failures_total counter",
+        ]
+        for worker, failures in sorted(self.worker_failures.items()):
+            lines.append(f'parley_worker_failures_total{{worker="{worker}"}} {failures}')
         for name, gauge in sorted(self.gauges.items()):
             lines.append(f"# TYPE {name} gauge")
             lines.append(f"{name} {gauge}")
