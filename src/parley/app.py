@@ -24,6 +24,7 @@ from parley.realtime.lifecycle import start_realtime, stop_realtime
 from parley.realtime.router import router as realtime_router
 from parley.resilience.runtime import Resilience
 from parley.rooms.router import router as rooms_router
+from parley.security.setup import install_security
 from parley.settings import Settings
 from parley.state import AppState
 from parley.storage.mongo.database import MongoDatabase
@@ -64,6 +65,7 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(title="Parley", version="0.1.0", lifespan=lifespan)
     install_error_handlers(app)
     app.middleware("http")(_log_request)
+    install_security(app, settings)
     for router in (
         health_router,
         auth_router,

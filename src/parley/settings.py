@@ -70,6 +70,16 @@ class Settings(BaseSettings):
         validation_alias="PARLEY_WS_NOTIFY_CHANNEL",
         pattern=r"^[a-z_][a-z0-9_]{0,62}$",
     )
+    ws_max_frame_chars: int = Field(
+        default=4096, validation_alias="PARLEY_WS_MAX_FRAME_CHARS", ge=64, le=1_048_576
+    )
+    # Request limits, checked before anything is parsed (docs/SECURITY.md).
+    max_body_bytes: int = Field(
+        default=64 * 1024, validation_alias="PARLEY_MAX_BODY_BYTES", ge=1024
+    )
+    max_url_bytes: int = Field(default=4096, validation_alias="PARLEY_MAX_URL_BYTES", ge=256)
+    max_header_bytes: int = Field(default=8192, validation_alias="PARLEY_MAX_HEADER_BYTES", ge=1024)
+    max_json_depth: int = Field(default=32, validation_alias="PARLEY_MAX_JSON_DEPTH", ge=2, le=500)
     log_level: str = Field(default="info", validation_alias="PARLEY_LOG_LEVEL")
     log_json: bool = Field(default=True, validation_alias="PARLEY_LOG_JSON")
 

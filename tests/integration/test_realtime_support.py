@@ -21,6 +21,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from parley.devstack.ports import free_port, port_open
+from parley.security.setup import uvicorn_options
 from parley.settings import Settings
 from tests.support import eventually
 
@@ -29,8 +30,17 @@ from tests.support import eventually
 async def serving(app: FastAPI, *, lifespan: Literal["on", "off"] = "off") -> AsyncIterator[str]:
     """Serve `app` with uvicorn on a free loopback port; yields the base http URL."""
     port = free_port()
+    # The same server-level bounds `parley serve` uses, when the app is running.
+    state = getattr(app.state, "parley", None)
+    options = uvicorn_options(state.settings) if state is not None else {}
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, lifespan=lifespan, log_config=None, ws_ping_interval=None
+        app,
+        host="127.0.0.1",
+        port=port,
+        lifespan=lifespan,
+        log_config=None,
+        ws_ping_interval=None,
+        **options,
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())

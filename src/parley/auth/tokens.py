@@ -28,5 +28,6 @@ def verify_token(token: str, secret: str) -> uuid.UUID:
             token, secret, algorithms=[ALGORITHM], options={"require": ["sub", "exp", "iat"]}
         )
         return uuid.UUID(str(claims["sub"]))
-    except (jwt.PyJWTError, ValueError) as exc:
-        raise InvalidToken(str(exc)) from exc
+    except (jwt.PyJWTError, ValueError, RecursionError) as exc:
+        # RecursionError: a forged header of deeply nested JSON.
+        raise InvalidToken(type(exc).__name__) from None

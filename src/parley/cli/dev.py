@@ -16,6 +16,7 @@ from parley.app import create_app
 from parley.cli.migrate import run_migrations
 from parley.devstack import DEV_PORTS, DevStack
 from parley.logging import configure_logging
+from parley.security.setup import uvicorn_options
 from parley.settings import load_settings
 
 
@@ -45,7 +46,14 @@ def dev(
         asyncio.run(run_migrations(settings))
         typer.echo(f"DATABASE_URL={stack.database_url}\nMONGO_URL={stack.mongo_url}")
         typer.echo(f"API on http://{host}:{port}  (docs at /docs)")
-        uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False)
+        uvicorn.run(
+            create_app(settings),
+            host=host,
+            port=port,
+            log_config=None,
+            access_log=False,
+            **uvicorn_options(settings),
+        )
     finally:
         typer.echo("stopping local databases ...")
         stack.stop()

@@ -8,6 +8,7 @@ import uvicorn
 from parley.app import create_app
 from parley.cli.config import settings_or_exit
 from parley.logging import configure_logging
+from parley.security.setup import uvicorn_options
 
 
 def serve(
@@ -17,4 +18,11 @@ def serve(
     """Serve the HTTP and WebSocket API."""
     settings = settings_or_exit()
     configure_logging(settings.log_level, json=settings.log_json)
-    uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False)
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        **uvicorn_options(settings),
+    )

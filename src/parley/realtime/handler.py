@@ -119,8 +119,12 @@ class Session:
                 return None
             if message["type"] == "websocket.disconnect":
                 return None
+            text = message.get("text") or ""
+            if len(text) > self.config.max_frame_chars:  # checked before parsing
+                await self._close(CloseCode.MESSAGE_TOO_BIG, "the frame is too large")
+                return None
             try:
-                frame = parse_client_frame(message.get("text") or "")
+                frame = parse_client_frame(text)
             except FrameError:
                 frame = None
             if not isinstance(frame, AuthFrame):
@@ -161,6 +165,10 @@ class Session:
                 frame = parse_client_frame(text)
             except FrameError as exc:
                 connection.offer(error_frame("BadRequest", exc.detail, exc.room_id))
+                continue
+            except Exception:  # parse_client_frame promises FrameError only; be sure
+                log.exception("ws_frame_parse_failed", connection=connection.id)
+                connection.offer(error_frame("BadRequest", "The frame is malformed."))
                 continue
             try:
                 await self._handle(connection, frame)

@@ -1,0 +1,39 @@
+"""Wiring of the security layer into the app and into uvicorn, in one place so
+`parley.app` and the CLI each need one call."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+
+from parley.security.limits import Limits, RequestLimits
+from parley.security.wsupgrade import BoundedUpgradeProtocol
+from parley.settings import Settings
+
+
+def limits_from(settings: Settings) -> Limits:
+    return Limits(
+        max_body_bytes=settings.max_body_bytes,
+        max_url_bytes=settings.max_url_bytes,
+        max_header_bytes=settings.max_header_bytes,
+        max_json_depth=settings.max_json_depth,
+    )
+
+
+def install_security(app: FastAPI, settings: Settings) -> None:
+    """Add the security middleware; the last added runs first (outermost)."""
+    app.add_middleware(RequestLimits, limits=limits_from(settings))
+
+
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """Server-level bounds that apply before the app sees a byte: the largest
+    WebSocket message (a UTF-8 character is at most 4 bytes), the largest
+    request head h11 buffers, no `Server` banner, and a WebSocket protocol
+    that answers an unparseable upgrade (`wsupgrade`)."""
+    return {
+        "ws_max_size": 4 * settings.ws_max_frame_chars,
+        "h11_max_incomplete_event_size": settings.max_header_bytes + settings.max_url_bytes,
+        "server_header": False,
+        "ws": BoundedUpgradeProtocol,
+    }
