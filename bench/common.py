@@ -109,7 +109,7 @@ async def make_dm_pair(settings: Settings) -> tuple[Person, Person, uuid.UUID]:
                     )
                 )
                 await queue_profile_mirror(session, profile_id)
-                token = issue_token(profile_id, settings.jwt_secret, 3600 * 4)
+                token = issue_token(profile_id, settings.jwt_secret.get_secret_value(), 3600 * 4)
                 people.append(Person(profile_id, token))
             conversation_id = new_id()
             one, two = sorted(p.id for p in people)
@@ -135,9 +135,11 @@ async def raw_clients(
     """An asyncpg pool and a pymongo client of the benchmark's own (not the app's)."""
     import asyncpg
 
-    pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=pool_size)
+    pool = await asyncpg.create_pool(
+        settings.database_url.get_secret_value(), min_size=1, max_size=pool_size
+    )
     mongo: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(
-        settings.mongo_url,
+        settings.mongo_url.get_secret_value(),
         uuidRepresentation="standard",
         tz_aware=True,
         serverSelectionTimeoutMS=5000,

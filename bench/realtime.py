@@ -104,7 +104,9 @@ async def make_people(settings: Settings) -> dict[str, list[Sub]]:
     scenario's subscriptions."""
     state = build_state(settings)
     ids = [new_id() for _ in range(SUBSCRIBERS)]
-    tokens = {pid: issue_token(pid, settings.jwt_secret, 4 * 3600) for pid in ids}
+    tokens = {
+        pid: issue_token(pid, settings.jwt_secret.get_secret_value(), 4 * 3600) for pid in ids
+    }
     dm_subs: list[Sub] = []
     pair_subs: list[Sub] = []
     channel_subs: list[Sub] = []

@@ -51,7 +51,7 @@ async def make_person(state: AppState, name: str = "Ada") -> Person:
             )
         )
         await queue_profile_mirror(session, profile_id)
-    token = issue_token(profile_id, state.settings.jwt_secret, 3600)
+    token = issue_token(profile_id, state.settings.jwt_secret.get_secret_value(), 3600)
     return Person(profile_id, name, token)
 
 

@@ -2,7 +2,13 @@
 
 Every setting has a default that works with `make run`; production sets at least
 `DATABASE_URL`, `MONGO_URL` and `PARLEY_JWT_SECRET`. A bad value stops startup
-with one line naming the variable (see `ConfigError`), never a traceback.
+with one line naming the variable (see `ConfigError`), never a traceback, and
+never the value.
+
+The three secrets (the JWT key and the two URLs, which carry passwords) are
+`SecretStr`: their repr is `'**********'`, so no log line, traceback or error
+message built from the settings can show them. Read one with
+`.get_secret_value()` only where it is handed to a driver or a signer.
 """
 
 from __future__ import annotations
@@ -10,8 +16,10 @@ from __future__ import annotations
 from functools import cached_property
 from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+JWT_SECRET_MIN = 32
 
 
 class ConfigError(Exception):
@@ -21,9 +29,10 @@ class ConfigError(Exception):
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
 
-    database_url: str = Field(validation_alias="DATABASE_URL")
-    mongo_url: str = Field(validation_alias="MONGO_URL")
-    jwt_secret: str = Field(validation_alias="PARLEY_JWT_SECRET", min_length=16)
+    database_url: SecretStr = Field(validation_alias="DATABASE_URL")
+    mongo_url: SecretStr = Field(validation_alias="MONGO_URL")
+    # HS256 key; PyJWT warns below 32 bytes (RFC 7518 asks for the hash size).
+    jwt_secret: SecretStr = Field(validation_alias="PARLEY_JWT_SECRET")
     jwt_expiry_seconds: int = Field(
         default=7 * 24 * 3600, validation_alias="PARLEY_JWT_EXPIRY_SECONDS", gt=0
     )
@@ -83,9 +92,17 @@ class Settings(BaseSettings):
     log_level: str = Field(default="info", validation_alias="PARLEY_LOG_LEVEL")
     log_json: bool = Field(default=True, validation_alias="PARLEY_LOG_JSON")
 
+    @field_validator("jwt_secret")
+    @classmethod
+    def _check_jwt_secret(cls, value: SecretStr) -> SecretStr:
+        if len(value.get_secret_value()) < JWT_SECRET_MIN:
+            raise ValueError(f"must be at least {JWT_SECRET_MIN} characters")
+        return value
+
     @field_validator("database_url")
     @classmethod
-    def _check_database_url(cls, value: str) -> str:
+    def _check_database_url(cls, secret: SecretStr) -> SecretStr:
+        value = secret.get_secret_value()
         parts = urlsplit(value)
         if parts.scheme not in {"postgresql", "postgres", "postgresql+asyncpg"}:
             raise ValueError("must start with postgresql://")
@@ -93,17 +110,17 @@ class Settings(BaseSettings):
             raise ValueError("has no host")
         if not parts.path.strip("/"):
             raise ValueError("has no database name in its path")
-        return value
+        return secret
 
     @field_validator("mongo_url")
     @classmethod
-    def _check_mongo_url(cls, value: str) -> str:
-        parts = urlsplit(value)
+    def _check_mongo_url(cls, secret: SecretStr) -> SecretStr:
+        parts = urlsplit(secret.get_secret_value())
         if parts.scheme not in {"mongodb", "mongodb+srv"}:
             raise ValueError("must start with mongodb:// or mongodb+srv://")
         if not parts.netloc.rsplit("@", 1)[-1]:
             raise ValueError("has no host")
-        return value
+        return secret
 
     @field_validator("log_level")
     @classmethod
@@ -113,16 +130,30 @@ class Settings(BaseSettings):
         return value.lower()
 
     @cached_property
-    def sqlalchemy_url(self) -> str:
+    def sqlalchemy_url(self) -> SecretStr:
         """The `DATABASE_URL` with the asyncpg driver SQLAlchemy needs."""
-        scheme, rest = self.database_url.split("://", 1)
-        del scheme
-        return f"postgresql+asyncpg://{rest}"
+        _, rest = self.database_url.get_secret_value().split("://", 1)
+        return SecretStr(f"postgresql+asyncpg://{rest}")
 
     @cached_property
     def mongo_database(self) -> str:
         """The database named in `MONGO_URL`'s path, `parley` when it names none."""
-        return urlsplit(self.mongo_url).path.strip("/") or "parley"
+        return urlsplit(self.mongo_url.get_secret_value()).path.strip("/") or "parley"
+
+    def secret_values(self) -> list[str]:
+        """Every secret string in the settings (the key, the URLs and the
+        passwords inside them), for log redaction."""
+        values = [self.jwt_secret.get_secret_value()]
+        for url in (self.database_url, self.mongo_url):
+            raw = url.get_secret_value()
+            values.append(raw)
+            try:
+                password = urlsplit(raw).password
+            except ValueError:
+                password = None
+            if password:
+                values.append(password)
+        return [value for value in values if len(value) >= 4]
 
 
 _ALIASES = {name: str(field.validation_alias) for name, field in Settings.model_fields.items()}

@@ -59,15 +59,17 @@ async def serving(app: FastAPI, *, lifespan: Literal["on", "off"] = "off") -> As
 
 
 @contextmanager
-def parley_process(settings: Settings, log_path: str) -> Iterator[str]:
-    """`parley serve` in a subprocess against the test databases; yields its URL."""
+def parley_process(settings: Settings, log_path: str, **overrides: str) -> Iterator[str]:
+    """`parley serve` in a subprocess against the test databases; yields its URL.
+    `overrides` are extra environment variables."""
     port = free_port()
     env = {
         **os.environ,
-        "DATABASE_URL": settings.database_url,
-        "MONGO_URL": settings.mongo_url,
-        "PARLEY_JWT_SECRET": settings.jwt_secret,
+        "DATABASE_URL": settings.database_url.get_secret_value(),
+        "MONGO_URL": settings.mongo_url.get_secret_value(),
+        "PARLEY_JWT_SECRET": settings.jwt_secret.get_secret_value(),
         "PARLEY_LOG_JSON": "true",
+        **overrides,
     }
     with open(log_path, "ab") as log:
         process = subprocess.Popen(

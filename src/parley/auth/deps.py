@@ -18,7 +18,7 @@ def current_profile_id(request: Request, state: AppStateDep) -> uuid.UUID:
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("A bearer token is required.")
     try:
-        return verify_token(token.strip(), state.settings.jwt_secret)
+        return verify_token(token.strip(), state.settings.jwt_secret.get_secret_value())
     except InvalidToken:
         raise Unauthorized("The token is invalid or has expired.") from None
 

@@ -23,7 +23,9 @@ def _email_taken() -> Conflict:
 
 
 def _session_for(profile: Profile, settings: Settings) -> SignedIn:
-    token = issue_token(profile.id, settings.jwt_secret, settings.jwt_expiry_seconds)
+    token = issue_token(
+        profile.id, settings.jwt_secret.get_secret_value(), settings.jwt_expiry_seconds
+    )
     return SignedIn(token=token, profile=own_profile(profile))
 
 

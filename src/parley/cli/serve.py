@@ -17,7 +17,7 @@ def serve(
 ) -> None:
     """Serve the HTTP and WebSocket API."""
     settings = settings_or_exit()
-    configure_logging(settings.log_level, json=settings.log_json)
+    configure_logging(settings.log_level, json=settings.log_json, settings=settings)
     uvicorn.run(
         create_app(settings),
         host=host,

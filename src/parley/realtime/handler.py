@@ -16,6 +16,7 @@ import uuid
 
 import jwt
 import structlog
+from pydantic import SecretStr
 from starlette.websockets import WebSocket
 
 from parley.auth.tokens import InvalidToken, verify_token
@@ -58,7 +59,7 @@ class Session:
         service: RealtimeService,
         hub: Hub,
         config: RealtimeConfig,
-        jwt_secret: str,
+        jwt_secret: SecretStr,
     ) -> None:
         self.websocket = websocket
         self.service = service
@@ -132,7 +133,7 @@ class Session:
                 return None
             token = frame.token
         try:
-            profile_id = verify_token(token, self.jwt_secret)
+            profile_id = verify_token(token, self.jwt_secret.get_secret_value())
         except InvalidToken:
             await self._close(CloseCode.UNAUTHORIZED, "invalid or expired token")
             return None

@@ -37,7 +37,9 @@ async def start_realtime(
 ) -> Realtime:
     install_token_redaction()
     config = config or RealtimeConfig.from_settings(state.settings)
-    transport = transport or PgNotifyTransport(asyncpg_dsn(state.settings.database_url), config)
+    transport = transport or PgNotifyTransport(
+        asyncpg_dsn(state.settings.database_url.get_secret_value()), config
+    )
     hub = Hub()
     service = RealtimeService(state, hub, transport)
     await transport.start(service.receive, service.transport_restored)

@@ -50,7 +50,7 @@ class PostgresDatabase:
     @classmethod
     def from_settings(cls, settings: Settings) -> PostgresDatabase:
         engine = create_async_engine(
-            settings.sqlalchemy_url,
+            settings.sqlalchemy_url.get_secret_value(),
             pool_size=settings.pg_pool_size,
             max_overflow=settings.pg_pool_size,
             pool_timeout=settings.db_deadline,
