@@ -10,6 +10,8 @@
     └── ServiceUnavailable           503  (carries Retry-After)
 
 Every error reaches the client as `{"error": "<Code>", "detail": "<sentence>"}`.
+A body that is not JSON is 400 (after a 401 if a token was needed and missing);
+a JSON body that breaks a rule is 422.
 Storage errors (`parley.storage.errors`) are translated by the handlers below so
 that a database outage answers 503 rather than 500.
 """
@@ -120,6 +122,19 @@ _HTTP_CODES = {
 }
 
 
+# What FastAPI raises (as a 400 HTTPException) for a body it cannot decode at
+# all, e.g. bytes that are not UTF-8; JSON syntax errors come as validation errors.
+_FASTAPI_BODY_ERROR = "There was an error parsing the body"
+
+
+def _unparseable_body(request: Request) -> ParleyError:
+    """A body that is not JSON: 401 first if the route needs a caller and has
+    none (auth before body), else 400."""
+    from parley.security.auth_first import auth_failure  # imports parley.errors
+
+    return auth_failure(request) or BadRequest("The body is not valid JSON.")
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Render every error, ours and the framework's, as `{"error", "detail"}`."""
 
@@ -127,12 +142,17 @@ def install_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, ParleyError)
         return _render(exc)
 
-    async def on_validation_error(_: Request, exc: Exception) -> JSONResponse:
+    async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
-        return _render(ValidationFailed(_describe_validation(list(exc.errors()))))
+        errors = list(exc.errors())
+        if any(error.get("type") == "json_invalid" for error in errors):
+            return _render(_unparseable_body(request))
+        return _render(ValidationFailed(_describe_validation(errors)))
 
-    async def on_http_error(_: Request, exc: Exception) -> JSONResponse:
+    async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
+        if exc.status_code == 400 and exc.detail == _FASTAPI_BODY_ERROR:
+            return _render(_unparseable_body(request))
         code = _HTTP_CODES.get(exc.status_code, "HTTPError")
         detail = exc.detail if isinstance(exc.detail, str) else code
         return JSONResponse(
