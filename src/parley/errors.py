@@ -12,8 +12,9 @@
 Every error reaches the client as `{"error": "<Code>", "detail": "<sentence>"}`.
 A body that is not JSON is 400 (after a 401 if a token was needed and missing);
 a JSON body that breaks a rule is 422.
-Storage errors (`parley.storage.errors`) are translated by the handlers below so
-that a database outage answers 503 rather than 500.
+Storage errors (`parley.storage.errors`) are translated by the handlers below:
+unavailability answers 503 (never 500); a conflict 409, or 401 when the token's
+profile no longer exists. Only unavailability is ever 503.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from parley.storage.errors import StorageError
+from parley.storage.errors import StorageConflict, StorageError
 
 log = structlog.get_logger("parley.errors")
 
@@ -135,6 +136,17 @@ def _unparseable_body(request: Request) -> ParleyError:
     return auth_failure(request) or BadRequest("The body is not valid JSON.")
 
 
+def _conflict(exc: StorageConflict) -> ParleyError:
+    """What a constraint violation that reached the edge means for the caller.
+
+    A foreign key to `profiles` fails when the token's profile no longer exists
+    (profiles are the only rows a request references by its token alone): that
+    caller is not authenticated any more. Anything else lost a race: 409."""
+    if exc.kind == "foreign_key" and (exc.constraint or "").endswith("_profiles"):
+        return Unauthorized("The account this token belongs to no longer exists.")
+    return Conflict("The request conflicts with a concurrent change; reload and retry.")
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Render every error, ours and the framework's, as `{"error", "detail"}`."""
 
@@ -161,6 +173,15 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_storage_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StorageError)
+        if isinstance(exc, StorageConflict):
+            log.info(
+                "storage_conflict",
+                store=exc.store,
+                operation=exc.operation,
+                kind=exc.kind,
+                constraint=exc.constraint,
+            )
+            return _render(_conflict(exc))
         log.warning("storage_unavailable", store=exc.store, operation=exc.operation, error=str(exc))
         return _render(
             ServiceUnavailable(f"The {exc.store} database is unavailable; retry shortly.")

@@ -13,7 +13,10 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from parley.auth.tokens import issue_token
+from parley.ids import new_id
 from parley.state import AppState
+from tests.conftest import TEST_SECRET
 from tests.factories import make_person
 from tests.integration.test_realtime_support import serving
 
@@ -118,3 +121,11 @@ async def test_declared_huge_body_is_refused_before_it_is_sent(base: str) -> Non
     assert status_line.startswith(b"HTTP/1.1 413"), status_line
     assert time.monotonic() - started < 1
     writer.close()
+
+
+async def test_token_for_a_missing_profile_is_401(client: httpx.AsyncClient) -> None:
+    ghost = issue_token(new_id(), TEST_SECRET, 60)
+    response = await client.post(
+        "/api/servers", json={"name": "Lab"}, headers={"Authorization": f"Bearer {ghost}"}
+    )
+    assert_error(response, 401, "Unauthorized")

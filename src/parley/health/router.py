@@ -2,41 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from parley.deps import AppStateDep
-from parley.resilience.health import probe_databases, summarize, utc_timestamp
+from parley.health.service import health_report
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/api/health", summary="Health of both databases")
-async def health(request: Request, state: AppStateDep) -> JSONResponse:
-    del request
-    results = await probe_databases(state.mongo, state.postgres, state.settings.health_deadline)
-    breakers = {
-        "mongodb": state.resilience.mongo_breaker,
-        "postgresql": state.resilience.postgres_breaker,
-    }
-    for name, result in results.items():
-        if not result.up:  # logged once as a state change; the probe closes it
-            breakers[name].trip(result.error or "health probe failed")
-    databases: dict[str, Any] = {name: result.up for name, result in results.items()}
-    databases["timestamp"] = utc_timestamp()
-    status, message = summarize(databases)
-    body = {
-        "status": status,
-        "databases": databases,
-        "message": message,
-        "details": {
-            name: {"latencyMs": result.latency_ms, "error": result.error}
-            for name, result in results.items()
-        },
-    }
-    return JSONResponse(body, status_code=503 if status == "unhealthy" else 200)
+async def health(state: AppStateDep) -> JSONResponse:
+    resilience = state.resilience
+    status, body = await health_report(
+        state.mongo,
+        state.postgres,
+        {"mongodb": resilience.mongo_breaker, "postgresql": resilience.postgres_breaker},
+        state.settings.health_deadline,
+    )
+    return JSONResponse(body, status_code=status)
 
 
 @router.get("/api/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)
