@@ -62,7 +62,8 @@ def create_app(settings: Settings) -> FastAPI:
             await state.postgres.dispose()
             log.info("shutdown")
 
-    app = FastAPI(title="Parley", version="0.1.0", lifespan=lifespan)
+    # /docs is served without a CDN by parley.security.docs; no /redoc.
+    app = FastAPI(title="Parley", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
     install_error_handlers(app)
     app.middleware("http")(_log_request)
     install_security(app, settings)

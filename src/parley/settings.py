@@ -14,10 +14,11 @@ message built from the settings can show them. Read one with
 from __future__ import annotations
 
 from functools import cached_property
+from typing import Annotated
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 JWT_SECRET_MIN = 32
 
@@ -89,6 +90,10 @@ class Settings(BaseSettings):
     max_url_bytes: int = Field(default=4096, validation_alias="PARLEY_MAX_URL_BYTES", ge=256)
     max_header_bytes: int = Field(default=8192, validation_alias="PARLEY_MAX_HEADER_BYTES", ge=1024)
     max_json_depth: int = Field(default=32, validation_alias="PARLEY_MAX_JSON_DEPTH", ge=2, le=500)
+    # Browser origins allowed to call the API cross-origin (CORS); none by default.
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, validation_alias="PARLEY_CORS_ORIGINS"
+    )
     log_level: str = Field(default="info", validation_alias="PARLEY_LOG_LEVEL")
     log_json: bool = Field(default=True, validation_alias="PARLEY_LOG_JSON")
 
@@ -121,6 +126,24 @@ class Settings(BaseSettings):
         if not parts.netloc.rsplit("@", 1)[-1]:
             raise ValueError("has no host")
         return secret
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _check_origins(cls, origins: list[str]) -> list[str]:
+        for origin in origins:
+            parts = urlsplit(origin)
+            if origin == "*" or parts.scheme not in {"http", "https"} or not parts.hostname:
+                raise ValueError(f"{origin!r} is not an origin like https://app.example.com")
+            if parts.path not in ("", "/") or parts.query or parts.username:
+                raise ValueError(f"{origin!r} is not an origin like https://app.example.com")
+        return [origin.rstrip("/") for origin in origins]
 
     @field_validator("log_level")
     @classmethod

@@ -6,7 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
 
+from parley.security.docs import install_docs
+from parley.security.headers import SecurityHeaders
 from parley.security.limits import Limits, RequestLimits
 from parley.security.wsupgrade import BoundedUpgradeProtocol
 from parley.settings import Settings
@@ -22,8 +25,22 @@ def limits_from(settings: Settings) -> Limits:
 
 
 def install_security(app: FastAPI, settings: Settings) -> None:
-    """Add the security middleware; the last added runs first (outermost)."""
+    """Add the security middleware (the last added runs first, outermost) and
+    the self-hosted docs. Order, outside in: headers on every answer, CORS
+    (only with configured origins), then the limits, then the app."""
     app.add_middleware(RequestLimits, limits=limits_from(settings))
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_credentials=False,  # bearer tokens, no cookies
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+            expose_headers=["X-Data-Source", "Retry-After"],
+            max_age=600,
+        )
+    app.add_middleware(SecurityHeaders)
+    install_docs(app)
 
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
