@@ -90,6 +90,10 @@ class Settings(BaseSettings):
     max_url_bytes: int = Field(default=4096, validation_alias="PARLEY_MAX_URL_BYTES", ge=256)
     max_header_bytes: int = Field(default=8192, validation_alias="PARLEY_MAX_HEADER_BYTES", ge=1024)
     max_json_depth: int = Field(default=32, validation_alias="PARLEY_MAX_JSON_DEPTH", ge=2, le=500)
+    # Password hashing: argon2id hashes at once per instance (64 MiB each) and
+    # how many more may wait before sign-ins are refused with 503 Overloaded.
+    hash_concurrency: int = Field(default=2, validation_alias="PARLEY_HASH_CONCURRENCY", ge=1)
+    hash_queue: int = Field(default=64, validation_alias="PARLEY_HASH_QUEUE", ge=0)
     # Browser origins allowed to call the API cross-origin (CORS); none by default.
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, validation_alias="PARLEY_CORS_ORIGINS"

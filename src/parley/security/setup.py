@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
+from parley.auth import passwords
 from parley.security.docs import install_docs
 from parley.security.headers import SecurityHeaders
 from parley.security.limits import Limits, RequestLimits
@@ -41,6 +42,7 @@ def install_security(app: FastAPI, settings: Settings) -> None:
         )
     app.add_middleware(SecurityHeaders)
     install_docs(app)
+    passwords.configure_pool(settings.hash_concurrency, settings.hash_queue)
 
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
