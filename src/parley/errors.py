@@ -7,6 +7,7 @@
     ├── NotFound                     404
     ├── Conflict                     409
     ├── ValidationFailed             422
+    ├── TooManyRequests              429  (carries Retry-After)
     └── ServiceUnavailable           503  (carries Retry-After)
 
 Every error reaches the client as `{"error": "<Code>", "detail": "<sentence>"}`.
@@ -77,6 +78,18 @@ class Conflict(ParleyError):
 class ValidationFailed(ParleyError):
     status_code = 422
     code = "ValidationError"
+
+
+class TooManyRequests(ParleyError):
+    status_code = 429
+    code = "TooManyRequests"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
 
 
 class ServiceUnavailable(ParleyError):

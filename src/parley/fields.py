@@ -136,6 +136,7 @@ _ERROR_MEANINGS = {
     404: "Nothing by that id that you may see",
     409: "Conflicts with the current state (the code says which rule)",
     422: "The body or a parameter is invalid (detail names the field)",
+    429: "Too many attempts; Retry-After says how many seconds to wait",
 }
 
 

@@ -17,6 +17,7 @@ from functools import cached_property
 from typing import Annotated
 from urllib.parse import urlsplit
 
+from limits import parse as parse_limit
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -94,6 +95,15 @@ class Settings(BaseSettings):
     # how many more may wait before sign-ins are refused with 503 Overloaded.
     hash_concurrency: int = Field(default=2, validation_alias="PARLEY_HASH_CONCURRENCY", ge=1)
     hash_queue: int = Field(default=64, validation_alias="PARLEY_HASH_QUEUE", ge=0)
+    # Sign-in throttling, in the `limits` notation ("5/minute"); see docs/SECURITY.md.
+    login_limit_account_ip: str = Field(
+        default="5/minute", validation_alias="PARLEY_LOGIN_LIMIT_ACCOUNT_IP"
+    )
+    login_limit_account: str = Field(
+        default="20/hour", validation_alias="PARLEY_LOGIN_LIMIT_ACCOUNT"
+    )
+    login_limit_ip: str = Field(default="30/minute", validation_alias="PARLEY_LOGIN_LIMIT_IP")
+    register_limit_ip: str = Field(default="10/hour", validation_alias="PARLEY_REGISTER_LIMIT_IP")
     # Browser origins allowed to call the API cross-origin (CORS); none by default.
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, validation_alias="PARLEY_CORS_ORIGINS"
@@ -148,6 +158,17 @@ class Settings(BaseSettings):
             if parts.path not in ("", "/") or parts.query or parts.username:
                 raise ValueError(f"{origin!r} is not an origin like https://app.example.com")
         return [origin.rstrip("/") for origin in origins]
+
+    @field_validator(
+        "login_limit_account_ip", "login_limit_account", "login_limit_ip", "register_limit_ip"
+    )
+    @classmethod
+    def _check_rate_limit(cls, value: str) -> str:
+        try:
+            parse_limit(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a rate like 5/minute or 20/hour") from None
+        return value
 
     @field_validator("log_level")
     @classmethod

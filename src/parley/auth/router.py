@@ -8,15 +8,20 @@ from parley.auth import service
 from parley.auth.schemas import Login, Registration, SignedIn
 from parley.deps import AppStateDep, SessionDep
 from parley.fields import error_responses
+from parley.security.throttle import SignInAttemptDep
 
-router = APIRouter(prefix="/api/auth", tags=["auth"], responses=error_responses(401, 409, 422))
+router = APIRouter(prefix="/api/auth", tags=["auth"], responses=error_responses(401, 409, 422, 429))
 
 
 @router.post("/register", status_code=201, summary="Create an account; returns a token")
-async def register(body: Registration, session: SessionDep, state: AppStateDep) -> SignedIn:
-    return await service.register(session, state.settings, body)
+async def register(
+    body: Registration, session: SessionDep, state: AppStateDep, attempt: SignInAttemptDep
+) -> SignedIn:
+    return await service.register(session, state.settings, body, attempt)
 
 
 @router.post("/login", summary="Log in with email and password; returns a token")
-async def login(body: Login, session: SessionDep, state: AppStateDep) -> SignedIn:
-    return await service.login(session, state.settings, body)
+async def login(
+    body: Login, session: SessionDep, state: AppStateDep, attempt: SignInAttemptDep
+) -> SignedIn:
+    return await service.login(session, state.settings, body, attempt)

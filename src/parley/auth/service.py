@@ -1,6 +1,7 @@
 """Account rules: registering (email unique case-insensitively, argon2id hash,
 profile mirror queued in the same transaction) and logging in (one answer for
-a wrong email and a wrong password)."""
+a wrong email and a wrong password), both throttled per client address and
+account before any password is hashed (parley.security.throttle)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from parley.community.profiles.schemas import own_profile
 from parley.errors import Conflict, Unauthorized
 from parley.ids import new_id
 from parley.resilience.mirror_queue import queue_profile_mirror
+from parley.security.throttle import SignInAttempt
 from parley.settings import Settings
 from parley.storage.postgres.models import Profile
 
@@ -29,7 +31,10 @@ def _session_for(profile: Profile, settings: Settings) -> SignedIn:
     return SignedIn(token=token, profile=own_profile(profile))
 
 
-async def register(session: AsyncSession, settings: Settings, body: Registration) -> SignedIn:
+async def register(
+    session: AsyncSession, settings: Settings, body: Registration, attempt: SignInAttempt
+) -> SignedIn:
+    await attempt.before_register()
     if await accounts.select_profile_by_email(session, body.email) is not None:
         raise _email_taken()
     password_hash = await passwords.hash_password(body.password)
@@ -42,12 +47,18 @@ async def register(session: AsyncSession, settings: Settings, body: Registration
     return _session_for(profile, settings)
 
 
-async def login(session: AsyncSession, settings: Settings, body: Login) -> SignedIn:
-    profile = await accounts.select_profile_by_email(session, body.email.strip())
+async def login(
+    session: AsyncSession, settings: Settings, body: Login, attempt: SignInAttempt
+) -> SignedIn:
+    email = body.email.strip()
+    await attempt.before_login(email)  # before any hashing
+    profile = await accounts.select_profile_by_email(session, email)
     stored_hash = profile.password_hash if profile is not None else None
     matches = await passwords.verify_password(stored_hash, body.password)
     if profile is None or not matches:
+        await attempt.login_failed(email)
         raise Unauthorized("The email or password is wrong.")
+    await attempt.login_succeeded(email)
     if passwords.needs_rehash(profile.password_hash):
         new_hash = await passwords.hash_password(body.password)
         await accounts.update_password_hash(session, profile.id, new_hash)

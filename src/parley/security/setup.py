@@ -12,6 +12,7 @@ from parley.auth import passwords
 from parley.security.docs import install_docs
 from parley.security.headers import SecurityHeaders
 from parley.security.limits import Limits, RequestLimits
+from parley.security.throttle import SignInThrottle
 from parley.security.wsupgrade import BoundedUpgradeProtocol
 from parley.settings import Settings
 
@@ -43,6 +44,7 @@ def install_security(app: FastAPI, settings: Settings) -> None:
     app.add_middleware(SecurityHeaders)
     install_docs(app)
     passwords.configure_pool(settings.hash_concurrency, settings.hash_queue)
+    app.state.sign_in_throttle = SignInThrottle(settings)
 
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
