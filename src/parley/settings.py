@@ -104,6 +104,10 @@ class Settings(BaseSettings):
     )
     login_limit_ip: str = Field(default="30/minute", validation_alias="PARLEY_LOGIN_LIMIT_IP")
     register_limit_ip: str = Field(default="10/hour", validation_alias="PARLEY_REGISTER_LIMIT_IP")
+    # Seconds between an instance's looks for sessions logged out elsewhere.
+    revocation_poll_interval: float = Field(
+        default=2.0, validation_alias="PARLEY_REVOCATION_POLL_INTERVAL", gt=0, le=60
+    )
     # Browser origins allowed to call the API cross-origin (CORS); none by default.
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, validation_alias="PARLEY_CORS_ORIGINS"

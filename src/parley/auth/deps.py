@@ -1,4 +1,6 @@
-"""The authenticated caller, from `Authorization: Bearer <jwt>`. No database."""
+"""The authenticated caller, from `Authorization: Bearer <jwt>`. No database:
+the signature and expiry are checked locally and the session id against this
+instance's in-memory revocation list (parley.security.sessions)."""
 
 from __future__ import annotations
 
@@ -8,9 +10,10 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from parley.auth.tokens import InvalidToken, verify_token
+from parley.auth.tokens import Claims, InvalidToken, verify_claims
 from parley.deps import AppStateDep
 from parley.errors import Unauthorized
+from parley.security.sessions import RevocationList
 
 # Declares the bearer scheme in the OpenAPI document (and the docs' Authorize
 # button); the header is read below so every failure is Parley's own 401.
@@ -18,17 +21,33 @@ _BEARER = HTTPBearer(auto_error=False, scheme_name="bearer", bearerFormat="JWT")
 BearerScheme = Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)]
 
 
-def current_profile_id(
-    request: Request, state: AppStateDep, _scheme: BearerScheme = None
-) -> uuid.UUID:
+def get_revocations(request: Request) -> RevocationList:
+    revocations: RevocationList = request.app.state.revocations
+    return revocations
+
+
+RevocationsDep = Annotated[RevocationList, Depends(get_revocations)]
+
+
+def current_claims(request: Request, state: AppStateDep, _scheme: BearerScheme = None) -> Claims:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("A bearer token is required.")
     try:
-        return verify_token(token.strip(), state.settings.jwt_secret.get_secret_value())
+        claims = verify_claims(token.strip(), state.settings.jwt_secret.get_secret_value())
     except InvalidToken:
         raise Unauthorized("The token is invalid or has expired.") from None
+    if get_revocations(request).is_revoked(claims.session_id):
+        raise Unauthorized("This session has been logged out.")
+    return claims
+
+
+CurrentClaims = Annotated[Claims, Depends(current_claims)]
+
+
+def current_profile_id(claims: CurrentClaims) -> uuid.UUID:
+    return claims.profile_id
 
 
 CurrentProfileId = Annotated[uuid.UUID, Depends(current_profile_id)]

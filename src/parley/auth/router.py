@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from parley.auth import service
+from parley.auth.deps import CurrentClaims, RevocationsDep
 from parley.auth.schemas import Login, Registration, SignedIn
 from parley.deps import AppStateDep, SessionDep
 from parley.fields import error_responses
@@ -25,3 +26,15 @@ async def login(
     body: Login, session: SessionDep, state: AppStateDep, attempt: SignInAttemptDep
 ) -> SignedIn:
     return await service.login(session, state.settings, body, attempt)
+
+
+@router.post(
+    "/logout",
+    status_code=204,
+    summary="Log out: this token stops working on every instance within seconds",
+)
+async def logout(
+    session: SessionDep, claims: CurrentClaims, revocations: RevocationsDep
+) -> Response:
+    await service.logout(session, revocations, claims)
+    return Response(status_code=204)

@@ -10,11 +10,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from parley.auth import passwords
 from parley.auth import repository as accounts
 from parley.auth.schemas import Login, Registration, SignedIn
-from parley.auth.tokens import issue_token
+from parley.auth.tokens import Claims, issue_token
 from parley.community.profiles.schemas import own_profile
 from parley.errors import Conflict, Unauthorized
 from parley.ids import new_id
 from parley.resilience.mirror_queue import queue_profile_mirror
+from parley.security.sessions import RevocationList
 from parley.security.throttle import SignInAttempt
 from parley.settings import Settings
 from parley.storage.postgres.models import Profile
@@ -63,3 +64,8 @@ async def login(
         new_hash = await passwords.hash_password(body.password)
         await accounts.update_password_hash(session, profile.id, new_hash)
     return _session_for(profile, settings)
+
+
+async def logout(session: AsyncSession, revocations: RevocationList, claims: Claims) -> None:
+    """Revoke the caller's session (this token), on every instance."""
+    await revocations.revoke(session, claims)

@@ -14,12 +14,11 @@ import contextlib
 import time
 import uuid
 
-import jwt
 import structlog
 from pydantic import SecretStr
 from starlette.websockets import WebSocket
 
-from parley.auth.tokens import InvalidToken, verify_token
+from parley.auth.tokens import InvalidToken, verify_claims
 from parley.realtime.config import RealtimeConfig
 from parley.realtime.connection import Connection
 from parley.realtime.hub import Hub
@@ -133,13 +132,15 @@ class Session:
                 return None
             token = frame.token
         try:
-            profile_id = verify_token(token, self.jwt_secret.get_secret_value())
+            claims = verify_claims(token, self.jwt_secret.get_secret_value())
         except InvalidToken:
             await self._close(CloseCode.UNAUTHORIZED, "invalid or expired token")
             return None
-        # Verified above; read the expiry without checking the signature again.
-        claims = jwt.decode(token, options={"verify_signature": False})
-        return profile_id, float(claims["exp"])
+        revocations = getattr(self.websocket.app.state, "revocations", None)
+        if revocations is not None and revocations.is_revoked(claims.session_id):
+            await self._close(CloseCode.UNAUTHORIZED, "the session has been logged out")
+            return None
+        return claims.profile_id, claims.expires_at
 
     async def _close(self, code: CloseCode, reason: str) -> None:
         # A peer that does not read can hold a close frame back; do not wait forever.

@@ -15,14 +15,12 @@ from typing import Any
 from fastapi import Request
 from fastapi.dependencies.models import Dependant
 
-from parley.auth.deps import current_profile_id
+from parley.auth.deps import current_claims
 from parley.errors import Unauthorized
 
 
 def _needs_caller(dependant: Dependant) -> bool:
-    return any(
-        sub.call is current_profile_id or _needs_caller(sub) for sub in dependant.dependencies
-    )
+    return any(sub.call is current_claims or _needs_caller(sub) for sub in dependant.dependencies)
 
 
 def auth_failure(request: Request) -> Unauthorized | None:
@@ -35,7 +33,7 @@ def auth_failure(request: Request) -> Unauthorized | None:
     if state is None:
         return None
     try:
-        current_profile_id(request, state)
+        current_claims(request, state)
     except Unauthorized as exc:
         return exc
     return None

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
@@ -12,6 +14,7 @@ from parley.auth import passwords
 from parley.security.docs import install_docs
 from parley.security.headers import SecurityHeaders
 from parley.security.limits import Limits, RequestLimits
+from parley.security.sessions import RevocationList
 from parley.security.throttle import SignInThrottle
 from parley.security.wsupgrade import BoundedUpgradeProtocol
 from parley.settings import Settings
@@ -45,6 +48,24 @@ def install_security(app: FastAPI, settings: Settings) -> None:
     install_docs(app)
     passwords.configure_pool(settings.hash_concurrency, settings.hash_queue)
     app.state.sign_in_throttle = SignInThrottle(settings)
+    _install_revocations(app, settings)
+
+
+def _install_revocations(app: FastAPI, settings: Settings) -> None:
+    """The revocation list, kept current by a poller that runs inside the
+    app's lifespan (wrapped here, so `parley.app` need not know about it)."""
+    revocations = RevocationList()
+    app.state.revocations = revocations
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(application: FastAPI) -> AsyncIterator[Any]:
+        async with inner(application) as value:
+            postgres = application.state.parley.postgres
+            async with revocations.polling(postgres, settings.revocation_poll_interval):
+                yield value
+
+    app.router.lifespan_context = lifespan
 
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
