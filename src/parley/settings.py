@@ -35,6 +35,10 @@ class Settings(BaseSettings):
     mongo_url: SecretStr = Field(validation_alias="MONGO_URL")
     # HS256 key; PyJWT warns below 32 bytes (RFC 7518 asks for the hash size).
     jwt_secret: SecretStr = Field(validation_alias="PARLEY_JWT_SECRET")
+    # Keys that still verify tokens but no longer sign them (key rotation).
+    jwt_previous_secrets: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list, validation_alias="PARLEY_JWT_PREVIOUS_SECRETS"
+    )
     jwt_expiry_seconds: int = Field(
         default=7 * 24 * 3600, validation_alias="PARLEY_JWT_EXPIRY_SECONDS", gt=0
     )
@@ -122,6 +126,20 @@ class Settings(BaseSettings):
             raise ValueError(f"must be at least {JWT_SECRET_MIN} characters")
         return value
 
+    @field_validator("jwt_previous_secrets", mode="before")
+    @classmethod
+    def _split_previous_secrets(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [key.strip() for key in value.split(",") if key.strip()]
+        return value
+
+    @field_validator("jwt_previous_secrets")
+    @classmethod
+    def _check_previous_secrets(cls, keys: list[SecretStr]) -> list[SecretStr]:
+        for key in keys:
+            cls._check_jwt_secret(key)
+        return keys
+
     @field_validator("database_url")
     @classmethod
     def _check_database_url(cls, secret: SecretStr) -> SecretStr:
@@ -192,10 +210,14 @@ class Settings(BaseSettings):
         """The database named in `MONGO_URL`'s path, `parley` when it names none."""
         return urlsplit(self.mongo_url.get_secret_value()).path.strip("/") or "parley"
 
+    def jwt_verification_keys(self) -> list[str]:
+        """The signing key first, then the previous keys still accepted."""
+        return [key.get_secret_value() for key in (self.jwt_secret, *self.jwt_previous_secrets)]
+
     def secret_values(self) -> list[str]:
-        """Every secret string in the settings (the key, the URLs and the
+        """Every secret string in the settings (the keys, the URLs and the
         passwords inside them), for log redaction."""
-        values = [self.jwt_secret.get_secret_value()]
+        values = self.jwt_verification_keys()
         for url in (self.database_url, self.mongo_url):
             raw = url.get_secret_value()
             values.append(raw)

@@ -35,7 +35,7 @@ def current_claims(request: Request, state: AppStateDep, _scheme: BearerScheme =
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("A bearer token is required.")
     try:
-        claims = verify_claims(token.strip(), state.settings.jwt_secret.get_secret_value())
+        claims = verify_claims(token.strip(), state.settings.jwt_verification_keys())
     except InvalidToken:
         raise Unauthorized("The token is invalid or has expired.") from None
     if get_revocations(request).is_revoked(claims.session_id):

@@ -1,13 +1,18 @@
 """JWT issue and verification. HS256 only, with an explicit algorithm list; `sub`
 is the profile id, `sid` a random session id that logout revokes (see
-parley.security.sessions). Verifying needs no database."""
+parley.security.sessions). Verifying needs no database. Tokens are signed with
+the current key and verified with it or any previous key still configured
+(`PARLEY_JWT_PREVIOUS_SECRETS`), so the key can be rotated without logging
+anyone out."""
 
 from __future__ import annotations
 
 import secrets
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import jwt
 
@@ -42,15 +47,28 @@ def issue_token(
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
-def verify_claims(token: str, secret: str) -> Claims:
-    """The claims of a valid token; `InvalidToken` otherwise."""
+def _decode(token: str, keys: Sequence[str]) -> dict[str, Any]:
+    """The payload, verified with the first key whose signature matches (the
+    current key first: rotation costs an HMAC only for old tokens)."""
+    for key in keys[:-1]:
+        try:
+            return _decode_with(token, key)
+        except jwt.InvalidSignatureError:
+            continue
+    return _decode_with(token, keys[-1])
+
+
+def _decode_with(token: str, key: str) -> dict[str, Any]:
+    payload: dict[str, Any] = jwt.decode(
+        token, key, algorithms=[ALGORITHM], options={"require": ["sub", "sid", "exp", "iat"]}
+    )
+    return payload
+
+
+def verify_claims(token: str, keys: str | Sequence[str]) -> Claims:
+    """The claims of a token valid under one of `keys`; `InvalidToken` otherwise."""
     try:
-        claims = jwt.decode(
-            token,
-            secret,
-            algorithms=[ALGORITHM],
-            options={"require": ["sub", "sid", "exp", "iat"]},
-        )
+        claims = _decode(token, [keys] if isinstance(keys, str) else keys)
         session_id = claims["sid"]
         if not isinstance(session_id, str) or not 0 < len(session_id) <= 64:
             raise ValueError("bad sid")
@@ -60,6 +78,6 @@ def verify_claims(token: str, secret: str) -> Claims:
         raise InvalidToken(type(exc).__name__) from None
 
 
-def verify_token(token: str, secret: str) -> uuid.UUID:
+def verify_token(token: str, keys: str | Sequence[str]) -> uuid.UUID:
     """The profile id in a valid token; `InvalidToken` otherwise."""
-    return verify_claims(token, secret).profile_id
+    return verify_claims(token, keys).profile_id

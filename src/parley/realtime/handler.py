@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import time
 import uuid
+from collections.abc import Sequence
 
 import structlog
 from pydantic import SecretStr
@@ -58,13 +59,13 @@ class Session:
         service: RealtimeService,
         hub: Hub,
         config: RealtimeConfig,
-        jwt_secret: SecretStr,
+        jwt_keys: Sequence[SecretStr],
     ) -> None:
         self.websocket = websocket
         self.service = service
         self.hub = hub
         self.config = config
-        self.jwt_secret = jwt_secret
+        self.jwt_keys = jwt_keys
 
     async def run(self) -> None:
         await self.websocket.accept()
@@ -132,7 +133,7 @@ class Session:
                 return None
             token = frame.token
         try:
-            claims = verify_claims(token, self.jwt_secret.get_secret_value())
+            claims = verify_claims(token, [key.get_secret_value() for key in self.jwt_keys])
         except InvalidToken:
             await self._close(CloseCode.UNAUTHORIZED, "invalid or expired token")
             return None

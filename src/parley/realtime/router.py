@@ -20,7 +20,7 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
     if realtime is None:
         await websocket.close(int(CloseCode.INTERNAL_ERROR), "realtime is not running")
         return
-    session = Session(
-        websocket, realtime.service, realtime.hub, realtime.config, state.settings.jwt_secret
-    )
+    settings = state.settings
+    keys = [settings.jwt_secret, *settings.jwt_previous_secrets]
+    session = Session(websocket, realtime.service, realtime.hub, realtime.config, keys)
     await session.run()
