@@ -67,3 +67,65 @@ async def test_a_logout_reaches_other_instances(
         return response.status_code == 401
 
     assert await eventually(refused, timeout=5) < 3
+
+
+async def test_logout_all_revokes_every_session_of_the_account(
+    client: httpx.AsyncClient,
+) -> None:
+    first = await sign_in(client)
+    login = await client.post(
+        "/api/auth/login", json={"email": "ada@example.com", "password": PASSWORD}
+    )
+    second = {"Authorization": f"Bearer {login.json()['token']}"}
+    assert (await client.post("/api/auth/logout-all", headers=second)).status_code == 204
+    for headers in (first, second):
+        assert (await client.get("/api/profiles/me", headers=headers)).status_code == 401
+    again = await client.post(
+        "/api/auth/login", json={"email": "ada@example.com", "password": PASSWORD}
+    )
+    fresh = {"Authorization": f"Bearer {again.json()['token']}"}
+    assert (await client.get("/api/profiles/me", headers=fresh)).status_code == 200
+
+
+async def test_password_change_revokes_other_sessions_and_returns_a_fresh_token(
+    client: httpx.AsyncClient,
+) -> None:
+    old = await sign_in(client)
+    wrong = await client.patch(
+        "/api/profiles/me/password",
+        json={"currentPassword": "not it at all", "newPassword": "a brand new one"},
+        headers=old,
+    )
+    assert wrong.status_code == 403
+    assert (await client.get("/api/profiles/me", headers=old)).status_code == 200
+    changed = await client.patch(
+        "/api/profiles/me/password",
+        json={"currentPassword": PASSWORD, "newPassword": "a brand new one"},
+        headers=old,
+    )
+    assert changed.status_code == 200, changed.text
+    fresh = {"Authorization": f"Bearer {changed.json()['token']}"}
+    assert (await client.get("/api/profiles/me", headers=old)).status_code == 401
+    assert (await client.get("/api/profiles/me", headers=fresh)).status_code == 200
+    old_login = await client.post(
+        "/api/auth/login", json={"email": "ada@example.com", "password": PASSWORD}
+    )
+    assert old_login.status_code == 401
+    new_login = await client.post(
+        "/api/auth/login", json={"email": "ada@example.com", "password": "a brand new one"}
+    )
+    assert new_login.status_code == 200
+
+
+async def test_logout_all_reaches_other_instances(
+    client: httpx.AsyncClient, other_instance: httpx.AsyncClient
+) -> None:
+    headers = await sign_in(client)
+    assert (await other_instance.get("/api/profiles/me", headers=headers)).status_code == 200
+    assert (await client.post("/api/auth/logout-all", headers=headers)).status_code == 204
+
+    async def refused() -> bool:
+        response = await other_instance.get("/api/profiles/me", headers=headers)
+        return response.status_code == 401
+
+    assert await eventually(refused, timeout=5) < 3

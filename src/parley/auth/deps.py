@@ -38,7 +38,7 @@ def current_claims(request: Request, state: AppStateDep, _scheme: BearerScheme =
         claims = verify_claims(token.strip(), state.settings.jwt_verification_keys())
     except InvalidToken:
         raise Unauthorized("The token is invalid or has expired.") from None
-    if get_revocations(request).is_revoked(claims.session_id):
+    if get_revocations(request).is_revoked(claims):
         raise Unauthorized("This session has been logged out.")
     return claims
 

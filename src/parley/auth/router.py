@@ -38,3 +38,15 @@ async def logout(
 ) -> Response:
     await service.logout(session, revocations, claims)
     return Response(status_code=204)
+
+
+@router.post(
+    "/logout-all",
+    status_code=204,
+    summary="Log out everywhere: every token of your account stops working",
+)
+async def logout_all(
+    session: SessionDep, state: AppStateDep, claims: CurrentClaims, revocations: RevocationsDep
+) -> Response:
+    await service.logout_everywhere(session, state.settings, revocations, claims)
+    return Response(status_code=204)

@@ -9,10 +9,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from parley.auth import passwords
 from parley.auth import repository as accounts
-from parley.auth.schemas import Login, Registration, SignedIn
+from parley.auth.schemas import Login, PasswordChange, Registration, SignedIn
 from parley.auth.tokens import Claims, issue_token
+from parley.community.profiles import repository as profiles
 from parley.community.profiles.schemas import own_profile
-from parley.errors import Conflict, Unauthorized
+from parley.errors import Conflict, Forbidden, Unauthorized
 from parley.ids import new_id
 from parley.resilience.mirror_queue import queue_profile_mirror
 from parley.security.sessions import RevocationList
@@ -69,3 +70,30 @@ async def login(
 async def logout(session: AsyncSession, revocations: RevocationList, claims: Claims) -> None:
     """Revoke the caller's session (this token), on every instance."""
     await revocations.revoke(session, claims)
+
+
+async def logout_everywhere(
+    session: AsyncSession, settings: Settings, revocations: RevocationList, claims: Claims
+) -> None:
+    """Revoke every session of the caller's account, this one included."""
+    await revocations.revoke_all(session, claims.profile_id, settings.jwt_expiry_seconds)
+
+
+async def change_password(
+    session: AsyncSession,
+    settings: Settings,
+    revocations: RevocationList,
+    claims: Claims,
+    body: PasswordChange,
+) -> SignedIn:
+    """Check the current password, store the new one's hash, revoke every
+    session of the account and return a fresh token (which survives)."""
+    profile = await profiles.select_profile(session, claims.profile_id)
+    if profile is None:
+        raise Unauthorized("The account this token belongs to no longer exists.")
+    if not await passwords.verify_password(profile.password_hash, body.current_password):
+        raise Forbidden("The current password is wrong.", code="WrongPassword")
+    new_hash = await passwords.hash_password(body.new_password)
+    await accounts.update_password_hash(session, profile.id, new_hash)
+    await revocations.revoke_all(session, profile.id, settings.jwt_expiry_seconds)
+    return _session_for(profile, settings)

@@ -28,6 +28,7 @@ class Claims:
     profile_id: uuid.UUID
     session_id: str
     expires_at: float  # epoch seconds
+    issued_at_ms: int  # epoch milliseconds (`ims`; `iat` has whole seconds only)
 
 
 def new_session_id() -> str:
@@ -37,11 +38,13 @@ def new_session_id() -> str:
 def issue_token(
     profile_id: uuid.UUID, secret: str, expiry_seconds: int, session_id: str | None = None
 ) -> str:
-    now = int(time.time())
+    now_ms = int(time.time() * 1000)
+    now = now_ms // 1000
     claims = {
         "sub": str(profile_id),
         "sid": session_id or new_session_id(),
         "iat": now,
+        "ims": now_ms,
         "exp": now + expiry_seconds,
     }
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
@@ -72,7 +75,10 @@ def verify_claims(token: str, keys: str | Sequence[str]) -> Claims:
         session_id = claims["sid"]
         if not isinstance(session_id, str) or not 0 < len(session_id) <= 64:
             raise ValueError("bad sid")
-        return Claims(uuid.UUID(str(claims["sub"])), session_id, float(claims["exp"]))
+        issued_ms = claims.get("ims", int(claims["iat"]) * 1000)
+        if not isinstance(issued_ms, int):
+            raise ValueError("bad ims")
+        return Claims(uuid.UUID(str(claims["sub"])), session_id, float(claims["exp"]), issued_ms)
     except (jwt.PyJWTError, ValueError, TypeError, RecursionError) as exc:
         # RecursionError: a forged header of deeply nested JSON.
         raise InvalidToken(type(exc).__name__) from None

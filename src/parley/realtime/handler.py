@@ -138,7 +138,7 @@ class Session:
             await self._close(CloseCode.UNAUTHORIZED, "invalid or expired token")
             return None
         revocations = getattr(self.websocket.app.state, "revocations", None)
-        if revocations is not None and revocations.is_revoked(claims.session_id):
+        if revocations is not None and revocations.is_revoked(claims):
             await self._close(CloseCode.UNAUTHORIZED, "the session has been logged out")
             return None
         return claims.profile_id, claims.expires_at

@@ -246,3 +246,16 @@ class RevokedSession(Base):
         Index("ix_revoked_sessions_revoked_at", "revoked_at"),
         Index("ix_revoked_sessions_expires_at", "expires_at"),
     )
+
+
+class SessionCutoff(Base):
+    """Every session of a profile issued before `not_before_ms` is revoked
+    ("log out everywhere", a password change). Useless, and pruned, once
+    `expires_at` (the cutoff plus the longest token lifetime) has passed."""
+
+    __tablename__ = "session_cutoffs"
+    profile_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    not_before_ms: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    updated_at: Mapped[datetime] = _updated()
+    __table_args__ = (Index("ix_session_cutoffs_updated_at", "updated_at"),)
