@@ -11,7 +11,10 @@ import pytest
 from fastapi import FastAPI
 
 from parley.app import create_app
+from parley.realtime.schemas import CloseCode
 from parley.settings import Settings
+from tests.integration.test_realtime_support import client as ws_client
+from tests.integration.test_realtime_support import serving
 from tests.support import eventually
 
 PASSWORD = "correct horse battery"
@@ -129,3 +132,26 @@ async def test_logout_all_reaches_other_instances(
         return response.status_code == 401
 
     assert await eventually(refused, timeout=5) < 3
+
+
+async def test_open_websockets_of_a_revoked_session_close_4001(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    headers = await sign_in(client)
+    token = headers["Authorization"].removeprefix("Bearer ")
+    login = await client.post(
+        "/api/auth/login", json={"email": "ada@example.com", "password": PASSWORD}
+    )
+    other_token = login.json()["token"]
+    async with (
+        serving(app) as base,
+        ws_client(base, token) as revoked,
+        ws_client(base, other_token) as kept,
+    ):
+        assert (await client.post("/api/auth/logout", headers=headers)).status_code == 204
+        assert await revoked.closed_with(timeout=3) == CloseCode.UNAUTHORIZED
+        await kept.send({"op": "ping"})
+        await kept.expect("pong")
+        other = {"Authorization": f"Bearer {other_token}"}
+        assert (await client.post("/api/auth/logout-all", headers=other)).status_code == 204
+        assert await kept.closed_with(timeout=3) == CloseCode.UNAUTHORIZED

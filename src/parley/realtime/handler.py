@@ -19,7 +19,7 @@ import structlog
 from pydantic import SecretStr
 from starlette.websockets import WebSocket
 
-from parley.auth.tokens import InvalidToken, verify_claims
+from parley.auth.tokens import Claims, InvalidToken, verify_claims
 from parley.realtime.config import RealtimeConfig
 from parley.realtime.connection import Connection
 from parley.realtime.hub import Hub
@@ -40,6 +40,7 @@ from parley.realtime.schemas import (
     unsubscribed_frame,
 )
 from parley.realtime.service import Access, RealtimeService
+from parley.security.sessions import RevocationList
 
 log = structlog.get_logger("parley.realtime")
 
@@ -50,6 +51,16 @@ async def _expire(connection: Connection, expires_at: float) -> None:
     """End the connection (4001) when its token expires: reconnect with a new one."""
     await asyncio.sleep(max(expires_at - time.time(), 0))
     connection.end(CloseCode.UNAUTHORIZED, "token expired")
+
+
+async def _end_when_revoked(
+    connection: Connection, claims: Claims, revocations: RevocationList
+) -> None:
+    """End the connection (4001) when its session is logged out, here or on
+    another instance (learned at the next revocation poll)."""
+    while not revocations.is_revoked(claims):
+        await revocations.wait_for_change()
+    connection.end(CloseCode.UNAUTHORIZED, "session revoked")
 
 
 class Session:
@@ -72,7 +83,8 @@ class Session:
         authenticated = await self._authenticate()
         if authenticated is None:
             return
-        profile_id, expires_at = authenticated
+        claims, revocations = authenticated
+        profile_id, expires_at = claims.profile_id, claims.expires_at
         connection = Connection(profile_id, self.websocket.send_text, self.config.send_queue_size)
         self.hub.attach(connection)
         connection.offer(authenticated_frame(profile_id))
@@ -86,6 +98,8 @@ class Session:
             asyncio.create_task(connection.ended.wait()),
             asyncio.create_task(_expire(connection, expires_at)),
         ]
+        if revocations is not None:
+            tasks.append(asyncio.create_task(_end_when_revoked(connection, claims, revocations)))
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             for task in done:
@@ -108,8 +122,9 @@ class Session:
             await self._close(connection.close_code, connection.close_reason)
 
     # -- authentication -----------------------------------------------------------
-    async def _authenticate(self) -> tuple[uuid.UUID, float] | None:
-        """The caller's profile id and the token's expiry (epoch seconds)."""
+    async def _authenticate(self) -> tuple[Claims, RevocationList | None] | None:
+        """The token's claims and the instance's revocation list (None when the
+        app has none, as in some tests)."""
         token = self.websocket.query_params.get("token")
         if token is None:
             try:
@@ -137,11 +152,11 @@ class Session:
         except InvalidToken:
             await self._close(CloseCode.UNAUTHORIZED, "invalid or expired token")
             return None
-        revocations = getattr(self.websocket.app.state, "revocations", None)
+        revocations: RevocationList | None = getattr(self.websocket.app.state, "revocations", None)
         if revocations is not None and revocations.is_revoked(claims):
             await self._close(CloseCode.UNAUTHORIZED, "the session has been logged out")
             return None
-        return claims.profile_id, claims.expires_at
+        return claims, revocations
 
     async def _close(self, code: CloseCode, reason: str) -> None:
         # A peer that does not read can hold a close frame back; do not wait forever.

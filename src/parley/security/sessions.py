@@ -15,7 +15,8 @@ ones in memory, so checking a token is two dictionary lookups.
 While PostgreSQL is down: tokens keep working (checked against the list as it
 was), revoking answers 503, and revocations made before the outage but not yet
 seen by an instance reach it when PostgreSQL returns. Rows and entries are
-dropped once every token they could revoke has expired.
+dropped once every token they could revoke has expired. Open WebSockets wait
+on `wait_for_change` and close (4001) when their own session is revoked.
 """
 
 from __future__ import annotations
@@ -52,6 +53,15 @@ class RevocationList:
         self._sessions: dict[str, float] = {}  # session id -> token expiry (epoch s)
         self._cutoffs: dict[uuid.UUID, tuple[int, float]] = {}  # -> (not_before_ms, expiry)
         self._seen_until: datetime | None = None
+        self._changed = asyncio.Event()
+
+    async def wait_for_change(self) -> None:
+        """Return after the next revocation this instance learns of."""
+        await self._changed.wait()
+
+    def _notify(self) -> None:
+        event, self._changed = self._changed, asyncio.Event()
+        event.set()
 
     def is_revoked(self, claims: Claims) -> bool:
         if claims.session_id in self._sessions:
@@ -60,12 +70,15 @@ class RevocationList:
         return cutoff is not None and claims.issued_at_ms < cutoff[0]
 
     def add_session(self, session_id: str, expires_at: float) -> None:
-        self._sessions[session_id] = expires_at
+        if session_id not in self._sessions:
+            self._sessions[session_id] = expires_at
+            self._notify()
 
     def add_cutoff(self, profile_id: uuid.UUID, not_before_ms: int, expires_at: float) -> None:
         known = self._cutoffs.get(profile_id)
         if known is None or known[0] < not_before_ms:
             self._cutoffs[profile_id] = (not_before_ms, expires_at)
+            self._notify()
 
     def prune(self, now: float | None = None) -> None:
         now = time.time() if now is None else now
