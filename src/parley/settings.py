@@ -108,6 +108,9 @@ class Settings(BaseSettings):
     )
     login_limit_ip: str = Field(default="30/minute", validation_alias="PARLEY_LOGIN_LIMIT_IP")
     register_limit_ip: str = Field(default="10/hour", validation_alias="PARLEY_REGISTER_LIMIT_IP")
+    ws_connect_limit_ip: str = Field(
+        default="60/minute", validation_alias="PARLEY_WS_CONNECT_LIMIT_IP"
+    )
     # Seconds between an instance's looks for sessions logged out elsewhere.
     revocation_poll_interval: float = Field(
         default=2.0, validation_alias="PARLEY_REVOCATION_POLL_INTERVAL", gt=0, le=60
@@ -182,7 +185,11 @@ class Settings(BaseSettings):
         return [origin.rstrip("/") for origin in origins]
 
     @field_validator(
-        "login_limit_account_ip", "login_limit_account", "login_limit_ip", "register_limit_ip"
+        "login_limit_account_ip",
+        "login_limit_account",
+        "login_limit_ip",
+        "register_limit_ip",
+        "ws_connect_limit_ip",
     )
     @classmethod
     def _check_rate_limit(cls, value: str) -> str:

@@ -13,7 +13,9 @@ from fastapi import FastAPI
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidHandshake, InvalidStatus
 
+from parley.app import create_app
 from parley.realtime.schemas import CloseCode
+from parley.settings import Settings
 from parley.state import AppState
 from tests.factories import make_person
 from tests.integration.test_realtime_support import client, serving, ws_url
@@ -87,3 +89,22 @@ async def test_query_status_is_414(base: str) -> None:
         async with connect(ws_url(base, "token=" + "a" * 5_000), open_timeout=3):
             pass
     assert caught.value.response.status_code == 414
+
+
+@pytest.fixture
+async def throttled_base(migrated: Settings, app: FastAPI) -> AsyncIterator[str]:
+    del app  # started first: it cleaned the database
+    application = create_app(migrated.model_copy(update={"ws_connect_limit_ip": "3/minute"}))
+    async with application.router.lifespan_context(application), serving(application) as url:
+        yield url
+
+
+async def test_websocket_connects_per_ip_are_limited(throttled_base: str) -> None:
+    for _ in range(3):
+        async with connect(ws_url(throttled_base), open_timeout=3):
+            pass
+    with pytest.raises(InvalidStatus) as refused:
+        async with connect(ws_url(throttled_base), open_timeout=3):
+            pass
+    assert refused.value.response.status_code == 429
+    assert int(refused.value.response.headers["Retry-After"]) >= 1

@@ -4,6 +4,7 @@
     failed logins per account, any IP  PARLEY_LOGIN_LIMIT_ACCOUNT     20/hour  (the lock)
     login attempts per IP, any account PARLEY_LOGIN_LIMIT_IP          30/minute
     registrations per IP               PARLEY_REGISTER_LIMIT_IP       10/hour
+    WebSocket connects per IP          PARLEY_WS_CONNECT_LIMIT_IP     60/minute
 
 Each is checked before the password is hashed, so a throttled request costs
 no argon2 time; going over one answers 429 `TooManyRequests` with
@@ -40,6 +41,7 @@ class SignInThrottle:
         self.account = parse(settings.login_limit_account)
         self.ip = parse(settings.login_limit_ip)
         self.register_ip = parse(settings.register_limit_ip)
+        self.ws_connect_ip = parse(settings.ws_connect_limit_ip)
 
     async def _refuse_if_spent(self, checks: list[tuple[RateLimitItem, tuple[str, ...]]]) -> None:
         waits = []
@@ -73,6 +75,10 @@ class SignInThrottle:
     async def before_register(self, ip: str) -> None:
         await self._refuse_if_spent([(self.register_ip, ("register", ip))])
         await self._limiter.hit(self.register_ip, "register", ip)
+
+    async def before_ws_connect(self, ip: str) -> None:
+        await self._refuse_if_spent([(self.ws_connect_ip, ("ws-connect", ip))])
+        await self._limiter.hit(self.ws_connect_ip, "ws-connect", ip)
 
 
 class SignInAttempt:
