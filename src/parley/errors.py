@@ -27,6 +27,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from parley.storage.errors import StorageConflict, StorageError
 
@@ -141,6 +142,17 @@ _HTTP_CODES = {
 _FASTAPI_BODY_ERROR = "There was an error parsing the body"
 
 
+def _methods_for(request: Request) -> list[str]:
+    """Every method some route accepts on this path (Starlette's 405 names only
+    the first route that matched the path, one method of several)."""
+    allowed = []
+    for method in ("DELETE", "GET", "PATCH", "POST", "PUT"):
+        probe = {**request.scope, "method": method}
+        if any(route.matches(probe)[0] == Match.FULL for route in request.app.router.routes):
+            allowed.append(method)
+    return allowed
+
+
 def _unparseable_body(request: Request) -> ParleyError:
     """A body that is not JSON: 401 first if the route needs a caller and has
     none (auth before body), else 400."""
@@ -180,9 +192,10 @@ def install_error_handlers(app: FastAPI) -> None:
             return _render(_unparseable_body(request))
         code = _HTTP_CODES.get(exc.status_code, "HTTPError")
         detail = exc.detail if isinstance(exc.detail, str) else code
-        return JSONResponse(
-            error_body(code, detail), status_code=exc.status_code, headers=exc.headers
-        )
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(_methods_for(request))
+        return JSONResponse(error_body(code, detail), status_code=exc.status_code, headers=headers)
 
     async def on_storage_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StorageError)

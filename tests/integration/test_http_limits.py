@@ -129,3 +129,9 @@ async def test_token_for_a_missing_profile_is_401(client: httpx.AsyncClient) -> 
         "/api/servers", json={"name": "Lab"}, headers={"Authorization": f"Bearer {ghost}"}
     )
     assert_error(response, 401, "Unauthorized")
+
+
+async def test_405_lists_every_method_of_the_path(client: httpx.AsyncClient) -> None:
+    response = await client.put("/api/servers/01a21632-6e8f-7352-afa2-39aa2c77a5a5")
+    assert_error(response, 405, "MethodNotAllowed")
+    assert set(response.headers["allow"].split(", ")) == {"GET", "PATCH", "DELETE"}
