@@ -471,7 +471,7 @@ async def main() -> None:
                 acked = load.acknowledged <= pg_ids and load.acknowledged <= mongo_ids
                 final = (final_s, len(pg_ids), len(mongo_ids), pg_ids == mongo_ids, acked)
                 backlog = await backlog_test(client, stack, pool, mongo, ada, dm)
-                context["alive"] = await mongo_answers(settings.mongo_url)
+                context["alive"] = await mongo_answers(settings.mongo_url.get_secret_value())
         finally:
             app.stop()
             log_copy = LOG_DIR / "app.log"

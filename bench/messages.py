@@ -175,9 +175,11 @@ async def main() -> None:
         ada, bob, dm = await make_dm_pair(settings)
         app = create_app(settings)
         pool_size = settings.pg_pool_size * 2  # the service's pool_size + max_overflow
-        pool = await asyncpg.create_pool(settings.database_url, min_size=4, max_size=pool_size)
+        pool = await asyncpg.create_pool(
+            settings.database_url.get_secret_value(), min_size=4, max_size=pool_size
+        )
         mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
-            settings.mongo_url, uuidRepresentation="standard", tz_aware=True,
+            settings.mongo_url.get_secret_value(), uuidRepresentation="standard", tz_aware=True,
             serverSelectionTimeoutMS=5000, socketTimeoutMS=10000,
         )  # fmt: skip
         try:
@@ -206,7 +208,7 @@ async def main() -> None:
                 # The service's CPU includes clearing its markers afterwards.
                 done.cpu_s = cpu_used(cpu_before, cpu_by_process(stack))
                 rounds = [raw, done]
-                alive = await mongo_answers(settings.mongo_url)
+                alive = await mongo_answers(settings.mongo_url.get_secret_value())
                 state = app.state.parley
                 breaker_opened = state.replication.mongo_breaker.opened_count
                 pg_breaker_opened = state.replication.postgres_breaker.opened_count

@@ -28,6 +28,9 @@ from parley.replication.runtime import Replication
 from parley.resilience import Metrics
 from parley.rooms.access import RoomAccessPolicy
 from parley.rooms.router import router as rooms_router
+from parley.security.sessions import RevocationList
+from parley.security.setup import install_security
+from parley.security.throttle import SignInThrottle
 from parley.settings import Settings, load_settings
 from parley.state import AppState
 from parley.storage.mongo.database import MongoDatabase
@@ -56,6 +59,8 @@ def build_state(settings: Settings) -> AppState:
         access=access,
         realtime=realtime,
         events=realtime.service,
+        revocations=RevocationList(),
+        sign_in_throttle=SignInThrottle(settings),
     )
 
 
@@ -63,7 +68,7 @@ def app_from_environment() -> FastAPI:
     """The app of one `parley serve --workers N` process: settings from the
     environment (the supervisor validated them before starting workers)."""
     settings = load_settings()
-    configure_logging(settings.log_level, json=settings.log_json)
+    configure_logging(settings.log_level, json=settings.log_json, settings=settings)
     return create_app(settings)
 
 
@@ -76,7 +81,8 @@ def create_app(settings: Settings) -> FastAPI:
         await state.realtime.start()
         log.info("startup", mongo_database=settings.mongo_database)
         try:
-            yield
+            async with state.revocations.polling(state.postgres, settings.revocation_poll_interval):
+                yield
         finally:
             await state.realtime.stop()
             await state.replication.stop()
@@ -84,9 +90,11 @@ def create_app(settings: Settings) -> FastAPI:
             await state.postgres.dispose()
             log.info("shutdown")
 
-    app = FastAPI(title="Parley", version="0.1.0", lifespan=lifespan)
+    # /docs is served without a CDN by parley.security.docs; no /redoc.
+    app = FastAPI(title="Parley", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
     install_error_handlers(app)
     app.middleware("http")(_log_request)
+    install_security(app, settings)
     for router in (
         health_router,
         auth_router,

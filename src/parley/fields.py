@@ -3,11 +3,15 @@ camelCase base model and the validated text fields every body uses.
 
 Every text field rejects NUL characters and text that is not valid Unicode (a
 lone surrogate), so no request body can make PostgreSQL fail with a 500.
-Names are trimmed and 1-100 characters; URLs are absolute http(s), at most 2048.
+Names are trimmed and 1-100 characters, not blank once invisible characters
+(zero-width, format, blank letters) are ignored, without control or
+bidirectional control characters; URLs are absolute http(s), at most 2048, with
+no user info and no backslash.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Annotated
 from urllib.parse import urlsplit
 
@@ -41,14 +45,30 @@ def clean_text(value: object) -> object:
     return value
 
 
+# Characters that reorder the text around them (Trojan Source, "Ada\u202eecilA").
+_BIDI_CONTROLS = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
+# Letters that render as blank space although Unicode does not call them spaces.
+_BLANK_LETTERS = frozenset("\u115f\u1160\u17b4\u17b5\u180e\u2800\u3164\uffa0")
+
+
+def _invisible(char: str) -> bool:
+    """Renders as nothing: whitespace, format characters (zero-width spaces and
+    joiners, BOM, soft hyphen, word joiner: category Cf) and blank letters."""
+    return char.isspace() or unicodedata.category(char) == "Cf" or char in _BLANK_LETTERS
+
+
 def _check_name(value: str) -> str:
     value = value.strip()
-    if not value:
+    if all(_invisible(char) for char in value):  # also true for ""
         raise ValueError("must not be empty")
     if len(value) > NAME_MAX:
         raise ValueError(f"must be at most {NAME_MAX} characters")
-    if any(ord(char) < 32 or ord(char) == 127 for char in value):
+    if any(ord(char) < 32 or 127 <= ord(char) < 160 for char in value):
         raise ValueError("must not contain control characters")
+    if not _BIDI_CONTROLS.isdisjoint(value):
+        raise ValueError("must not contain bidirectional control characters")
     return value
 
 
@@ -65,6 +85,12 @@ def _check_url(value: str) -> str:
         raise ValueError("must be a valid http or https URL") from None
     if parts.scheme.lower() not in {"http", "https"} or not host:
         raise ValueError("must be a valid http or https URL")
+    # Browsers read "http://evil.com\\@good.com/" as evil.com; user info
+    # ("good.com@evil.com") is the classic way to disguise a host.
+    if "\\" in value:
+        raise ValueError("must not contain backslashes")
+    if "@" in parts.netloc:
+        raise ValueError("must not contain user info (user@host)")
     return value
 
 
@@ -110,6 +136,7 @@ _ERROR_MEANINGS = {
     404: "Nothing by that id that you may see",
     409: "Conflicts with the current state (the code says which rule)",
     422: "The body or a parameter is invalid (detail names the field)",
+    429: "Too many attempts; Retry-After says how many seconds to wait",
 }
 
 

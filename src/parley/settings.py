@@ -2,16 +2,26 @@
 
 Every setting has a default that works with `make run`; production sets at least
 `DATABASE_URL`, `MONGO_URL` and `PARLEY_JWT_SECRET`. A bad value stops startup
-with one line naming the variable (see `ConfigError`), never a traceback.
+with one line naming the variable (see `ConfigError`), never a traceback, and
+never the value.
+
+The three secrets (the JWT key and the two URLs, which carry passwords) are
+`SecretStr`: their repr is `'**********'`, so no log line, traceback or error
+message built from the settings can show them. Read one with
+`.get_secret_value()` only where it is handed to a driver or a signer.
 """
 
 from __future__ import annotations
 
 from functools import cached_property
+from typing import Annotated
 from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from limits import parse as parse_limit
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+JWT_SECRET_MIN = 32
 
 
 class ConfigError(Exception):
@@ -21,9 +31,14 @@ class ConfigError(Exception):
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
 
-    database_url: str = Field(validation_alias="DATABASE_URL")
-    mongo_url: str = Field(validation_alias="MONGO_URL")
-    jwt_secret: str = Field(validation_alias="PARLEY_JWT_SECRET", min_length=16)
+    database_url: SecretStr = Field(validation_alias="DATABASE_URL")
+    mongo_url: SecretStr = Field(validation_alias="MONGO_URL")
+    # HS256 key; PyJWT warns below 32 bytes (RFC 7518 asks for the hash size).
+    jwt_secret: SecretStr = Field(validation_alias="PARLEY_JWT_SECRET")
+    # Keys that still verify tokens but no longer sign them (key rotation).
+    jwt_previous_secrets: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list, validation_alias="PARLEY_JWT_PREVIOUS_SECRETS"
+    )
     jwt_expiry_seconds: int = Field(
         default=7 * 24 * 3600, validation_alias="PARLEY_JWT_EXPIRY_SECONDS", gt=0
     )
@@ -70,12 +85,68 @@ class Settings(BaseSettings):
         validation_alias="PARLEY_WS_NOTIFY_CHANNEL",
         pattern=r"^[a-z_][a-z0-9_]{0,62}$",
     )
+    ws_max_frame_chars: int = Field(
+        default=4096, validation_alias="PARLEY_WS_MAX_FRAME_CHARS", ge=64, le=1_048_576
+    )
+    # Request limits, checked before anything is parsed (docs/SECURITY.md).
+    max_body_bytes: int = Field(
+        default=64 * 1024, validation_alias="PARLEY_MAX_BODY_BYTES", ge=1024
+    )
+    max_url_bytes: int = Field(default=4096, validation_alias="PARLEY_MAX_URL_BYTES", ge=256)
+    max_header_bytes: int = Field(default=8192, validation_alias="PARLEY_MAX_HEADER_BYTES", ge=1024)
+    max_json_depth: int = Field(default=32, validation_alias="PARLEY_MAX_JSON_DEPTH", ge=2, le=500)
+    # Password hashing: argon2id hashes at once per instance (64 MiB each) and
+    # how many more may wait before sign-ins are refused with 503 Overloaded.
+    hash_concurrency: int = Field(default=2, validation_alias="PARLEY_HASH_CONCURRENCY", ge=1)
+    hash_queue: int = Field(default=64, validation_alias="PARLEY_HASH_QUEUE", ge=0)
+    # Sign-in throttling, in the `limits` notation ("5/minute"); see docs/SECURITY.md.
+    login_limit_account_ip: str = Field(
+        default="5/minute", validation_alias="PARLEY_LOGIN_LIMIT_ACCOUNT_IP"
+    )
+    login_limit_account: str = Field(
+        default="20/hour", validation_alias="PARLEY_LOGIN_LIMIT_ACCOUNT"
+    )
+    login_limit_ip: str = Field(default="30/minute", validation_alias="PARLEY_LOGIN_LIMIT_IP")
+    register_limit_ip: str = Field(default="10/hour", validation_alias="PARLEY_REGISTER_LIMIT_IP")
+    ws_connect_limit_ip: str = Field(
+        default="60/minute", validation_alias="PARLEY_WS_CONNECT_LIMIT_IP"
+    )
+    # Seconds between an instance's looks for sessions logged out elsewhere.
+    revocation_poll_interval: float = Field(
+        default=2.0, validation_alias="PARLEY_REVOCATION_POLL_INTERVAL", gt=0, le=60
+    )
+    # Browser origins allowed to call the API cross-origin (CORS); none by default.
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, validation_alias="PARLEY_CORS_ORIGINS"
+    )
     log_level: str = Field(default="info", validation_alias="PARLEY_LOG_LEVEL")
     log_json: bool = Field(default=True, validation_alias="PARLEY_LOG_JSON")
 
+    @field_validator("jwt_secret")
+    @classmethod
+    def _check_jwt_secret(cls, value: SecretStr) -> SecretStr:
+        if len(value.get_secret_value()) < JWT_SECRET_MIN:
+            raise ValueError(f"must be at least {JWT_SECRET_MIN} characters")
+        return value
+
+    @field_validator("jwt_previous_secrets", mode="before")
+    @classmethod
+    def _split_previous_secrets(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [key.strip() for key in value.split(",") if key.strip()]
+        return value
+
+    @field_validator("jwt_previous_secrets")
+    @classmethod
+    def _check_previous_secrets(cls, keys: list[SecretStr]) -> list[SecretStr]:
+        for key in keys:
+            cls._check_jwt_secret(key)
+        return keys
+
     @field_validator("database_url")
     @classmethod
-    def _check_database_url(cls, value: str) -> str:
+    def _check_database_url(cls, secret: SecretStr) -> SecretStr:
+        value = secret.get_secret_value()
         parts = urlsplit(value)
         if parts.scheme not in {"postgresql", "postgres", "postgresql+asyncpg"}:
             raise ValueError("must start with postgresql://")
@@ -83,16 +154,49 @@ class Settings(BaseSettings):
             raise ValueError("has no host")
         if not parts.path.strip("/"):
             raise ValueError("has no database name in its path")
-        return value
+        return secret
 
     @field_validator("mongo_url")
     @classmethod
-    def _check_mongo_url(cls, value: str) -> str:
-        parts = urlsplit(value)
+    def _check_mongo_url(cls, secret: SecretStr) -> SecretStr:
+        parts = urlsplit(secret.get_secret_value())
         if parts.scheme not in {"mongodb", "mongodb+srv"}:
             raise ValueError("must start with mongodb:// or mongodb+srv://")
         if not parts.netloc.rsplit("@", 1)[-1]:
             raise ValueError("has no host")
+        return secret
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _check_origins(cls, origins: list[str]) -> list[str]:
+        for origin in origins:
+            parts = urlsplit(origin)
+            if origin == "*" or parts.scheme not in {"http", "https"} or not parts.hostname:
+                raise ValueError(f"{origin!r} is not an origin like https://app.example.com")
+            if parts.path not in ("", "/") or parts.query or parts.username:
+                raise ValueError(f"{origin!r} is not an origin like https://app.example.com")
+        return [origin.rstrip("/") for origin in origins]
+
+    @field_validator(
+        "login_limit_account_ip",
+        "login_limit_account",
+        "login_limit_ip",
+        "register_limit_ip",
+        "ws_connect_limit_ip",
+    )
+    @classmethod
+    def _check_rate_limit(cls, value: str) -> str:
+        try:
+            parse_limit(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a rate like 5/minute or 20/hour") from None
         return value
 
     @field_validator("log_level")
@@ -103,16 +207,34 @@ class Settings(BaseSettings):
         return value.lower()
 
     @cached_property
-    def sqlalchemy_url(self) -> str:
+    def sqlalchemy_url(self) -> SecretStr:
         """The `DATABASE_URL` with the asyncpg driver SQLAlchemy needs."""
-        scheme, rest = self.database_url.split("://", 1)
-        del scheme
-        return f"postgresql+asyncpg://{rest}"
+        _, rest = self.database_url.get_secret_value().split("://", 1)
+        return SecretStr(f"postgresql+asyncpg://{rest}")
 
     @cached_property
     def mongo_database(self) -> str:
         """The database named in `MONGO_URL`'s path, `parley` when it names none."""
-        return urlsplit(self.mongo_url).path.strip("/") or "parley"
+        return urlsplit(self.mongo_url.get_secret_value()).path.strip("/") or "parley"
+
+    def jwt_verification_keys(self) -> list[str]:
+        """The signing key first, then the previous keys still accepted."""
+        return [key.get_secret_value() for key in (self.jwt_secret, *self.jwt_previous_secrets)]
+
+    def secret_values(self) -> list[str]:
+        """Every secret string in the settings (the keys, the URLs and the
+        passwords inside them), for log redaction."""
+        values = self.jwt_verification_keys()
+        for url in (self.database_url, self.mongo_url):
+            raw = url.get_secret_value()
+            values.append(raw)
+            try:
+                password = urlsplit(raw).password
+            except ValueError:
+                password = None
+            if password:
+                values.append(password)
+        return [value for value in values if len(value) >= 4]
 
 
 _ALIASES = {name: str(field.validation_alias) for name, field in Settings.model_fields.items()}

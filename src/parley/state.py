@@ -11,6 +11,8 @@ from parley.realtime.events import RoomEvents
 from parley.realtime.lifecycle import Realtime
 from parley.replication.runtime import Replication
 from parley.rooms.access import RoomAccessPolicy
+from parley.security.sessions import RevocationList
+from parley.security.throttle import SignInThrottle
 from parley.settings import Settings
 from parley.storage.mongo.database import MongoDatabase
 from parley.storage.postgres.database import PostgresDatabase
@@ -30,3 +32,6 @@ class AppState:
     # Where services publish message and access events: the realtime service
     # (tests put a recorder here).
     events: RoomEvents
+    # Revoked sessions, kept current by a poller in the lifespan; sign-in limits.
+    revocations: RevocationList
+    sign_in_throttle: SignInThrottle

@@ -58,7 +58,7 @@ async def test_fresh_instance_serves_dms_from_the_mirror_while_postgres_is_down(
 
 def token_for_unknown_profile(settings: Settings) -> str:
     """A valid token for a profile no database knows (tokens need no database)."""
-    return issue_token(new_id(), settings.jwt_secret, 60)
+    return issue_token(new_id(), settings.jwt_secret.get_secret_value(), 60)
 
 
 async def test_migrate_backfills_the_mirror_for_existing_data(

@@ -127,8 +127,14 @@ CASES = [
     Case("register", "POST", "/api/auth/register", (201,) * 6, _unique_email),
     Case("login", "POST", "/api/auth/login", (200,) * 6,
          lambda w: {"email": w.ids["login_email"], "password": LOGIN_PASSWORD}),
+    Case("logout", "POST", "/api/auth/logout", (204, 204, 204, 204, 204, 401)),
+    Case("logout-all", "POST", "/api/auth/logout-all", (204, 204, 204, 204, 204, 401)),
     # profiles
     Case("me", "GET", "/api/profiles/me", (200, 200, 200, 200, 200, 401)),
+    # (the factories' people have no usable password hash: every current password is wrong)
+    Case("change-password", "PATCH", "/api/profiles/me/password",
+         (403, 403, 403, 403, 403, 401),
+         lambda w: {"currentPassword": "whatever1", "newPassword": "a new password"}),
     Case("patch-me", "PATCH", "/api/profiles/me", (200, 200, 200, 200, 200, 401),
          lambda w: {"name": "New name"}),
     Case("profile", "GET", "/api/profiles/{p_guest}", (200, 200, 200, 200, 404, 401)),

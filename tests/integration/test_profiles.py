@@ -113,6 +113,6 @@ async def test_token_of_an_unknown_profile_is_401_on_me(
 ) -> None:
     from parley.auth.tokens import issue_token
 
-    token = issue_token(uuid.uuid4(), state.settings.jwt_secret, 60)
+    token = issue_token(uuid.uuid4(), state.settings.jwt_secret.get_secret_value(), 60)
     response = await client.get("/api/profiles/me", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 401

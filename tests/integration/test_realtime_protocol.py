@@ -96,7 +96,7 @@ async def test_bad_auth_closes_4001(base: str, first: dict[str, Any] | str) -> N
 
 async def test_token_signed_with_another_key_or_expired(base: str, state: AppState) -> None:
     forged = issue_token(uuid.uuid4(), "another-secret-that-is-long-enough-0123", 60)
-    expired = issue_token(uuid.uuid4(), state.settings.jwt_secret, -10)
+    expired = issue_token(uuid.uuid4(), state.settings.jwt_secret.get_secret_value(), -10)
     for token in (forged, expired):
         async with connect(ws_url(base, f"token={token}")) as ws:
             assert await Client(ws).closed_with() == CloseCode.UNAUTHORIZED
@@ -259,7 +259,7 @@ async def test_shutdown_closes_with_going_away(state: AppState) -> None:
 async def test_connection_ends_when_its_token_expires(base: str, state: AppState) -> None:
     ada = await make_person(state)
     # `exp` has whole-second precision: 2 s leaves between 1 and 2 s.
-    token = issue_token(ada.id, state.settings.jwt_secret, 2)
+    token = issue_token(ada.id, state.settings.jwt_secret.get_secret_value(), 2)
     async with client(base, token) as c:
         assert await c.closed_with(timeout=5) == CloseCode.UNAUTHORIZED
 

@@ -21,6 +21,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from parley.devstack.ports import free_port, port_open
+from parley.security.setup import uvicorn_options
 from parley.settings import Settings
 from tests.support import eventually
 
@@ -29,8 +30,17 @@ from tests.support import eventually
 async def serving(app: FastAPI, *, lifespan: Literal["on", "off"] = "off") -> AsyncIterator[str]:
     """Serve `app` with uvicorn on a free loopback port; yields the base http URL."""
     port = free_port()
+    # The same server-level bounds `parley serve` uses, when the app is running.
+    state = getattr(app.state, "parley", None)
+    options = uvicorn_options(state.settings) if state is not None else {}
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, lifespan=lifespan, log_config=None, ws_ping_interval=None
+        app,
+        host="127.0.0.1",
+        port=port,
+        lifespan=lifespan,
+        log_config=None,
+        ws_ping_interval=None,
+        **options,
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
@@ -49,15 +59,19 @@ async def serving(app: FastAPI, *, lifespan: Literal["on", "off"] = "off") -> As
 
 
 @contextmanager
-def parley_process(settings: Settings, log_path: str, workers: int = 1) -> Iterator[str]:
-    """`parley serve` in a subprocess against the test databases; yields its URL."""
+def parley_process(
+    settings: Settings, log_path: str, workers: int = 1, **overrides: str
+) -> Iterator[str]:
+    """`parley serve` in a subprocess against the test databases; yields its URL.
+    `overrides` are extra environment variables."""
     port = free_port()
     env = {
         **os.environ,
-        "DATABASE_URL": settings.database_url,
-        "MONGO_URL": settings.mongo_url,
-        "PARLEY_JWT_SECRET": settings.jwt_secret,
+        "DATABASE_URL": settings.database_url.get_secret_value(),
+        "MONGO_URL": settings.mongo_url.get_secret_value(),
+        "PARLEY_JWT_SECRET": settings.jwt_secret.get_secret_value(),
         "PARLEY_LOG_JSON": "true",
+        **overrides,
     }
     with open(log_path, "ab") as log:
         process = subprocess.Popen(

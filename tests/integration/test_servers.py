@@ -360,6 +360,9 @@ async def test_bodies_that_are_not_objects_are_422(
 ) -> None:
     ada = await make_person(state)
     headers = {**ada.headers, "Content-Type": "application/json"}
-    for content in ("[]", "null", '"x"', "{", "", "1e999999"):
+    for content in ("[]", "null", '"x"', "", "1e999999"):
         response = await client.post("/api/servers", content=content, headers=headers)
         assert response.status_code == 422, (content, response.text)
+    # Not JSON at all is 400 (issue 15), not a validation error.
+    response = await client.post("/api/servers", content="{", headers=headers)
+    assert response.status_code == 400, response.text

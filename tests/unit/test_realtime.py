@@ -22,6 +22,7 @@ from parley.realtime.schemas import (
     FrameError,
     PingFrame,
     SubscribeFrame,
+    error_frame,
     parse_client_frame,
 )
 from parley.realtime.service import MessageSource, RealtimeService
@@ -78,7 +79,7 @@ def test_parse_rejects_bad_frames(text: str, room_id: str | None) -> None:
 
 def test_close_codes_are_stable() -> None:
     # Documented in docs/REALTIME.md; clients depend on them.
-    assert [int(c) for c in CloseCode] == [1000, 1001, 1011, 4001, 4008, 4009, 4010]
+    assert [int(c) for c in CloseCode] == [1000, 1001, 1009, 1011, 4001, 4008, 4009, 4010]
 
 
 async def test_hub_delivers_in_order_and_revokes() -> None:
@@ -320,3 +321,20 @@ async def test_publishing_never_raises_into_the_publisher() -> None:
     await drain(on_a)
     assert frames[0]["message"] == {"content": "x" * 9000}
     assert bus.pending == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[" * 3000,
+        '{"a":' * 3000,
+        '{"op": "subscribe", "roomId": "\\ud800"}',
+        '{"op": "\\udfff"}',
+        '{"op": "subscribe", "roomId": ' + "9" * 5000 + "}",
+    ],
+)
+def test_parse_turns_every_parser_failure_into_frame_error(text: str) -> None:
+    with pytest.raises(FrameError) as error:
+        parse_client_frame(text)
+    assert error.value.room_id is None  # never echo what cannot be encoded
+    error_frame("BadRequest", error.value.detail).encode("utf-8")

@@ -25,7 +25,9 @@ def env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
 def test_good_settings_parse(env: pytest.MonkeyPatch) -> None:
     settings = load_settings()
     assert settings.mongo_database == "chat"
-    assert settings.sqlalchemy_url.startswith("postgresql+asyncpg://u:p@db.example")
+    assert settings.sqlalchemy_url.get_secret_value().startswith(
+        "postgresql+asyncpg://u:p@db.example"
+    )
     assert settings.db_deadline < 1
 
 

@@ -1,4 +1,6 @@
-"""The authenticated caller, from `Authorization: Bearer <jwt>`. No database."""
+"""The authenticated caller, from `Authorization: Bearer <jwt>`. No database:
+the signature and expiry are checked locally and the session id against this
+instance's in-memory revocation list (parley.security.sessions)."""
 
 from __future__ import annotations
 
@@ -6,21 +8,56 @@ import uuid
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from parley.auth.tokens import InvalidToken, verify_token
+from parley.auth.tokens import Claims, InvalidToken, verify_claims
 from parley.deps import AppStateDep
 from parley.errors import Unauthorized
+from parley.security.sessions import RevocationList
+from parley.security.throttle import SignInAttempt
+
+# Declares the bearer scheme in the OpenAPI document (and the docs' Authorize
+# button); the header is read below so every failure is Parley's own 401.
+_BEARER = HTTPBearer(auto_error=False, scheme_name="bearer", bearerFormat="JWT")
+BearerScheme = Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)]
 
 
-def current_profile_id(request: Request, state: AppStateDep) -> uuid.UUID:
+def get_revocations(state: AppStateDep) -> RevocationList:
+    return state.revocations
+
+
+RevocationsDep = Annotated[RevocationList, Depends(get_revocations)]
+
+
+def sign_in_attempt(request: Request, state: AppStateDep) -> SignInAttempt:
+    """The client address is the socket's peer (uvicorn rewrites it from
+    X-Forwarded-For only for proxies in `--forwarded-allow-ips`)."""
+    ip = request.client.host if request.client else "unknown"
+    return SignInAttempt(state.sign_in_throttle, ip)
+
+
+SignInAttemptDep = Annotated[SignInAttempt, Depends(sign_in_attempt)]
+
+
+def current_claims(request: Request, state: AppStateDep, _scheme: BearerScheme = None) -> Claims:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("A bearer token is required.")
     try:
-        return verify_token(token.strip(), state.settings.jwt_secret)
+        claims = verify_claims(token.strip(), state.settings.jwt_verification_keys())
     except InvalidToken:
         raise Unauthorized("The token is invalid or has expired.") from None
+    if state.revocations.is_revoked(claims):
+        raise Unauthorized("This session has been logged out.")
+    return claims
+
+
+CurrentClaims = Annotated[Claims, Depends(current_claims)]
+
+
+def current_profile_id(claims: CurrentClaims) -> uuid.UUID:
+    return claims.profile_id
 
 
 CurrentProfileId = Annotated[uuid.UUID, Depends(current_profile_id)]

@@ -2,21 +2,50 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from parley.auth import service
+from parley.auth.deps import CurrentClaims, RevocationsDep, SignInAttemptDep
 from parley.auth.schemas import Login, Registration, SignedIn
 from parley.deps import AppStateDep, SessionDep
 from parley.fields import error_responses
 
-router = APIRouter(prefix="/api/auth", tags=["auth"], responses=error_responses(401, 409, 422))
+router = APIRouter(prefix="/api/auth", tags=["auth"], responses=error_responses(401, 409, 422, 429))
 
 
 @router.post("/register", status_code=201, summary="Create an account; returns a token")
-async def register(body: Registration, session: SessionDep, state: AppStateDep) -> SignedIn:
-    return await service.register(session, state.settings, body)
+async def register(
+    body: Registration, session: SessionDep, state: AppStateDep, attempt: SignInAttemptDep
+) -> SignedIn:
+    return await service.register(session, state.settings, body, attempt)
 
 
 @router.post("/login", summary="Log in with email and password; returns a token")
-async def login(body: Login, session: SessionDep, state: AppStateDep) -> SignedIn:
-    return await service.login(session, state.settings, body)
+async def login(
+    body: Login, session: SessionDep, state: AppStateDep, attempt: SignInAttemptDep
+) -> SignedIn:
+    return await service.login(session, state.settings, body, attempt)
+
+
+@router.post(
+    "/logout",
+    status_code=204,
+    summary="Log out: this token stops working on every instance within seconds",
+)
+async def logout(
+    session: SessionDep, claims: CurrentClaims, revocations: RevocationsDep
+) -> Response:
+    await service.logout(session, revocations, claims)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/logout-all",
+    status_code=204,
+    summary="Log out everywhere: every token of your account stops working",
+)
+async def logout_all(
+    session: SessionDep, state: AppStateDep, claims: CurrentClaims, revocations: RevocationsDep
+) -> Response:
+    await service.logout_everywhere(session, state.settings, revocations, claims)
+    return Response(status_code=204)

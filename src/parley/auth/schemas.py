@@ -22,3 +22,8 @@ class SignedIn(ApiModel):
 
     token: str
     profile: OwnProfile
+
+
+class PasswordChange(ApiModel):
+    current_password: LoginText
+    new_password: NewPassword

@@ -1,6 +1,7 @@
 """Account rules: registering (email unique case-insensitively, argon2id hash,
 profile mirror queued in the same transaction) and logging in (one answer for
-a wrong email and a wrong password)."""
+a wrong email and a wrong password), both throttled per client address and
+account before any password is hashed (parley.security.throttle)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from parley.auth import passwords
 from parley.auth import repository as accounts
-from parley.auth.schemas import Login, Registration, SignedIn
-from parley.auth.tokens import issue_token
+from parley.auth.schemas import Login, PasswordChange, Registration, SignedIn
+from parley.auth.tokens import Claims, issue_token
+from parley.community.profiles import repository as profiles
 from parley.community.profiles.schemas import own_profile
-from parley.errors import Conflict, Unauthorized
+from parley.errors import Conflict, Forbidden, Unauthorized
 from parley.ids import new_id
+from parley.security.sessions import RevocationList
+from parley.security.throttle import SignInAttempt
 from parley.settings import Settings
 from parley.storage.postgres.models import Profile
 from parley.storage.postgres.replay_queue import queue_profile_mirror
@@ -23,11 +27,16 @@ def _email_taken() -> Conflict:
 
 
 def _session_for(profile: Profile, settings: Settings) -> SignedIn:
-    token = issue_token(profile.id, settings.jwt_secret, settings.jwt_expiry_seconds)
+    token = issue_token(
+        profile.id, settings.jwt_secret.get_secret_value(), settings.jwt_expiry_seconds
+    )
     return SignedIn(token=token, profile=own_profile(profile))
 
 
-async def register(session: AsyncSession, settings: Settings, body: Registration) -> SignedIn:
+async def register(
+    session: AsyncSession, settings: Settings, body: Registration, attempt: SignInAttempt
+) -> SignedIn:
+    await attempt.before_register()
     if await accounts.select_profile_by_email(session, body.email) is not None:
         raise _email_taken()
     password_hash = await passwords.hash_password(body.password)
@@ -40,13 +49,51 @@ async def register(session: AsyncSession, settings: Settings, body: Registration
     return _session_for(profile, settings)
 
 
-async def login(session: AsyncSession, settings: Settings, body: Login) -> SignedIn:
-    profile = await accounts.select_profile_by_email(session, body.email.strip())
+async def login(
+    session: AsyncSession, settings: Settings, body: Login, attempt: SignInAttempt
+) -> SignedIn:
+    email = body.email.strip()
+    await attempt.before_login(email)  # before any hashing
+    profile = await accounts.select_profile_by_email(session, email)
     stored_hash = profile.password_hash if profile is not None else None
     matches = await passwords.verify_password(stored_hash, body.password)
     if profile is None or not matches:
+        await attempt.login_failed(email)
         raise Unauthorized("The email or password is wrong.")
+    await attempt.login_succeeded(email)
     if passwords.needs_rehash(profile.password_hash):
         new_hash = await passwords.hash_password(body.password)
         await accounts.update_password_hash(session, profile.id, new_hash)
+    return _session_for(profile, settings)
+
+
+async def logout(session: AsyncSession, revocations: RevocationList, claims: Claims) -> None:
+    """Revoke the caller's session (this token), on every instance."""
+    await revocations.revoke(session, claims)
+
+
+async def logout_everywhere(
+    session: AsyncSession, settings: Settings, revocations: RevocationList, claims: Claims
+) -> None:
+    """Revoke every session of the caller's account, this one included."""
+    await revocations.revoke_all(session, claims.profile_id, settings.jwt_expiry_seconds)
+
+
+async def change_password(
+    session: AsyncSession,
+    settings: Settings,
+    revocations: RevocationList,
+    claims: Claims,
+    body: PasswordChange,
+) -> SignedIn:
+    """Check the current password, store the new one's hash, revoke every
+    session of the account and return a fresh token (which survives)."""
+    profile = await profiles.select_profile(session, claims.profile_id)
+    if profile is None:
+        raise Unauthorized("The account this token belongs to no longer exists.")
+    if not await passwords.verify_password(profile.password_hash, body.current_password):
+        raise Forbidden("The current password is wrong.", code="WrongPassword")
+    new_hash = await passwords.hash_password(body.new_password)
+    await accounts.update_password_hash(session, profile.id, new_hash)
+    await revocations.revoke_all(session, profile.id, settings.jwt_expiry_seconds)
     return _session_for(profile, settings)

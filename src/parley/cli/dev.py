@@ -43,7 +43,7 @@ def dev(
         os.environ.setdefault("PARLEY_JWT_SECRET", _dev_secret(stack.data_dir))
         os.environ.setdefault("PARLEY_LOG_JSON", "false")
         settings = load_settings()
-        configure_logging(settings.log_level, json=settings.log_json)
+        configure_logging(settings.log_level, json=settings.log_json, settings=settings)
         asyncio.run(run_migrations(settings))
         typer.echo(f"DATABASE_URL={stack.database_url}\nMONGO_URL={stack.mongo_url}")
         typer.echo(f"API on http://{host}:{port}  (docs at /docs)")

@@ -79,8 +79,8 @@ def doctor() -> None:
         timeout = max(settings.connect_timeout, 2.0)
         return list(
             await asyncio.gather(
-                check_postgres(settings.database_url, timeout),
-                check_mongo(settings.mongo_url, timeout),
+                check_postgres(settings.database_url.get_secret_value(), timeout),
+                check_mongo(settings.mongo_url.get_secret_value(), timeout),
             )
         )
 

@@ -20,7 +20,7 @@ EXIT_CODES = {"healthy": 0, "degraded": 1, "unhealthy": 2}
 def health() -> None:
     """Print database health; exit 0 healthy, 1 degraded, 2 unhealthy."""
     settings = settings_or_exit()
-    configure_logging("warning", json=settings.log_json)
+    configure_logging("warning", json=settings.log_json, settings=settings)
 
     async def probe() -> dict[str, object]:
         postgres = PostgresDatabase.from_settings(settings)

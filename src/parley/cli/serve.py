@@ -17,6 +17,7 @@ import uvicorn
 from parley.app import create_app
 from parley.cli.config import settings_or_exit
 from parley.logging import configure_logging
+from parley.security.setup import uvicorn_options
 from parley.settings import Settings
 
 # Seconds uvicorn waits for open connections on shutdown before closing them.
@@ -36,15 +37,16 @@ def run_server(settings: Settings, host: str, port: int, workers: int) -> None:
         "log_config": None,
         "access_log": False,
         "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN,
+        **uvicorn_options(settings),
     }
     if workers == 1:
-        uvicorn.run(create_app(settings), **options)  # type: ignore[arg-type]
+        uvicorn.run(create_app(settings), **options)
     else:
         uvicorn.run(
             "parley.app:app_from_environment",
             factory=True,
             workers=workers,
-            **options,  # type: ignore[arg-type]
+            **options,
         )
 
 
@@ -57,5 +59,5 @@ def serve(
 ) -> None:
     """Serve the HTTP and WebSocket API."""
     settings = settings_or_exit()
-    configure_logging(settings.log_level, json=settings.log_json)
+    configure_logging(settings.log_level, json=settings.log_json, settings=settings)
     run_server(settings, host, port, workers)

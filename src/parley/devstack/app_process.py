@@ -35,9 +35,9 @@ class AppProcess:
     def start(self) -> None:
         env = {
             **os.environ,
-            "DATABASE_URL": self._settings.database_url,
-            "MONGO_URL": self._settings.mongo_url,
-            "PARLEY_JWT_SECRET": self._settings.jwt_secret,
+            "DATABASE_URL": self._settings.database_url.get_secret_value(),
+            "MONGO_URL": self._settings.mongo_url.get_secret_value(),
+            "PARLEY_JWT_SECRET": self._settings.jwt_secret.get_secret_value(),
             **self._extra_env,
         }
         with self._log.open("ab") as log:

@@ -55,7 +55,7 @@ async def make_person(state: AppState, name: str = "Ada", *, token_seconds: int 
             )
         )
         await queue_profile_mirror(session, profile_id)
-    token = issue_token(profile_id, state.settings.jwt_secret, token_seconds)
+    token = issue_token(profile_id, state.settings.jwt_secret.get_secret_value(), token_seconds)
     return Person(profile_id, name, token)
 
 

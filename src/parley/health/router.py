@@ -13,13 +13,13 @@ router = APIRouter(tags=["health"])
 
 @router.get("/api/health", summary="Health of both databases")
 async def health(state: AppStateDep) -> JSONResponse:
-    supervisors = [state.replication.supervisor, state.realtime.supervisor]
+    replication = state.replication
     body = await health_report(
-        state.replication,
         state.mongo,
         state.postgres,
+        {"mongodb": replication.mongo_breaker, "postgresql": replication.postgres_breaker},
         state.settings.health_deadline,
-        supervisors,
+        [replication.supervisor, state.realtime.supervisor],
     )
     body["instance"] = state.instance_id
     return JSONResponse(body, status_code=503 if body["status"] == "unhealthy" else 200)

@@ -1,14 +1,36 @@
-"""The rules behind `/api/health`, `/api/metrics` and `parley health`: what the
-probe results mean for the service as a whole."""
+"""The rules behind `/api/health`, `/api/metrics` and `parley health`: both
+databases probed concurrently under one deadline, what the results mean for the
+service as a whole, and which background loops keep failing.
+
+Health answers with short, safe reasons (`timeout`, `unreachable`); the
+driver's own error text (addresses, errno, resolver messages) goes to the log
+only. A failed probe counts as one failure on that store's breaker, like a
+failed call; it does not open the breaker by itself, so one slow probe cannot
+divert every DM to the other store.
+"""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
-from parley.replication.runtime import Replication
-from parley.resilience import Pingable, Supervisor, probe_databases, utc_timestamp
+import structlog
 
+from parley.replication.runtime import Replication
+from parley.resilience import CircuitBreaker, Pingable, Supervisor, utc_timestamp
+from parley.storage.errors import StorageError, StorageTimeout
+
+log = structlog.get_logger("parley.health")
 HealthStatus = Literal["healthy", "degraded", "unhealthy"]
+
+
+@dataclass(frozen=True)
+class Probe:
+    up: bool
+    latency_ms: float | None
+    reason: str | None  # "timeout" | "unreachable"; never the driver's text
 
 
 def summarize(databases: dict[str, Any]) -> tuple[HealthStatus, str]:
@@ -23,34 +45,39 @@ def summarize(databases: dict[str, Any]) -> tuple[HealthStatus, str]:
     return "unhealthy", "MongoDB and PostgreSQL are both down"
 
 
+async def _probe(target: Pingable, deadline: float, breaker: CircuitBreaker) -> Probe:
+    try:
+        latency = await target.ping(deadline)
+    except StorageError as exc:
+        reason = "timeout" if isinstance(exc, StorageTimeout) else "unreachable"
+        log.warning("health_probe_failed", store=breaker.store, reason=reason, error=str(exc))
+        breaker.record_failure(exc)
+        return Probe(False, None, reason)
+    return Probe(True, round(latency, 2), None)
+
+
 async def health_report(
-    replication: Replication,
     mongo: Pingable,
     postgres: Pingable,
+    breakers: dict[str, CircuitBreaker],
     deadline: float,
-    supervisors: list[Supervisor],
+    supervisors: Sequence[Supervisor] = (),
 ) -> dict[str, Any]:
-    """Probe both stores; a store that did not answer has its breaker opened
-    (its probe loop closes it again once the store answers). Background loops
-    that keep failing are listed under `details.workers`."""
-    results = await probe_databases(mongo, postgres, deadline)
-    breakers = {"mongodb": replication.mongo_breaker, "postgresql": replication.postgres_breaker}
-    for name, result in results.items():
-        if not result.up:  # logged once as a state change
-            breakers[name].trip(result.error or "health probe failed")
-    databases: dict[str, Any] = {name: result.up for name, result in results.items()}
+    """The `/api/health` body; `status` is `unhealthy` only when both are down."""
+    mongo_probe, postgres_probe = await asyncio.gather(
+        _probe(mongo, deadline, breakers["mongodb"]),
+        _probe(postgres, deadline, breakers["postgresql"]),
+    )
+    probes = {"mongodb": mongo_probe, "postgresql": postgres_probe}
+    databases: dict[str, Any] = {name: probe.up for name, probe in probes.items()}
     databases["timestamp"] = utc_timestamp()
     status, message = summarize(databases)
-    return {
-        "status": status,
-        "databases": databases,
-        "message": message,
-        "details": {
-            name: {"latencyMs": result.latency_ms, "error": result.error}
-            for name, result in results.items()
-        }
-        | {"workers": {k: v for s in supervisors for k, v in s.failing().items()}},
+    details: dict[str, Any] = {
+        name: {"latencyMs": probe.latency_ms, "error": probe.reason}
+        for name, probe in probes.items()
     }
+    details["workers"] = {k: v for s in supervisors for k, v in s.failing().items()}
+    return {"status": status, "databases": databases, "message": message, "details": details}
 
 
 def metrics_text(replication: Replication) -> str:

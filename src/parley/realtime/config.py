@@ -48,6 +48,7 @@ class RealtimeConfig:
             heartbeat_interval=settings.ws_heartbeat_interval,
             heartbeat_timeout=settings.ws_heartbeat_timeout,
             max_subscriptions=settings.ws_max_subscriptions,
+            max_frame_chars=settings.ws_max_frame_chars,
             notify_channel=settings.ws_notify_channel,
             outbox_size=settings.ws_outbox_size,
             connect_timeout=settings.connect_timeout,

@@ -13,12 +13,13 @@ import asyncio
 import contextlib
 import time
 import uuid
+from collections.abc import Sequence
 
-import jwt
 import structlog
+from pydantic import SecretStr
 from starlette.websockets import WebSocket
 
-from parley.auth.tokens import InvalidToken, verify_token
+from parley.auth.tokens import Claims, InvalidToken, verify_claims
 from parley.realtime.config import RealtimeConfig
 from parley.realtime.connection import Connection
 from parley.realtime.hub import Hub
@@ -40,6 +41,7 @@ from parley.realtime.schemas import (
 )
 from parley.realtime.service import RealtimeService
 from parley.rooms.access import NotVisible, Unknown
+from parley.security.sessions import RevocationList
 
 log = structlog.get_logger("parley.realtime")
 
@@ -52,6 +54,16 @@ async def _expire(connection: Connection, expires_at: float) -> None:
     connection.end(CloseCode.UNAUTHORIZED, "token expired")
 
 
+async def _end_when_revoked(
+    connection: Connection, claims: Claims, revocations: RevocationList
+) -> None:
+    """End the connection (4001) when its session is logged out, here or on
+    another instance (learned at the next revocation poll)."""
+    while not revocations.is_revoked(claims):
+        await revocations.wait_for_change()
+    connection.end(CloseCode.UNAUTHORIZED, "session revoked")
+
+
 class Session:
     def __init__(
         self,
@@ -59,20 +71,23 @@ class Session:
         service: RealtimeService,
         hub: Hub,
         config: RealtimeConfig,
-        jwt_secret: str,
+        jwt_keys: Sequence[SecretStr],
+        revocations: RevocationList,
     ) -> None:
         self.websocket = websocket
         self.service = service
         self.hub = hub
         self.config = config
-        self.jwt_secret = jwt_secret
+        self.jwt_keys = jwt_keys
+        self.revocations = revocations
 
     async def run(self) -> None:
         await self.websocket.accept()
         authenticated = await self._authenticate()
         if authenticated is None:
             return
-        profile_id, expires_at = authenticated
+        claims = authenticated
+        profile_id, expires_at = claims.profile_id, claims.expires_at
         connection = Connection(profile_id, self.websocket.send_text, self.config.send_queue_size)
         self.hub.attach(connection)
         connection.offer(authenticated_frame(profile_id, self.service.instance_id))
@@ -85,6 +100,7 @@ class Session:
             ),
             asyncio.create_task(connection.ended.wait()),
             asyncio.create_task(_expire(connection, expires_at)),
+            asyncio.create_task(_end_when_revoked(connection, claims, self.revocations)),
         ]
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
@@ -108,8 +124,8 @@ class Session:
             await self._close(connection.close_code, connection.close_reason)
 
     # -- authentication -----------------------------------------------------------
-    async def _authenticate(self) -> tuple[uuid.UUID, float] | None:
-        """The caller's profile id and the token's expiry (epoch seconds)."""
+    async def _authenticate(self) -> Claims | None:
+        """The token's claims, or None once the connection has been closed."""
         token = self.websocket.query_params.get("token")
         if token is None:
             try:
@@ -120,8 +136,12 @@ class Session:
                 return None
             if message["type"] == "websocket.disconnect":
                 return None
+            text = message.get("text") or ""
+            if len(text) > self.config.max_frame_chars:  # checked before parsing
+                await self._close(CloseCode.MESSAGE_TOO_BIG, "the frame is too large")
+                return None
             try:
-                frame = parse_client_frame(message.get("text") or "")
+                frame = parse_client_frame(text)
             except FrameError:
                 frame = None
             if not isinstance(frame, AuthFrame):
@@ -129,13 +149,14 @@ class Session:
                 return None
             token = frame.token
         try:
-            profile_id = verify_token(token, self.jwt_secret)
+            claims = verify_claims(token, [key.get_secret_value() for key in self.jwt_keys])
         except InvalidToken:
             await self._close(CloseCode.UNAUTHORIZED, "invalid or expired token")
             return None
-        # Verified above; read the expiry without checking the signature again.
-        claims = jwt.decode(token, options={"verify_signature": False})
-        return profile_id, float(claims["exp"])
+        if self.revocations.is_revoked(claims):
+            await self._close(CloseCode.UNAUTHORIZED, "the session has been logged out")
+            return None
+        return claims
 
     async def _close(self, code: CloseCode, reason: str) -> None:
         # A peer that does not read can hold a close frame back; do not wait forever.
@@ -162,6 +183,10 @@ class Session:
                 frame = parse_client_frame(text)
             except FrameError as exc:
                 connection.offer(error_frame("BadRequest", exc.detail, exc.room_id))
+                continue
+            except Exception:  # parse_client_frame promises FrameError only; be sure
+                log.exception("ws_frame_parse_failed", connection=connection.id)
+                connection.offer(error_frame("BadRequest", "The frame is malformed."))
                 continue
             try:
                 await self._handle(connection, frame)

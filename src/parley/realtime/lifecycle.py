@@ -41,7 +41,8 @@ class Realtime:
     ) -> Realtime:
         config = RealtimeConfig.from_settings(settings)
         supervisor = Supervisor(metrics)
-        transport = PgNotifyTransport(asyncpg_dsn(settings.database_url), config, supervisor)
+        dsn = asyncpg_dsn(settings.database_url.get_secret_value())
+        transport = PgNotifyTransport(dsn, config, supervisor)
         hub = Hub()
         service = RealtimeService(hub, transport, access, messages, instance_id)
         return cls(config, hub, transport, service, supervisor)

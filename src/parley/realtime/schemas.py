@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 class CloseCode(IntEnum):
     NORMAL = 1000
     GOING_AWAY = 1001  # the server is shutting down; reconnect (to another instance)
+    MESSAGE_TOO_BIG = 1009  # a frame over the size limit before auth (after it: an error frame)
     INTERNAL_ERROR = 1011
     UNAUTHORIZED = 4001  # missing/invalid/expired token, or first frame was not auth
     AUTH_TIMEOUT = 4008  # no auth frame within the auth timeout
@@ -69,22 +70,48 @@ class FrameError(ValueError):
 
 
 def parse_client_frame(text: str) -> ClientFrame:
-    """The frame in `text`; `FrameError` with a one-line reason otherwise."""
+    """The frame in `text`; `FrameError` with a one-line reason otherwise.
+
+    Any failure of the JSON parser (deep nesting's `RecursionError`, a number
+    too long to convert, a lone surrogate) is a `FrameError`: nothing a client
+    sends may escape as another exception. The caller bounds `text`'s length
+    before calling.
+    """
     try:
         raw = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError, MemoryError):
         raise FrameError("The frame is not valid JSON.") from None
     if not isinstance(raw, dict):
         raise FrameError("The frame must be a JSON object.")
-    room_id = raw.get("roomId")
+    room_id = _echoable(raw.get("roomId"))
     try:
         return _CLIENT_FRAME.validate_python(raw)
     except ValidationError as exc:
-        first = exc.errors()[0]
+        first = exc.errors(include_url=False, include_input=False)[0]
         where = ".".join(str(part) for part in first["loc"][1:]) or "op"
-        raise FrameError(
-            f"{where}: {first['msg']}", room_id if isinstance(room_id, str) else None
-        ) from None
+        raise FrameError(f"{where}: {_printable(first['msg'])}", room_id) from None
+    except (ValueError, RecursionError):
+        raise FrameError("The frame is malformed.", room_id) from None
+
+
+# A room id is a 36-character UUID; anything much longer is not echoed back.
+_ECHO_MAX = 64
+
+
+def _echoable(value: object) -> str | None:
+    """`value` when it is safe to send back in an error frame: a short string
+    that encodes as UTF-8 (a lone surrogate does not, and would drop the socket)."""
+    if not isinstance(value, str) or len(value) > _ECHO_MAX:
+        return None
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    return value
+
+
+def _printable(text: str) -> str:
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def render(frame: dict[str, Any]) -> str:
@@ -120,7 +147,9 @@ def error_frame(error: str, detail: str, room_id: str | uuid.UUID | None = None)
     frame: dict[str, Any] = {"type": "error", "error": error, "detail": detail}
     if room_id is not None:
         frame["roomId"] = str(room_id)
-    return render(frame)
+    # ASCII-escaped: whatever a client sent that ends up in `detail` (even a lone
+    # surrogate) cannot make the frame unencodable.
+    return json.dumps(frame, separators=(",", ":"), ensure_ascii=True, default=str)
 
 
 PONG = render({"type": "pong"})

@@ -3,8 +3,9 @@
     StorageError                 a store could not do what was asked
     ├── StorageUnavailable       the store cannot be reached or refused service
     │   └── StorageTimeout       the call ran past its deadline (frozen/overloaded)
-    └── StorageConflict          a uniqueness rule was broken (a bug or a race, never
-                                 a reason to fall back)
+    └── StorageConflict          a constraint was broken: uniqueness, or a foreign key
+                                 to a row that is gone (a bug or a race, never a
+                                 reason to fall back)
 
 Each store translates its own driver's exceptions into these in one module
 (`storage/postgres/errors.py`, `storage/mongo/errors.py`). Nothing above the
@@ -32,7 +33,22 @@ class StorageTimeout(StorageUnavailable):
 
 
 class StorageConflict(StorageError):
-    """A unique constraint rejected the write."""
+    """A constraint rejected the write: `kind` is "unique" (the usual case),
+    "foreign_key" (a referenced row is gone) or "other"; `constraint` names it
+    when the driver said which."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        store: str,
+        operation: str = "",
+        kind: str = "unique",
+        constraint: str | None = None,
+    ) -> None:
+        super().__init__(message, store=store, operation=operation)
+        self.kind = kind
+        self.constraint = constraint
 
 
 class BreakerOpen(StorageUnavailable):

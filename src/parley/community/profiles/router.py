@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from parley.auth.deps import CurrentProfileId
+from parley.auth import service as auth_service
+from parley.auth.deps import CurrentClaims, CurrentProfileId, RevocationsDep
+from parley.auth.schemas import PasswordChange, SignedIn
 from parley.community.profiles import service
 from parley.community.profiles.schemas import (
     OwnProfile,
@@ -42,3 +44,18 @@ async def get_profile(
 ) -> PublicProfile:
     target = id_or_404(profile_id, "profile")
     return public_profile(await service.get_visible_profile(session, caller, target))
+
+
+@router.patch(
+    "/me/password",
+    summary="Change your password; every other session is logged out",
+    responses=error_responses(403, 429),
+)
+async def change_password(
+    body: PasswordChange,
+    session: SessionDep,
+    state: AppStateDep,
+    claims: CurrentClaims,
+    revocations: RevocationsDep,
+) -> SignedIn:
+    return await auth_service.change_password(session, state.settings, revocations, claims, body)

@@ -47,7 +47,7 @@ class MongoDatabase:
     ) -> MongoDatabase:
         ms = int(settings.connect_timeout * 1000)
         client: AsyncMongoClient[MongoDocument] = AsyncMongoClient(
-            settings.mongo_url,
+            settings.mongo_url.get_secret_value(),
             uuidRepresentation="standard",
             tz_aware=True,
             connect=False,

@@ -53,7 +53,7 @@ class PostgresDatabase:
         cls, settings: Settings, observer: OperationObserver | None = None
     ) -> PostgresDatabase:
         engine = create_async_engine(
-            settings.sqlalchemy_url,
+            settings.sqlalchemy_url.get_secret_value(),
             pool_size=settings.pg_pool_size,
             max_overflow=settings.pg_pool_size,
             pool_timeout=settings.db_deadline,

@@ -1,6 +1,6 @@
 """The one place PostgreSQL driver errors (asyncpg, SQLAlchemy) become Parley's.
 
-Most specific first: a unique violation is a conflict (a caller's bug or a race,
+Most specific first: a unique or foreign-key violation is a conflict (a caller's bug or a race,
 never a reason to fall back); anything that says the connection or server is gone
 is unavailability; a deadline overrun is a timeout. Other database errors are
 bugs and surface unchanged.
@@ -30,6 +30,18 @@ def _sqlstate(exc: BaseException) -> str:
         if isinstance(code, str):
             return code
     return ""
+
+
+_CONFLICT_KINDS = {"23505": "unique", "23503": "foreign_key"}
+
+
+def _constraint(exc: BaseException) -> str | None:
+    orig = getattr(exc, "orig", None)
+    for candidate in (exc, orig, getattr(orig, "__cause__", None)):
+        name = getattr(candidate, "constraint_name", None)
+        if isinstance(name, str):
+            return name
+    return None
 
 
 def _is_unavailable(exc: BaseException) -> bool:
@@ -65,7 +77,13 @@ def translate_errors(operation: str) -> Iterator[None]:
             f"{operation} ran past its deadline", store=STORE, operation=operation
         ) from exc
     except sa_exc.IntegrityError as exc:
-        raise StorageConflict(str(exc.orig), store=STORE, operation=operation) from exc
+        raise StorageConflict(
+            str(exc.orig),
+            store=STORE,
+            operation=operation,
+            kind=_CONFLICT_KINDS.get(_sqlstate(exc), "other"),
+            constraint=_constraint(exc),
+        ) from exc
     except asyncpg.exceptions.UniqueViolationError as exc:
         raise StorageConflict(str(exc), store=STORE, operation=operation) from exc
     except Exception as exc:

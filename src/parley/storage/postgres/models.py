@@ -226,3 +226,36 @@ class ReplayEntry(Base):
         Index("ix_mongo_replay_queue_conversation_id", "conversation_id"),
         Index("ix_mongo_replay_queue_entity_id", "entity_id"),
     )
+
+
+class RevokedSession(Base):
+    """A token's session (`sid` claim) that was logged out before it expired.
+
+    Every instance keeps the live rows in memory (parley.security.sessions),
+    polling for rows revoked since its last look, so checking a token never
+    needs the database. Rows are useless once `expires_at` (the token's `exp`)
+    has passed and are pruned then.
+    """
+
+    __tablename__ = "revoked_sessions"
+    session_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    profile_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    revoked_at: Mapped[datetime] = _created()
+    __table_args__ = (
+        Index("ix_revoked_sessions_revoked_at", "revoked_at"),
+        Index("ix_revoked_sessions_expires_at", "expires_at"),
+    )
+
+
+class SessionCutoff(Base):
+    """Every session of a profile issued before `not_before_ms` is revoked
+    ("log out everywhere", a password change). Useless, and pruned, once
+    `expires_at` (the cutoff plus the longest token lifetime) has passed."""
+
+    __tablename__ = "session_cutoffs"
+    profile_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    not_before_ms: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    updated_at: Mapped[datetime] = _updated()
+    __table_args__ = (Index("ix_session_cutoffs_updated_at", "updated_at"),)
