@@ -48,9 +48,10 @@ format: env
 	.venv/bin/ruff check --fix src tests bench
 
 bench: env
-	$(PY) bench/failover.py
-	$(PY) bench/messages.py
-	$(PY) bench/realtime.py
+	$(PY) -m bench.failover
+	$(PY) -m bench.messages
+	$(PY) -m bench.realtime
+	$(PY) -m bench.http
 
 clean-data:
 	rm -rf .data

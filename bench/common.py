@@ -60,6 +60,9 @@ def bench_settings(stack: DevStack, **env: str) -> Settings:
     """Settings for the stack; every tuning value is the default unless in `env`."""
     os.environ.update(stack.env())
     os.environ["PARLEY_JWT_SECRET"] = JWT_SECRET
+    # Every benchmark client connects from 127.0.0.1: per-address throttles
+    # would measure the throttle, not the system.
+    os.environ["PARLEY_WS_CONNECT_LIMIT_IP"] = "1000000/minute"
     os.environ.update(env)
     return load_settings()
 
@@ -100,9 +103,11 @@ async def raw_clients(
     """An asyncpg pool and a pymongo client of the benchmark's own (not the app's)."""
     import asyncpg
 
-    pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=pool_size)
+    pool = await asyncpg.create_pool(
+        settings.database_url.get_secret_value(), min_size=1, max_size=pool_size
+    )
     mongo: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(
-        settings.mongo_url,
+        settings.mongo_url.get_secret_value(),
         uuidRepresentation="standard",
         tz_aware=True,
         serverSelectionTimeoutMS=5000,

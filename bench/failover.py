@@ -13,7 +13,7 @@ gone from both stores (PostgreSQL `mongo_replay_queue` rows and MongoDB
 sent through the API, MongoDB restarted, seconds until both stores hold the
 same messages with no marker left.
 
-    .venv/bin/python bench/failover.py
+    .venv/bin/python -m bench.failover
 """
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from common import (
+
+from bench.common import (
     Person,
     bench_settings,
     bench_stack,
@@ -48,7 +49,6 @@ from common import (
     tuning,
     write_section,
 )
-
 from parley.cli.migrate import run_migrations
 from parley.devstack import DevStack
 from parley.devstack.app_process import AppProcess
@@ -377,7 +377,7 @@ def report(
     final_s, pg_n, mongo_n, same, acked = final
     b = backlog
     return f"""
-How to run: `.venv/bin/python bench/failover.py` (about four minutes; starts its own
+How to run: `.venv/bin/python -m bench.failover` (about four minutes; starts its own
 PostgreSQL, FerretDB and one `parley serve`, removes them afterwards; rewrites this section).
 
 - Machine: {context["machine"]}

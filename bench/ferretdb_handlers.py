@@ -8,7 +8,7 @@ interleaved, on random conversations. The same documents are also stored with
 `conversationId` as a string, and FerretDB's `explain` says what it pushed
 down to storage in each case.
 
-    .venv/bin/python bench/ferretdb_handlers.py
+    .venv/bin/python -m bench.ferretdb_handlers
 """
 
 from __future__ import annotations
@@ -23,7 +23,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from common import (
+from pymongo import DESCENDING, AsyncMongoClient, MongoClient
+from pymongo.errors import PyMongoError
+
+from bench.common import (
     ferretdb_version,
     fmt,
     machine,
@@ -32,9 +35,6 @@ from common import (
     postgres_version,
     write_section,
 )
-from pymongo import DESCENDING, AsyncMongoClient, MongoClient
-from pymongo.errors import PyMongoError
-
 from parley.devstack.ferretdb_build import launcher_binary
 from parley.devstack.ports import free_port, port_open
 from parley.devstack.postgres import PostgresServer
@@ -228,7 +228,7 @@ async def main() -> None:
         rows,
     )  # fmt: skip
     body = f"""
-How to run: `.venv/bin/python bench/ferretdb_handlers.py` (about two minutes; starts two
+How to run: `.venv/bin/python -m bench.ferretdb_handlers` (about two minutes; starts two
 FerretDB launchers and one PostgreSQL in a temp dir, removes them afterwards; rewrites this
 section).
 

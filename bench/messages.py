@@ -11,7 +11,7 @@ alternate raw and service so that both see the same collection sizes.
 (b) History pages (limit 50): `MessageService.list` against a raw pymongo
 `find().sort().limit()` of the same page, interleaved.
 
-    .venv/bin/python bench/messages.py
+    .venv/bin/python -m bench.messages
 """
 
 from __future__ import annotations
@@ -24,7 +24,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from common import (
+from pymongo import DESCENDING, AsyncMongoClient
+
+from bench.common import (
     bench_settings,
     bench_stack,
     cpu_by_process,
@@ -40,8 +42,6 @@ from common import (
     tuning,
     write_section,
 )
-from pymongo import DESCENDING, AsyncMongoClient
-
 from parley.app import create_app
 from parley.cli.migrate import run_migrations
 from parley.ids import new_id
@@ -272,7 +272,7 @@ def report(
     verdict = "met" if share >= THROUGHPUT_TARGET else "not met"
     cpu = cpu_table(rounds)
     return f"""
-How to run: `.venv/bin/python bench/messages.py` (about two minutes; starts its own PostgreSQL
+How to run: `.venv/bin/python -m bench.messages` (about two minutes; starts its own PostgreSQL
 and FerretDB, removes them afterwards; rewrites this section).
 
 - Machine: {context["machine"]}

@@ -16,8 +16,8 @@ Scenarios:
   PostgreSQL, so the send path, not delivery, limits the rate).
 - channel: one channel with all 200 subscribers (fan-out).
 
-    .venv/bin/python bench/realtime.py            # every scenario
-    .venv/bin/python bench/realtime.py pairs      # only the named ones
+    .venv/bin/python -m bench.realtime            # every scenario
+    .venv/bin/python -m bench.realtime pairs      # only the named ones
 """
 
 from __future__ import annotations
@@ -33,7 +33,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-from common import (
+from websockets.asyncio.client import ClientConnection, connect
+
+from bench.common import (
     bench_settings,
     bench_stack,
     describe_servers,
@@ -45,8 +47,6 @@ from common import (
     raw_clients,
     write_section,
 )
-from websockets.asyncio.client import ClientConnection, connect
-
 from parley.app import build_state
 from parley.cli.migrate import run_migrations
 from parley.devstack.app_process import AppProcess

@@ -1,0 +1,335 @@
+"""DM sends and history reads over HTTP: a real `parley serve` beside a raw
+baseline app (`bench/baseline_app.py`: the same drivers and pools doing only
+the two inserts or the one page query), both driven by `wrk` on loopback.
+
+For 1 and 2 workers, at 8, 32 and 128 connections: sends/s and reads/s with
+p50/p99 for Parley and the baseline, and their ratios; Parley's two-worker
+over one-worker send ratio; and whether any PostgreSQL session or MongoDB
+connection was opened after warm-up (connection churn).
+
+    .venv/bin/python -m bench.http [--seconds 8]
+
+`wrk` is installed from Debian's package when missing (apt-get, as root).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+
+from bench.common import (
+    REPO,
+    Person,
+    bench_settings,
+    bench_stack,
+    describe_servers,
+    machine,
+    make_dm_pair,
+    markdown_table,
+    mongo_server_version,
+    raw_clients,
+    write_section,
+)
+from parley.cli.migrate import run_migrations
+from parley.devstack.app_process import AppProcess
+from parley.devstack.ports import free_port
+from parley.settings import Settings
+
+CONNECTIONS = (8, 32, 128)
+WORKERS = (1, 2)
+WARMUP_SECONDS = 3
+READ_DM_SIZE = 60
+
+SEND_LUA = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer {token}"
+local n = 0
+request = function()
+  n = n + 1
+  return wrk.format(nil, nil, nil, '{{"content":"bench ' .. n .. '"}}')
+end
+"""
+READ_LUA = """
+wrk.headers["Authorization"] = "Bearer {token}"
+"""
+
+
+@dataclass(frozen=True)
+class Load:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    failed: int
+
+
+def ensure_wrk() -> str:
+    found = shutil.which("wrk")
+    if found:
+        return found
+    print("installing wrk from Debian's package ...", flush=True)
+    subprocess.run(["apt-get", "update", "-qq"], check=True)
+    subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True)
+    found = shutil.which("wrk")
+    if not found:
+        raise SystemExit("wrk could not be installed")
+    return found
+
+
+def _ms(text: str) -> float:
+    found = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text)
+    if found is None:  # no request completed in the cell
+        return float("nan")
+    value, unit = found.groups()
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}[unit]
+
+
+def run_wrk(wrk: str, url: str, script: str, connections: int, seconds: int) -> Load:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
+        lua.write(script)
+    try:
+        out = subprocess.run(
+            [wrk, "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", lua.name, url],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    finally:
+        os.unlink(lua.name)
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    errors = re.search(r"Socket errors:.*?timeout (\d+)", out)
+    failed = (int(non2xx.group(1)) if non2xx else 0) + (int(errors.group(1)) if errors else 0)
+    return Load(rps, p50, p99, failed)
+
+
+async def preload(url: str, person: Person, room: uuid.UUID, count: int) -> None:
+    async with httpx.AsyncClient(base_url=url, headers=person.headers, timeout=10) as http:
+        for n in range(count):
+            sent = await http.post(f"/api/rooms/{room}/messages", json={"content": f"m{n}"})
+            sent.raise_for_status()
+
+
+@contextlib.contextmanager
+def baseline(
+    settings: Settings,
+    log_dir: Path,
+    workers: int,
+    sends: tuple[uuid.UUID, uuid.UUID],
+    reads: uuid.UUID,
+) -> Iterator[str]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": settings.database_url.get_secret_value(),
+        "MONGO_URL": settings.mongo_url.get_secret_value(),
+        "BASELINE_ROOM": str(sends[0]),
+        "BASELINE_AUTHOR": str(sends[1]),
+        "BASELINE_READ_ROOM": str(reads),
+    }
+    argv = [sys.executable, "-m", "uvicorn", "--factory", "bench.baseline_app:create"]
+    argv += ["--port", str(port), "--workers", str(workers), "--no-access-log"]
+    argv += ["--log-level", "warning", "--app-dir", str(REPO)]
+    with (log_dir / f"baseline-{port}.log").open("ab") as log:
+        process = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{url}/page", timeout=1).status_code == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise RuntimeError("the baseline app did not start")
+            time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(15)
+
+
+@contextlib.contextmanager
+def parley(settings: Settings, log_dir: Path, workers: int) -> Iterator[str]:
+    app = AppProcess(settings, log_dir, {"PARLEY_LOG_LEVEL": "warning"}, workers=workers)
+    app.start()
+    try:
+        yield app.url
+    finally:
+        app.stop()
+
+
+async def opened_connections(settings: Settings) -> tuple[int, int | None]:
+    """PostgreSQL sessions ever opened on Parley's database, and MongoDB
+    connections ever created (None where the server does not say)."""
+    async with raw_clients(settings, pool_size=1) as (pool, mongo):
+        sessions = await pool.fetchval(  # type: ignore[attr-defined]
+            "SELECT sessions FROM pg_stat_database WHERE datname = current_database()"
+        )
+        status = await mongo.admin.command("serverStatus")
+    created = status.get("connections", {}).get("totalCreated")
+    return int(sessions), (int(created) if created is not None else None)
+
+
+@dataclass
+class Row:
+    target: str
+    workers: int
+    connections: int
+    sends: Load
+    reads: Load
+
+
+@dataclass(frozen=True)
+class Paths:
+    send_url: str
+    read_url: str
+    sender_token: str
+    reader_token: str
+
+    @property
+    def send_lua(self) -> str:
+        return SEND_LUA.format(token=self.sender_token)
+
+    @property
+    def read_lua(self) -> str:
+        return READ_LUA.format(token=self.reader_token)
+
+
+def warm_up(wrk: str, paths: Paths) -> None:
+    """Pools filled, caches warm: what follows measures the steady state."""
+    run_wrk(wrk, paths.send_url, paths.send_lua, 32, WARMUP_SECONDS)
+    run_wrk(wrk, paths.read_url, paths.read_lua, 32, WARMUP_SECONDS)
+
+
+def measure(wrk: str, paths: Paths, seconds: int, target: str, workers: int) -> list[Row]:
+    rows = []
+    for connections in CONNECTIONS:
+        sends = run_wrk(wrk, paths.send_url, paths.send_lua, connections, seconds)
+        reads = run_wrk(wrk, paths.read_url, paths.read_lua, connections, seconds)
+        rows.append(Row(target, workers, connections, sends, reads))
+        print(target, workers, connections, sends, reads, flush=True)
+    return rows
+
+
+async def main(seconds: int) -> None:
+    wrk = ensure_wrk()
+    log_dir = REPO / "bench" / "results" / f"http-{datetime.now(UTC):%Y%m%d-%H%M%S}"
+    log_dir.mkdir(parents=True)
+    print(f"server logs in {log_dir}", flush=True)
+    with bench_stack("http") as stack:
+        settings = bench_settings(stack, PARLEY_LOG_LEVEL="warning")
+        await run_migrations(settings)
+        ada, _, dm = await make_dm_pair(settings)  # sends go here
+        cy, _, small = await make_dm_pair(settings)  # reads: a page of a 60-message DM
+        async with raw_clients(settings) as (_, mongo):
+            servers = describe_servers(stack, await mongo_server_version(mongo))
+        rows: list[Row] = []
+        churn: dict[str, tuple[int, int | None]] = {}
+        messages, page = f"/api/rooms/{dm}/messages", f"/api/rooms/{small}/messages?limit=50"
+        for workers in WORKERS:
+            with parley(settings, log_dir, workers) as url:
+                if workers == WORKERS[0]:
+                    await preload(url, cy, small, READ_DM_SIZE)
+                paths = Paths(url + messages, url + page, ada.token, cy.token)
+                warm_up(wrk, paths)
+                before = await opened_connections(settings)
+                rows += measure(wrk, paths, seconds, "Parley", workers)
+                after = await opened_connections(settings)
+                churn[f"Parley, {workers} worker(s)"] = _delta(before, after)
+            with baseline(settings, log_dir, workers, (dm, ada.id), small) as url:
+                paths = Paths(url + "/send", url + "/page", "", "")
+                warm_up(wrk, paths)
+                before = await opened_connections(settings)
+                rows += measure(wrk, paths, seconds, "baseline", workers)
+                after = await opened_connections(settings)
+                churn[f"baseline, {workers} worker(s)"] = _delta(before, after)
+    report(rows, churn, servers, seconds)
+
+
+def _delta(before: tuple[int, int | None], after: tuple[int, int | None]) -> tuple[int, int | None]:
+    mongo = None if before[1] is None or after[1] is None else after[1] - before[1]
+    return after[0] - before[0], mongo
+
+
+HEADER = [
+    "workers", "conns", "Parley /s", "p50", "p99", "baseline /s", "p50", "p99", "ratio", "failed",
+]  # fmt: skip
+
+
+def _table(rows: dict[tuple[str, int, int], Row], op: str) -> list[list[object]]:
+    table: list[list[object]] = []
+    for workers in WORKERS:
+        for c in CONNECTIONS:
+            p = getattr(rows[("Parley", workers, c)], op)
+            b = getattr(rows[("baseline", workers, c)], op)
+            table.append([
+                workers, c, f"{p.rps:,.0f}", f"{p.p50_ms:.1f}", f"{p.p99_ms:.1f}",
+                f"{b.rps:,.0f}", f"{b.p50_ms:.1f}", f"{b.p99_ms:.1f}", f"{p.rps / b.rps:.2f}",
+                f"{p.failed} / {b.failed}",
+            ])  # fmt: skip
+    return table
+
+
+def report(
+    rows: list[Row], churn: dict[str, tuple[int, int | None]], servers: str, seconds: int
+) -> None:
+    by = {(r.target, r.workers, r.connections): r for r in rows}
+    sends, reads = (
+        markdown_table(HEADER, _table(by, "sends")),
+        markdown_table(HEADER, _table(by, "reads")),
+    )
+    scale = by[("Parley", 2, 32)].sends.rps / by[("Parley", 1, 32)].sends.rps
+    churn_rows = [
+        [name, pg, "n/a" if mongo is None else mongo] for name, (pg, mongo) in churn.items()
+    ]
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    print(sends, reads, f"two workers / one worker, Parley sends at 32: {scale:.2f}x", sep="\n\n")
+    body = f"""`bench/http.py`, run {when}.
+
+- Machine: {machine()}; everything (databases, app, wrk with 2 threads) on it.
+- Servers: {servers}.
+- {seconds} s of `wrk` per cell after a warm-up; latencies in ms; "ratio" is
+  Parley over the baseline; "failed" counts non-2xx answers and socket timeouts
+  (Parley / baseline). Sends carry no nonce and go to one DM; reads are
+  `?limit=50` pages of another DM of {READ_DM_SIZE} messages (a page costs the
+  same beside any number of other DMs; see "History cost").
+
+DM sends:
+
+{sends}
+
+History reads:
+
+{reads}
+
+Parley's sends/s with two workers over one, at 32 connections: **{scale:.2f}x**.
+
+Connections opened after warm-up (PostgreSQL `pg_stat_database.sessions`,
+MongoDB `serverStatus.connections.totalCreated`):
+
+{markdown_table(["server", "PostgreSQL sessions", "MongoDB connections"], churn_rows)}
+"""
+    write_section("## HTTP throughput", body)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=8, help="wrk duration per cell")
+    asyncio.run(main(parser.parse_args().seconds))
