@@ -32,6 +32,7 @@ from parley.security.sessions import RevocationList
 from parley.security.setup import install_security
 from parley.security.throttle import SignInThrottle
 from parley.settings import Settings, load_settings
+from parley.shedding import LoadShedding
 from parley.state import AppState
 from parley.storage.mongo.database import MongoDatabase
 from parley.storage.postgres.database import PostgresDatabase
@@ -94,6 +95,7 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(title="Parley", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
     install_error_handlers(app)
     app.middleware("http")(_log_request)
+    app.add_middleware(LoadShedding, max_in_flight=settings.max_in_flight)
     install_security(app, settings)
     for router in (
         health_router,

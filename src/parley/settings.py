@@ -99,6 +99,8 @@ class Settings(BaseSettings):
     # how many more may wait before sign-ins are refused with 503 Overloaded.
     hash_concurrency: int = Field(default=2, validation_alias="PARLEY_HASH_CONCURRENCY", ge=1)
     hash_queue: int = Field(default=64, validation_alias="PARLEY_HASH_QUEUE", ge=0)
+    # API requests one process works on at once; beyond it 503 at once (shedding).
+    max_in_flight: int = Field(default=64, validation_alias="PARLEY_MAX_IN_FLIGHT", ge=1)
     # Sign-in throttling, in the `limits` notation ("5/minute"); see docs/SECURITY.md.
     login_limit_account_ip: str = Field(
         default="5/minute", validation_alias="PARLEY_LOGIN_LIMIT_ACCOUNT_IP"
