@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
+from typing import Any
 
 import structlog
 from fastapi import FastAPI, Request, Response
@@ -34,11 +35,14 @@ from parley.security.throttle import SignInThrottle
 from parley.settings import Settings, load_settings
 from parley.shedding import LoadShedding
 from parley.state import AppState
+from parley.storage.deadline import within_deadline
 from parley.storage.mongo.database import MongoDatabase
 from parley.storage.postgres.database import PostgresDatabase
 from parley.web.router import router as web_router
 
 log = structlog.get_logger("parley.http")
+# The app's own share of a shutdown; uvicorn and the dev stack take the rest.
+SHUTDOWN_SECONDS = 2.0
 
 
 def build_state(settings: Settings) -> AppState:
@@ -85,10 +89,7 @@ def create_app(settings: Settings) -> FastAPI:
             async with state.revocations.polling(state.postgres, settings.revocation_poll_interval):
                 yield
         finally:
-            await state.realtime.stop()
-            await state.replication.stop()
-            await state.mongo.close()
-            await state.postgres.dispose()
+            await _shut_down(state)
             log.info("shutdown")
 
     # /docs is served without a CDN by parley.security.docs; no /redoc.
@@ -108,6 +109,23 @@ def create_app(settings: Settings) -> FastAPI:
     ):
         app.include_router(router)
     return app
+
+
+async def _shut_down(state: AppState) -> None:
+    """Close everything, each step within what is left of `SHUTDOWN_SECONDS`: a
+    frozen or wedged store must not hold the process (Ctrl-C ends it within 5 s)."""
+    steps: list[Callable[[], Coroutine[Any, Any, None]]] = [
+        state.realtime.stop,
+        state.replication.stop,
+        state.mongo.close,
+        state.postgres.dispose,
+    ]
+    ends = time.monotonic() + SHUTDOWN_SECONDS
+    for step in steps:
+        try:
+            await within_deadline(step(), max(ends - time.monotonic(), 0.05))
+        except Exception as exc:
+            log.warning("shutdown_step_abandoned", step=step.__qualname__, error=repr(exc))
 
 
 async def _log_request(

@@ -14,6 +14,8 @@ import typer
 from parley.cli.migrate import run_migrations
 from parley.cli.serve import default_workers, run_server
 from parley.devstack import DEV_PORTS, DevStack
+from parley.devstack.ports import port_open
+from parley.devstack.process import DevStackError
 from parley.logging import configure_logging
 from parley.settings import load_settings
 
@@ -35,10 +37,13 @@ def dev(
     ),
 ) -> None:
     """Start local databases, migrate, and serve the API (Ctrl-C stops all)."""
+    if port_open(port, host):
+        typer.echo(f"error: {host}:{port} is already in use; stop what runs there or pass --port")
+        raise typer.Exit(1)
     stack = DevStack(data_dir, DEV_PORTS)
     typer.echo(f"starting PostgreSQL and {stack.mongo.kind} under {stack.data_dir} ...")
-    stack.start()
     try:
+        stack.start()
         os.environ.update(stack.env())
         os.environ.setdefault("PARLEY_JWT_SECRET", _dev_secret(stack.data_dir))
         os.environ.setdefault("PARLEY_LOG_JSON", "false")
@@ -48,6 +53,9 @@ def dev(
         typer.echo(f"DATABASE_URL={stack.database_url}\nMONGO_URL={stack.mongo_url}")
         typer.echo(f"API on http://{host}:{port}  (docs at /docs)")
         run_server(settings, host, port, workers)
+    except DevStackError as exc:
+        typer.echo(f"error: {exc}")
+        raise typer.Exit(1) from None
     finally:
         typer.echo("stopping local databases ...")
         stack.stop()

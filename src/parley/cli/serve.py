@@ -20,8 +20,9 @@ from parley.logging import configure_logging
 from parley.security.setup import uvicorn_options
 from parley.settings import Settings
 
-# Seconds uvicorn waits for open connections on shutdown before closing them.
-GRACEFUL_SHUTDOWN = 3
+# Seconds uvicorn lets requests in flight finish on shutdown (longer than any
+# request's database deadlines, well inside the five seconds a stop may take).
+GRACEFUL_SHUTDOWN = 1
 
 
 def default_workers() -> int:

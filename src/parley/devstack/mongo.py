@@ -65,6 +65,7 @@ class MongoServer:
             argv=argv,
             log_path=data_dir / f"{self.kind}.log",
             ready=self._answers_ping,
+            port=port,
         )
 
     def _answers_ping(self) -> bool:

@@ -11,6 +11,7 @@ import glob
 import os
 import pwd
 import shutil
+import signal
 import subprocess
 from pathlib import Path
 
@@ -72,6 +73,8 @@ class PostgresServer:
             ],
             log_path=data_dir / "postgres.log",
             ready=self._accepting,
+            port=port,
+            stop_signal=signal.SIGINT,
             user=self.user,
         )  # fmt: skip
 

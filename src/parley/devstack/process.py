@@ -17,6 +17,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from parley.devstack.ports import port_open
+
+# Seconds a server gets to stop before it is killed: Ctrl-C of `make run` must
+# end everything within five.
+STOP_TIMEOUT = 3.0
+
 
 class DevStackError(RuntimeError):
     """A local server could not be prepared or started."""
@@ -31,6 +37,11 @@ class ManagedProcess:
     user: str | None = None
     env: dict[str, str] | None = None
     startup_timeout: float = 60.0
+    # The port it listens on: taken by anyone else before we start, it is an
+    # error, never "ready" (that would be someone else's server).
+    port: int | None = None
+    # PostgreSQL's fast shutdown is SIGINT (SIGTERM waits for clients to leave).
+    stop_signal: signal.Signals = signal.SIGTERM
     _proc: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
     frozen: bool = field(default=False, init=False)
 
@@ -44,6 +55,11 @@ class ManagedProcess:
     def start(self) -> None:
         if self.running():
             return
+        if self.port is not None and port_open(self.port):
+            raise DevStackError(
+                f"{self.name}: 127.0.0.1:{self.port} is already in use by another program "
+                "(another checkout's dev stack?); stop it, or give this one other ports"
+            )
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             self._proc = subprocess.Popen(
@@ -78,13 +94,14 @@ class ManagedProcess:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, sig)
 
-    def stop(self, timeout: float = 15.0) -> None:
-        """Graceful stop (SIGTERM to the group, then SIGKILL after `timeout`)."""
+    def stop(self, timeout: float = STOP_TIMEOUT) -> None:
+        """Graceful stop (`stop_signal` to the group, then SIGKILL after
+        `timeout`); a frozen server is thawed first, whoever froze it."""
         if self._proc is None:
             return
-        if self.frozen:
-            self.thaw()
-        self._signal_group(signal.SIGTERM)
+        self.frozen = False
+        self._signal_group(signal.SIGCONT)
+        self._signal_group(self.stop_signal)
         try:
             self._proc.wait(timeout)
         except subprocess.TimeoutExpired:
