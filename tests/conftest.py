@@ -116,4 +116,6 @@ async def _truncate(postgres: PostgresDatabase) -> None:
         )
         tables = ", ".join(f'"{row[0]}"' for row in rows)
         if tables:
+            # No server-side deadline: the truncate may wait for app workers' locks.
+            await conn.execute(text("SET LOCAL statement_timeout = 0"))
             await conn.execute(text(f"TRUNCATE {tables} CASCADE"))

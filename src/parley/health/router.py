@@ -22,8 +22,11 @@ async def health(request: Request, state: AppStateDep) -> JSONResponse:
         "postgresql": state.resilience.postgres_breaker,
     }
     for name, result in results.items():
-        if not result.up:  # logged once as a state change; the probe closes it
-            breakers[name].trip(result.error or "health probe failed")
+        # One call among the breaker's window: a single failed probe never opens it.
+        if result.up:
+            breakers[name].record_success((result.latency_ms or 0.0) / 1000)
+        else:
+            breakers[name].record_failure(result.error or "health probe failed")
     databases: dict[str, Any] = {name: result.up for name, result in results.items()}
     databases["timestamp"] = utc_timestamp()
     status, message = summarize(databases)

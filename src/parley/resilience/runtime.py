@@ -13,7 +13,7 @@ import contextlib
 from typing import Any, TypeVar
 
 from parley.resilience.backlog import Backlog
-from parley.resilience.breaker import CircuitBreaker
+from parley.resilience.breaker import BreakerPolicy, CircuitBreaker
 from parley.resilience.confirmer import Confirmer
 from parley.resilience.direct_messages import DirectMessages
 from parley.resilience.directory import Directory
@@ -45,17 +45,10 @@ class Resilience:
         self._mongo_db = mongo
         self._postgres_db = postgres
         probe_deadline = settings.health_deadline
-        self.mongo_breaker = CircuitBreaker(
-            "mongodb",
-            lambda: mongo.ping(probe_deadline),
-            failure_threshold=settings.breaker_failure_threshold,
-            probe_interval=settings.breaker_probe_interval,
-        )
+        policy = BreakerPolicy.from_settings(settings)
+        self.mongo_breaker = CircuitBreaker("mongodb", lambda: mongo.ping(probe_deadline), policy)
         self.postgres_breaker = CircuitBreaker(
-            "postgresql",
-            lambda: postgres.ping(probe_deadline),
-            failure_threshold=settings.breaker_failure_threshold,
-            probe_interval=settings.breaker_probe_interval,
+            "postgresql", lambda: postgres.ping(probe_deadline), policy
         )
         self.mongo = StoreGuard[Any]("mongodb", mongo, self.mongo_breaker, self.metrics)
         self.postgres = StoreGuard[Any]("postgresql", postgres, self.postgres_breaker, self.metrics)
