@@ -2,7 +2,10 @@
 lifespan, with a deadline on every named operation.
 
 `run(name, fn)` is for resilience-aware callers (DM storage, replay, health):
-one short transaction under a deadline with driver errors translated.
+one short transaction under a deadline with driver errors translated. The
+deadline also becomes the transaction's `statement_timeout`, so PostgreSQL
+cancels a statement the app stopped waiting for; other statements get the
+connection's default, the client's `command_timeout`.
 `unit_of_work()` is the per-request session for the PostgreSQL-only domains:
 it commits when the request succeeds and rolls back when it fails.
 """
@@ -16,19 +19,21 @@ from contextlib import asynccontextmanager
 from typing import TypeVar
 
 import structlog
-from sqlalchemy import text
+from sqlalchemy import Connection, event, text
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session
 
 from parley.settings import Settings
 from parley.storage.deadline import within_deadline
 from parley.storage.postgres.errors import translate_errors
 
 T = TypeVar("T")
+STATEMENT_TIMEOUT_MS = "parley_statement_timeout_ms"
 AFTER_COMMIT = "parley_after_commit"
 
 
@@ -45,7 +50,9 @@ class PostgresDatabase:
     def __init__(self, engine: AsyncEngine, deadline: float) -> None:
         self.engine = engine
         self.deadline = deadline
-        self.sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
+        self.sessionmaker = async_sessionmaker(
+            engine, expire_on_commit=False, sync_session_class=_Session
+        )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PostgresDatabase:
@@ -59,7 +66,12 @@ class PostgresDatabase:
             connect_args={
                 "timeout": settings.connect_timeout,
                 "command_timeout": max(settings.db_deadline * 4, 2.0),
-                "server_settings": {"application_name": "parley"},
+                # The server-side bound for statements outside `run` (requests'
+                # units of work): the same as the client's command_timeout.
+                "server_settings": {
+                    "application_name": "parley",
+                    "statement_timeout": str(int(max(settings.db_deadline * 4, 2.0) * 1000)),
+                },
             },
         )
         return cls(engine, settings.db_deadline)
@@ -73,8 +85,9 @@ class PostgresDatabase:
     ) -> T:
         """Run `fn` in one transaction named `name`, within the deadline."""
         started = time.perf_counter()
+        seconds = deadline or self.deadline
         with translate_errors(name):
-            result = await within_deadline(self._transaction(fn), deadline or self.deadline)
+            result = await within_deadline(self._transaction(fn, seconds), seconds)
         log.debug(
             "db_op",
             store="postgresql",
@@ -83,8 +96,11 @@ class PostgresDatabase:
         )
         return result
 
-    async def _transaction(self, fn: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    async def _transaction(self, fn: Callable[[AsyncSession], Awaitable[T]], seconds: float) -> T:
         async with self.sessionmaker.begin() as session:
+            # The deadline on the server too, set when (and only if) the
+            # transaction takes a connection: see `_apply_statement_timeout`.
+            session.info[STATEMENT_TIMEOUT_MS] = max(int(seconds * 1000), 1)
             return await fn(session)
 
     @asynccontextmanager
@@ -110,6 +126,23 @@ class PostgresDatabase:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+class _Session(Session):
+    """The sync session behind Parley's async sessions (a class of its own, so
+    the listener below applies to Parley's sessions only)."""
+
+
+@event.listens_for(_Session, "after_begin")
+def _apply_statement_timeout(session: Session, _: object, connection: Connection) -> None:
+    """A statement the app gave up on is cancelled where it runs: the
+    transaction's deadline becomes its `statement_timeout` (SET LOCAL), in the
+    same transaction, before its first statement. A transaction that never
+    takes a connection (a send waiting for its group-commit batch) costs
+    nothing."""
+    ms = session.info.get(STATEMENT_TIMEOUT_MS)
+    if ms is not None:
+        connection.exec_driver_sql(f"SET LOCAL statement_timeout = {int(ms)}")
 
 
 async def _select_one(session: AsyncSession) -> None:
