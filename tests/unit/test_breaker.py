@@ -296,3 +296,26 @@ async def test_the_probe_loop_survives_a_crashing_hook_and_closes_it() -> None:
     finally:
         loop.cancel()
     assert breaker.state == CLOSED and hooks == ["ran", "ran"]
+
+
+async def test_the_probe_loop_survives_a_stray_cancellation_but_stops_when_cancelled() -> None:
+    answers: list[BaseException | None] = [asyncio.CancelledError(), None, None]
+
+    async def probe() -> None:
+        answer = answers.pop(0) if answers else None
+        if answer is not None:
+            raise answer
+
+    breaker = CircuitBreaker(
+        "mongodb", probe, BreakerPolicy(open_wait=0, probe_interval=0.001, half_open_calls=2)
+    )
+    loop = asyncio.create_task(breaker.run_probe_loop())
+    breaker.trip("down")
+    for _ in range(500):
+        if breaker.state == CLOSED:
+            break
+        await asyncio.sleep(0.002)
+    assert breaker.state == CLOSED and not loop.done()
+    loop.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await loop

@@ -331,5 +331,12 @@ class CircuitBreaker:
             await asyncio.sleep(self.policy.probe_interval)
             try:
                 await self.probe_once()
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if task is None or task.cancelling():
+                    raise  # this loop is being stopped
+                # A cancellation that escaped a driver call, not meant for this
+                # loop: without the loop the breaker would stay open for good.
+                log.exception("breaker_probe_crashed", store=self.store)
             except Exception:  # a bug in a hook or the probe must not end the loop
                 log.exception("breaker_probe_crashed", store=self.store)
