@@ -420,8 +420,8 @@ both: {b.all_acknowledged}. MongoDB role answering a ping on a fresh connection 
 
 p50/p99 are per phase, over the requests *scheduled* in that phase, in milliseconds from
 the scheduled start to the full response (so time spent queued in the app counts). A fault
-phase starts the moment the signal is sent; the breaker needs
-`PARLEY_BREAKER_FAILURES` failed calls before it opens, so the first requests of a fault
+phase starts the moment the signal is sent; the breaker opens only once enough of its
+window failed or ran slow (`PARLEY_BREAKER_*`), so the first requests of a fault
 phase pay up to one `PARLEY_DB_DEADLINE` — those are what the p99 of a fault phase shows.
 "Reads served by" is the `X-Data-Source` header. Convergence after a recovery counts from the
 moment the server answers again (thaw sent, or restart ready) until no replay-queue row and no

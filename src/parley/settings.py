@@ -57,8 +57,28 @@ class Settings(BaseSettings):
     # answers once one store has it and the other has had `write_grace` more.
     hedge_delay: float = Field(default=0.05, validation_alias="PARLEY_HEDGE_DELAY", ge=0, le=5)
     write_grace: float = Field(default=0.1, validation_alias="PARLEY_WRITE_GRACE", ge=0, le=5)
-    breaker_failure_threshold: int = Field(
-        default=3, validation_alias="PARLEY_BREAKER_FAILURES", ge=1
+    # The circuit breaker (resilience4j's model; docs/OPERATIONS.md explains
+    # "slow" and "down" and how to tune these): over the last `breaker_window`
+    # calls, once `breaker_minimum_calls` were made, it opens when the failure
+    # rate or the slow-call rate (percent) reaches its threshold; it stays open
+    # `breaker_open_wait` seconds, then lets `breaker_half_open_calls` trial calls
+    # decide between closing and opening again.
+    breaker_window: int = Field(default=10, validation_alias="PARLEY_BREAKER_WINDOW", ge=1)
+    breaker_minimum_calls: int = Field(default=5, validation_alias="PARLEY_BREAKER_MIN_CALLS", ge=1)
+    breaker_failure_rate: float = Field(
+        default=50, validation_alias="PARLEY_BREAKER_FAILURE_RATE", gt=0, le=100
+    )
+    breaker_slow_call_rate: float = Field(
+        default=100, validation_alias="PARLEY_BREAKER_SLOW_RATE", gt=0, le=100
+    )
+    breaker_slow_call_duration: float = Field(
+        default=0.5, validation_alias="PARLEY_BREAKER_SLOW_CALL", gt=0, le=60
+    )
+    breaker_open_wait: float = Field(
+        default=1.0, validation_alias="PARLEY_BREAKER_OPEN_WAIT", ge=0, le=300
+    )
+    breaker_half_open_calls: int = Field(
+        default=3, validation_alias="PARLEY_BREAKER_HALF_OPEN_CALLS", ge=1
     )
     breaker_probe_interval: float = Field(
         default=0.25, validation_alias="PARLEY_BREAKER_PROBE_INTERVAL", gt=0

@@ -4,6 +4,7 @@ replaying the same backlog at once."""
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import httpx
@@ -43,7 +44,9 @@ async def test_app_killed_mid_send_leaves_nothing_in_one_store(
 
     async with httpx.AsyncClient(base_url=app.url, timeout=5) as http:
         senders = [asyncio.create_task(send(http, i)) for i in range(400)]
+        waiting_since = time.monotonic()
         while len(acknowledged) < 50:
+            assert time.monotonic() - waiting_since < 30, f"only {len(acknowledged)} acknowledged"
             await asyncio.sleep(0.005)
         app.kill()
         await asyncio.gather(*senders)

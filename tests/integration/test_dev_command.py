@@ -85,16 +85,16 @@ def test_ctrl_c_stops_everything_within_five_seconds(data_dir: Path, mongo_state
     process = dev(data_dir, api_port, "--workers", "2")
     try:
         _wait_healthy(api_port, process)
-        started = [process.pid, *descendants(process.pid)]
+        started = [i for i in map(_identity, [process.pid, *descendants(process.pid)]) if i]
         if mongo_state == "frozen":
-            for pid in _listening_on(mongo_port, started):
+            for pid in _listening_on(mongo_port, [pid for pid, _ in started]):
                 os.kill(pid, signal.SIGSTOP)
         asked = time.monotonic()
         process.send_signal(signal.SIGINT)
         process.wait(STOP_WITHIN + 5)
         took = time.monotonic() - asked
         assert took < STOP_WITHIN, f"stopped after {took:.1f}s"
-        left = [pid for pid in started if _alive(pid)]
+        left = [cmd for pid, cmd in started if _identity(pid) == (pid, cmd)]
         assert left == [], f"still running: {left}"
     finally:
         if process.poll() is None:
@@ -131,9 +131,14 @@ def _listening_on(port: int, pids: list[int]) -> list[int]:
     return found
 
 
-def _alive(pid: int) -> bool:
+def _identity(pid: int) -> tuple[int, str] | None:
+    """A live process as (pid, start time and command line), so that a pid
+    reused by another program after ours ended is not taken for ours."""
     try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
     except (OSError, IndexError):
-        return False
-    return state != "Z"
+        return None
+    if fields[0] == "Z":
+        return None
+    return pid, f"{fields[19]} {cmdline}"

@@ -7,7 +7,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from parley.resilience import CircuitBreaker, Metrics, StoreGuard
+from parley.resilience import BreakerPolicy, CircuitBreaker, Metrics, StoreGuard
 
 
 class FakeRunner:
@@ -26,8 +26,11 @@ async def _never() -> None:
 
 
 def guard(store: str, threshold: int = 3) -> tuple[StoreGuard[Any], FakeRunner]:
+    """A guard whose breaker judges after `threshold` calls (its minimum)."""
     runner = FakeRunner()
-    breaker = CircuitBreaker(store, _never, failure_threshold=threshold, probe_interval=0.01)
+    breaker = CircuitBreaker(
+        store, _never, BreakerPolicy(minimum_calls=threshold, probe_interval=0.01)
+    )
     return StoreGuard(store, runner, breaker, Metrics()), runner
 
 

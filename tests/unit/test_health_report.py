@@ -1,5 +1,5 @@
 """Health answers with short, safe reasons; the raw driver error goes to the
-log only; one failed probe does not open a breaker (issue 15)."""
+log only; one failed probe does not open a breaker."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import json
 from structlog.testing import capture_logs
 
 from parley.health.service import health_report
-from parley.resilience import CircuitBreaker
+from parley.resilience import BreakerPolicy, CircuitBreaker
 from parley.storage.errors import StorageTimeout, StorageUnavailable
 
 RAW = "ConnectionRefusedError: [Errno 111] Connect call failed ('10.0.0.7', 5432)"
@@ -33,10 +33,13 @@ async def _noop() -> None:
     return None
 
 
+POLICY = BreakerPolicy(window=10, minimum_calls=3, failure_rate=0.5)
+
+
 def _breakers() -> dict[str, CircuitBreaker]:
     return {
-        "mongodb": CircuitBreaker("mongodb", _noop, failure_threshold=3),
-        "postgresql": CircuitBreaker("postgresql", _noop, failure_threshold=3),
+        "mongodb": CircuitBreaker("mongodb", _noop, POLICY),
+        "postgresql": CircuitBreaker("postgresql", _noop, POLICY),
     }
 
 
@@ -57,7 +60,7 @@ async def test_one_failed_probe_does_not_open_the_breaker() -> None:
     assert not breakers["postgresql"].is_open
     for _ in range(2):
         await health_report(Up(), Refusing(), breakers, 0.1)
-    assert breakers["postgresql"].is_open  # the threshold, like any other failures
+    assert breakers["postgresql"].is_open  # three calls of three failed: like any calls
     assert not breakers["mongodb"].is_open
 
 

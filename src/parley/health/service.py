@@ -4,9 +4,10 @@ service as a whole, and which background loops keep failing.
 
 Health answers with short, safe reasons (`timeout`, `unreachable`); the
 driver's own error text (addresses, errno, resolver messages) goes to the log
-only. A failed probe counts as one failure on that store's breaker, like a
-failed call; it does not open the breaker by itself, so one slow probe cannot
-divert every DM to the other store.
+only. A probe counts as one call in that store's breaker window, like any
+other (a timeout as a slow call): one failed probe never opens the breaker, so
+one slow probe cannot divert every DM to the other store, and while the breaker
+is half-open the probes are trial calls that can close it without traffic.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ async def _probe(target: Pingable, deadline: float, breaker: CircuitBreaker) -> 
         log.warning("health_probe_failed", store=breaker.store, reason=reason, error=str(exc))
         breaker.record_failure(exc)
         return Probe(False, None, reason)
+    breaker.record_success(latency / 1000)  # one call among the window, like any other
     return Probe(True, round(latency, 2), None)
 
 

@@ -17,6 +17,7 @@ from parley.replication.direct_messages import DirectMessages
 from parley.replication.directory import Directory
 from parley.replication.replay import ReplayWorker
 from parley.resilience import (
+    BreakerPolicy,
     CircuitBreaker,
     Metrics,
     StoreGuard,
@@ -39,17 +40,10 @@ class Replication:
         self.settings = settings
         self.metrics = metrics or Metrics()
         probe_deadline = settings.health_deadline
-        self.mongo_breaker = CircuitBreaker(
-            "mongodb",
-            lambda: mongo.ping(probe_deadline),
-            failure_threshold=settings.breaker_failure_threshold,
-            probe_interval=settings.breaker_probe_interval,
-        )
+        policy = breaker_policy(settings)
+        self.mongo_breaker = CircuitBreaker("mongodb", lambda: mongo.ping(probe_deadline), policy)
         self.postgres_breaker = CircuitBreaker(
-            "postgresql",
-            lambda: postgres.ping(probe_deadline),
-            failure_threshold=settings.breaker_failure_threshold,
-            probe_interval=settings.breaker_probe_interval,
+            "postgresql", lambda: postgres.ping(probe_deadline), policy
         )
         self.mongo = StoreGuard[Any]("mongodb", mongo, self.mongo_breaker, self.metrics)
         self.postgres = StoreGuard[Any]("postgresql", postgres, self.postgres_breaker, self.metrics)
@@ -97,3 +91,17 @@ class Replication:
         await self.supervisor.stop()
         with contextlib.suppress(StorageError):
             await self.confirmer.flush()
+
+
+def breaker_policy(settings: Settings) -> BreakerPolicy:
+    """The `PARLEY_BREAKER_*` settings as the toolkit's policy."""
+    return BreakerPolicy(
+        window=settings.breaker_window,
+        minimum_calls=settings.breaker_minimum_calls,
+        failure_rate=settings.breaker_failure_rate / 100,
+        slow_call_rate=settings.breaker_slow_call_rate / 100,
+        slow_call_duration=settings.breaker_slow_call_duration,
+        open_wait=settings.breaker_open_wait,
+        half_open_calls=settings.breaker_half_open_calls,
+        probe_interval=settings.breaker_probe_interval,
+    )

@@ -16,7 +16,7 @@ replication in `parley.replication` is its first user.
 Import from here; the modules behind it are private.
 """
 
-from parley.resilience._breaker import CircuitBreaker
+from parley.resilience._breaker import BreakerPolicy, CircuitBreaker
 from parley.resilience._coalesce import Coalescer
 from parley.resilience._dualwrite import DualWrite, Hook, StillWriting, sync_to_both_databases
 from parley.resilience._fallback import (
@@ -44,6 +44,7 @@ __all__ = [
     "LABELS",
     "MONGODB",
     "POSTGRESQL",
+    "BreakerPolicy",
     "CircuitBreaker",
     "Coalescer",
     "DualWrite",

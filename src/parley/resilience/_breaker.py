@@ -1,25 +1,47 @@
-"""A circuit breaker per store.
+"""A circuit breaker per store, on resilience4j's model: it judges a store by
+the *rates* of failed and of slow calls over its recent calls, not by a run of
+consecutive errors, so a busy store is not mistaken for a dead one.
 
-    closed ──(N consecutive unavailability errors)──▶ open
-    open   ──(background probe answers)──▶ recovery hooks run ──▶ closed
+    closed ──(≥ minimum_calls in the window and failure rate ≥ failure_rate,
+              or slow-call rate ≥ slow_call_rate)──▶ open
+    open ──(open_wait passed, the background probe answers)──▶ recovery hooks ──▶ half-open
+    half-open ──(half_open_calls trial outcomes, both rates under their thresholds)──▶ closed
+    half-open ──(either rate at or over its threshold)──▶ open
 
-While open, calls are refused at once (`BreakerOpen`) instead of each waiting
-out a deadline on a dead or frozen server. A background probe pings the store
-every `probe_interval`; the first answer runs the recovery hooks (for example,
-refreshing which conversations MongoDB is still missing, so no read hides a
-message) and closes the breaker. State changes are logged once each; refusals
-are logged as a periodic count, never one line per request.
+What a call's outcome counts as:
+
+- *success*: it answered; *slow* as well when it took `slow_call_duration` or more.
+- *failure*: the store refused or dropped it (connection refused or reset, not
+  primary): evidence it is down.
+- *timeout*: it ran past its deadline. Its outcome is unknown, so it is a slow
+  call, never a failure: only a slow-call rate at the threshold opens the
+  breaker on timeouts (a frozen store: every call is slow).
+- *ignored*: cancelled, or a bug; the call says nothing about the store.
+
+The window is a count-based sliding window of the last `window` outcomes. While
+open, calls are refused at once (`BreakerOpen`) instead of each waiting out a
+deadline on a dead or frozen server. After `open_wait` a background probe pings
+the store every `probe_interval`; the first answer runs the recovery hooks (for
+example, refreshing which conversations MongoDB is still missing, so no read
+hides a message) and moves to half-open, where `half_open_calls` trial calls are
+let through (the probe keeps pinging and its answers count as trials too, so
+the breaker decides even with no traffic). State changes are logged once each;
+refusals are logged as a periodic count, never one line per request.
+
+The breaker only counts; it never waits, and it knows nothing of the drivers.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 import structlog
 
-from parley.storage.errors import StorageError
+from parley.storage.errors import StorageError, StorageTimeout
 
 log = structlog.get_logger("parley.breaker")
 
@@ -27,84 +49,277 @@ Probe = Callable[[], Awaitable[object]]
 RecoveryHook = Callable[[], Awaitable[None]]
 REFUSAL_LOG_INTERVAL = 5.0
 
+CLOSED, OPEN, HALF_OPEN = "closed", "open", "half_open"
+
+
+@dataclass(frozen=True)
+class BreakerPolicy:
+    """The breaker's knobs (see docs/OPERATIONS.md for how to tune them)."""
+
+    window: int = 10
+    minimum_calls: int = 5
+    failure_rate: float = 0.5  # fraction of the window, 0 < rate <= 1
+    slow_call_rate: float = 1.0
+    slow_call_duration: float = 0.5  # seconds
+    open_wait: float = 1.0  # seconds open before the probe may move to half-open
+    half_open_calls: int = 3
+    probe_interval: float = 0.25
+
+
+@dataclass(frozen=True)
+class Outcome:
+    failed: bool
+    slow: bool
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class Rates:
+    calls: int
+    failure: float
+    slow: float
+
+    def describe(self) -> str:
+        return f"{self.failure:.0%} failed, {self.slow:.0%} slow of the last {self.calls} calls"
+
+
+def _rates(outcomes: list[Outcome] | deque[Outcome]) -> Rates:
+    calls = len(outcomes)
+    failed = sum(o.failed for o in outcomes)
+    slow = sum(o.slow for o in outcomes)
+    return Rates(calls, failed / calls if calls else 0.0, slow / calls if calls else 0.0)
+
+
+class Permit:
+    """Permission for one call; report its outcome exactly once (`succeeded`,
+    `failed`, `timed_out`, or `release` when it says nothing about the store)."""
+
+    __slots__ = ("_breaker", "_done", "_generation", "_trial")
+
+    def __init__(self, breaker: CircuitBreaker, generation: int, trial: bool) -> None:
+        self._breaker = breaker
+        self._generation = generation
+        self._trial = trial
+        self._done = False
+
+    def succeeded(self, seconds: float) -> None:
+        self._finish(Outcome(False, seconds >= self._breaker.policy.slow_call_duration))
+
+    def failed(self, error: BaseException | str) -> None:
+        self._finish(Outcome(True, False, str(error)))
+
+    def timed_out(self, error: BaseException | str) -> None:
+        self._finish(Outcome(False, True, str(error)))
+
+    def release(self) -> None:
+        self._finish(None)
+
+    def _finish(self, outcome: Outcome | None) -> None:
+        if self._done:
+            return
+        self._done = True
+        self._breaker._settle(self._generation, self._trial, outcome)
+
 
 class CircuitBreaker:
     def __init__(
         self,
         store: str,
         probe: Probe,
+        policy: BreakerPolicy | None = None,
         *,
-        failure_threshold: int = 3,
-        probe_interval: float = 0.25,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.store = store
+        self.policy = policy or BreakerPolicy()
         self._probe = probe
-        self.failure_threshold = failure_threshold
-        self.probe_interval = probe_interval
-        self._failures = 0
-        self._open = False
-        self._opened = asyncio.Event()
+        self._clock = clock
+        self._state = CLOSED
+        self._generation = 0  # bumped on every state change: late outcomes are dropped
+        self._window: deque[Outcome] = deque(maxlen=self.policy.window)
+        self._trials: list[Outcome] = []
+        self._trials_in_flight = 0
+        self._opened_at = 0.0
+        self._not_closed = asyncio.Event()
         self._recovery_hooks: list[RecoveryHook] = []
         self._refused = 0
         self._refusals_logged_at = 0.0
         self.opened_count = 0
 
+    # -- state ---------------------------------------------------------------------
+
     @property
     def is_open(self) -> bool:
-        return self._open
+        """Open: calls are refused. Half-open counts as not open (trial calls pass)."""
+        return self._state == OPEN
 
     @property
     def state(self) -> str:
-        return "open" if self._open else "closed"
+        return self._state
+
+    def rates(self) -> Rates:
+        """The failure and slow-call rates over the current window."""
+        return _rates(self._window)
 
     def on_recovery(self, hook: RecoveryHook) -> None:
         self._recovery_hooks.append(hook)
 
+    # -- calls ---------------------------------------------------------------------
+
+    def acquire(self) -> Permit | None:
+        """A permit for one call, or None when the call must be refused."""
+        if self._state == CLOSED:
+            return Permit(self, self._generation, trial=False)
+        if self._state == HALF_OPEN and (
+            len(self._trials) + self._trials_in_flight < self.policy.half_open_calls
+        ):
+            self._trials_in_flight += 1
+            return Permit(self, self._generation, trial=True)
+        self._count_refusal()
+        return None
+
     def allow(self) -> bool:
-        if not self._open:
-            return True
+        """Whether a call may go ahead now (without tracking its outcome)."""
+        permit = self.acquire()
+        if permit is None:
+            return False
+        permit.release()
+        return True
+
+    # Outcomes observed outside a permit (health probes): counted like calls.
+    def record_success(self, seconds: float = 0.0) -> None:
+        Permit(self, self._generation, trial=False).succeeded(seconds)
+
+    def record_failure(self, error: BaseException | str) -> None:
+        if isinstance(error, StorageTimeout):
+            Permit(self, self._generation, trial=False).timed_out(error)
+        else:
+            Permit(self, self._generation, trial=False).failed(error)
+
+    def _settle(self, generation: int, trial: bool, outcome: Outcome | None) -> None:
+        if generation != self._generation:
+            return  # started before the last state change: says nothing about now
+        if self._state == HALF_OPEN:
+            if trial:
+                self._trials_in_flight = max(0, self._trials_in_flight - 1)
+            if outcome is not None:
+                self._trials.append(outcome)
+                self._judge_trials()
+        elif self._state == CLOSED and outcome is not None:
+            self._window.append(outcome)
+            rates = _rates(self._window)
+            if rates.calls >= min(self.policy.minimum_calls, self.policy.window) and (
+                self._over_thresholds(rates)
+            ):
+                self._open(f"{rates.describe()}; last: {outcome.error or 'slow'}")
+
+    def _over_thresholds(self, rates: Rates) -> bool:
+        return rates.failure >= self.policy.failure_rate or rates.slow >= self.policy.slow_call_rate
+
+    def _judge_trials(self) -> None:
+        if len(self._trials) < self.policy.half_open_calls:
+            return
+        rates = _rates(self._trials)
+        if self._over_thresholds(rates):
+            errors = [o.error for o in self._trials if o.error]
+            self._open(f"trial calls: {rates.describe()}; last: {errors[-1] if errors else 'slow'}")
+        else:
+            self._close()
+
+    # -- transitions ---------------------------------------------------------------
+
+    def _change(self, state: str) -> None:
+        self._state = state
+        self._generation += 1
+        self._window.clear()
+        self._trials.clear()
+        self._trials_in_flight = 0
+        if state == CLOSED:
+            self._not_closed.clear()
+        else:
+            self._not_closed.set()
+
+    def _open(self, reason: str) -> None:
+        self._change(OPEN)
+        self._opened_at = self._clock()
+        self._refused = 0
+        self._refusals_logged_at = self._opened_at
+        self.opened_count += 1
+        log.warning("breaker_opened", store=self.store, error=reason)
+
+    def _close(self) -> None:
+        self._change(CLOSED)
+        log.info("breaker_closed", store=self.store, refused_while_open=self._refused)
+
+    def trip(self, error: BaseException | str) -> None:
+        """Open now, whatever the rates (an operator's or a test's decision)."""
+        if self._state != OPEN:
+            self._open(str(error))
+
+    async def _run_recovery_hooks(self) -> None:
+        for hook in self._recovery_hooks:
+            await hook()
+
+    async def recover(self) -> None:
+        """Run the recovery hooks, then close at once, skipping half-open."""
+        await self._run_recovery_hooks()
+        if self._state != CLOSED:
+            self._close()
+
+    async def half_open(self) -> None:
+        """Run the recovery hooks (still open: nothing reaches the store before
+        they finish), then let trial calls through."""
+        await self._run_recovery_hooks()
+        if self._state == OPEN:
+            self._change(HALF_OPEN)
+            log.info("breaker_half_open", store=self.store, refused_while_open=self._refused)
+
+    def _count_refusal(self) -> None:
         self._refused += 1
-        now = time.monotonic()
+        now = self._clock()
         if now - self._refusals_logged_at >= REFUSAL_LOG_INTERVAL:
             log.warning("breaker_refusing", store=self.store, refused=self._refused)
             self._refusals_logged_at = now
-        return False
 
-    def record_success(self) -> None:
-        self._failures = 0
+    # -- the probe -----------------------------------------------------------------
 
-    def record_failure(self, error: BaseException) -> None:
-        self._failures += 1
-        if not self._open and self._failures >= self.failure_threshold:
-            self.trip(error)
-
-    def trip(self, error: BaseException | str) -> None:
-        """Open now (also used when a health probe finds the store down)."""
-        if self._open:
-            return
-        self._open = True
-        self._refused = 0
-        self._refusals_logged_at = time.monotonic()
-        self.opened_count += 1
-        self._opened.set()
-        log.warning("breaker_opened", store=self.store, error=str(error))
-
-    async def recover(self) -> None:
-        """Run the recovery hooks, then close (the probe does this on its first answer)."""
-        for hook in self._recovery_hooks:
-            await hook()
-        self._open = False
-        self._failures = 0
-        self._opened.clear()
-        log.info("breaker_closed", store=self.store, refused_while_open=self._refused)
-
-    async def run_probe_loop(self) -> None:
-        """Background task: while open, probe; on the first answer, recover."""
-        while True:
-            await self._opened.wait()
-            await asyncio.sleep(self.probe_interval)
+    async def probe_once(self) -> None:
+        """One step of the probe loop (open: maybe move to half-open; half-open:
+        one trial call)."""
+        if self._state == OPEN:
+            if self._clock() - self._opened_at < self.policy.open_wait:
+                return
             try:
                 await self._probe()
-                await self.recover()
             except StorageError as exc:
                 log.debug("breaker_probe_failed", store=self.store, error=str(exc))
+                return
+            await self.half_open()
+        elif self._state == HALF_OPEN:
+            permit = Permit(self, self._generation, trial=False)
+            started = self._clock()
+            try:
+                await self._probe()
+            except StorageTimeout as exc:
+                permit.timed_out(exc)
+            except StorageError as exc:
+                permit.failed(exc)
+            else:
+                permit.succeeded(self._clock() - started)
+
+    async def run_probe_loop(self) -> None:
+        """Background task: while not closed, probe every `probe_interval`."""
+        while True:
+            await self._not_closed.wait()
+            await asyncio.sleep(self.policy.probe_interval)
+            try:
+                await self.probe_once()
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if task is None or task.cancelling():
+                    raise  # this loop is being stopped
+                # A cancellation that escaped a driver call, not meant for this
+                # loop: without the loop the breaker would stay open for good.
+                log.exception("breaker_probe_crashed", store=self.store)
+            except Exception:  # a bug in a hook or the probe must not end the loop
+                log.exception("breaker_probe_crashed", store=self.store)

@@ -1,13 +1,16 @@
 """`StoreGuard`: a store's named operations behind its circuit breaker.
 
 Every resilience-aware database call goes through `guard.run(name, fn)`: refused
-at once while the breaker is open, counted as a failure on unavailability, as a
-success otherwise. Only Parley's storage errors are interpreted; anything else
-(a bug) propagates untouched and does not move the breaker.
+at once while the breaker is open (or out of half-open trial permits); counted
+as a failure on unavailability, as a slow call when it ran past its deadline, as
+a success (slow or not, by its duration) otherwise. Only Parley's storage errors
+are interpreted; anything else (a bug, a conflict, a cancellation) propagates
+untouched and does not move the breaker.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Coroutine
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -45,9 +48,9 @@ class StoreGuard(Generic[H]):
         self.runner = runner
         self.breaker = breaker
         self.metrics = metrics
-        # Background work (confirmation, replay) that merely runs past its
-        # deadline does not count against the breaker: a slow batch is not
-        # evidence that the store is down for user traffic.
+        # Background work (confirmation, replay) is judged on failures only:
+        # a batch that is slow or runs past its (long) deadline is not evidence
+        # that the store is down for user traffic.
         self.background = background
 
     def for_background(self) -> StoreGuard[H]:
@@ -65,16 +68,27 @@ class StoreGuard(Generic[H]):
         *,
         deadline: float | None = None,
     ) -> T:
-        if not self.breaker.allow():
+        permit = self.breaker.acquire()
+        if permit is None:
             self.metrics.count("refused", self.store, name)
             raise BreakerOpen(f"{self.store} circuit is open", store=self.store, operation=name)
+        started = time.monotonic()
         try:
             result: T = await self.runner.run(name, fn, deadline=deadline)
-        except StorageUnavailable as exc:
-            if not (self.background and isinstance(exc, StorageTimeout)):
-                self.breaker.record_failure(exc)
+        except StorageTimeout as exc:
+            if self.background:
+                permit.release()
+            else:
+                permit.timed_out(exc)
             self.metrics.count("unavailable", self.store, name)
             raise
-        self.breaker.record_success()
+        except StorageUnavailable as exc:
+            permit.failed(exc)
+            self.metrics.count("unavailable", self.store, name)
+            raise
+        except BaseException:  # a bug, a conflict, a cancellation: not the store's health
+            permit.release()
+            raise
+        permit.succeeded(0.0 if self.background else time.monotonic() - started)
         self.metrics.count("ok", self.store, name)
         return result

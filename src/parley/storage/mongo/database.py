@@ -3,8 +3,12 @@ app's lifespan, with short driver timeouts and a deadline on every named
 operation.
 
 Driver timeouts are short (never the 30-second defaults), and each operation
-also runs under `within_deadline`, so a frozen server costs a caller its
-deadline and no more.
+runs under `within_deadline`, so a frozen server costs a caller
+its deadline and no more. The same deadline goes to the server: the operation
+runs inside `pymongo.timeout()`, so every command it sends carries `maxTimeMS`
+(the time left, less the round trip) and a server that honours it stops the work
+the app gave up on (FerretDB v1 does for find, aggregate and findAndModify; see
+docs/OPERATIONS.md).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
+import pymongo
 import structlog
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
@@ -69,8 +74,9 @@ class MongoDatabase:
         deadline: float | None = None,
     ) -> T:
         """Run `fn` against the database as operation `name`, within the deadline."""
+        seconds = deadline or self.deadline
         with self.operations.timed(name), translate_errors(name):
-            return await within_deadline(fn(self.db), deadline or self.deadline)
+            return await within_deadline(_server_bounded(fn(self.db), seconds), seconds)
 
     async def ping(self, deadline: float) -> float:
         """Round-trip `ping`; returns milliseconds or raises a storage error."""
@@ -80,6 +86,14 @@ class MongoDatabase:
 
     async def close(self) -> None:
         await self.client.close()
+
+
+async def _server_bounded(operation: Coroutine[Any, Any, T], seconds: float) -> T:
+    """Run `operation` under PyMongo's client-side operation timeout: each
+    command carries `maxTimeMS`, and server selection, pool checkout and socket
+    reads are bounded by the same time."""
+    with pymongo.timeout(seconds):
+        return await operation
 
 
 async def _ping(db: AsyncDatabase[MongoDocument]) -> None:

@@ -1,7 +1,8 @@
 """The one place PyMongo errors become Parley's storage errors.
 
-Most specific first: duplicate keys are conflicts; network, selection, timeout and
-"not primary"/shutdown errors are unavailability; other operation failures are
+Most specific first: running past the deadline (ours, the server's `maxTimeMS`,
+a socket or pool wait) is a timeout; duplicate keys are conflicts; network,
+selection and "not primary"/shutdown errors are unavailability; other operation failures are
 bugs and surface unchanged so that fallback never hides them.
 """
 
@@ -27,7 +28,12 @@ def translate_errors(operation: str) -> Iterator[None]:
     """Re-raise PyMongo errors from the block as Parley storage errors."""
     try:
         yield
-    except (TimeoutError, pm_errors.ExecutionTimeout) as exc:
+    except (
+        TimeoutError,
+        pm_errors.ExecutionTimeout,  # maxTimeMS expired on the server
+        pm_errors.NetworkTimeout,  # no answer on the socket in time (a frozen server)
+        pm_errors.WaitQueueTimeoutError,  # no pooled connection in time (local queueing)
+    ) as exc:
         raise StorageTimeout(
             f"{operation} ran past its deadline", store=STORE, operation=operation
         ) from exc
@@ -36,7 +42,6 @@ def translate_errors(operation: str) -> Iterator[None]:
     except (
         pm_errors.AutoReconnect,
         pm_errors.ServerSelectionTimeoutError,
-        pm_errors.NetworkTimeout,
         pm_errors.ConnectionFailure,
         pm_errors.WTimeoutError,
         pm_errors.PyMongoError,

@@ -2,7 +2,10 @@
 lifespan, with a deadline on every named operation.
 
 `run(name, fn)` is for resilience-aware callers (DM storage, replay, health):
-one short transaction under a deadline with driver errors translated.
+one short transaction under a deadline with driver errors translated. The
+deadline also becomes the transaction's `statement_timeout`, so PostgreSQL
+cancels a statement the app stopped waiting for; other statements get the
+connection's default, the client's `command_timeout`.
 `unit_of_work()` is the per-request session for the PostgreSQL-only domains:
 it commits when the request succeeds and rolls back when it fails.
 """
@@ -15,13 +18,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import TypeVar
 
-from sqlalchemy import text
+from sqlalchemy import Connection, event, text
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session
 
 from parley.settings import Settings
 from parley.storage.deadline import DRIVER_TIMEOUT_FACTOR, within_deadline
@@ -30,6 +34,7 @@ from parley.storage.postgres.errors import translate_errors
 from parley.storage.postgres.named import bind
 
 T = TypeVar("T")
+STATEMENT_TIMEOUT_MS = "parley_statement_timeout_ms"
 AFTER_COMMIT = "parley_after_commit"
 
 
@@ -46,7 +51,9 @@ class PostgresDatabase:
         self.engine = engine
         self.deadline = deadline
         self.operations = Operations("postgresql", observer)
-        self.sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
+        self.sessionmaker = async_sessionmaker(
+            engine, expire_on_commit=False, sync_session_class=_Session
+        )
 
     @classmethod
     def from_settings(
@@ -62,7 +69,14 @@ class PostgresDatabase:
             connect_args={
                 "timeout": settings.connect_timeout,
                 "command_timeout": max(settings.db_deadline * DRIVER_TIMEOUT_FACTOR, 2.0),
-                "server_settings": {"application_name": "parley"},
+                # The server-side bound for statements outside `run` (requests'
+                # units of work): the same as the client's command_timeout.
+                "server_settings": {
+                    "application_name": "parley",
+                    "statement_timeout": str(
+                        int(max(settings.db_deadline * DRIVER_TIMEOUT_FACTOR, 2.0) * 1000)
+                    ),
+                },
             },
         )
         return cls(engine, settings.db_deadline, observer)
@@ -75,11 +89,15 @@ class PostgresDatabase:
         deadline: float | None = None,
     ) -> T:
         """Run `fn` in one transaction named `name`, within the deadline."""
+        seconds = deadline or self.deadline
         with self.operations.timed(name), translate_errors(name):
-            return await within_deadline(self._transaction(fn), deadline or self.deadline)
+            return await within_deadline(self._transaction(fn, seconds), seconds)
 
-    async def _transaction(self, fn: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    async def _transaction(self, fn: Callable[[AsyncSession], Awaitable[T]], seconds: float) -> T:
         async with self.sessionmaker.begin() as session:
+            # The deadline on the server too, set when (and only if) the
+            # transaction takes a connection: see `_apply_statement_timeout`.
+            session.info[STATEMENT_TIMEOUT_MS] = max(int(seconds * 1000), 1)
             return await fn(session)
 
     @asynccontextmanager
@@ -106,6 +124,23 @@ class PostgresDatabase:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+class _Session(Session):
+    """The sync session behind Parley's async sessions (a class of its own, so
+    the listener below applies to Parley's sessions only)."""
+
+
+@event.listens_for(_Session, "after_begin")
+def _apply_statement_timeout(session: Session, _: object, connection: Connection) -> None:
+    """A statement the app gave up on is cancelled where it runs: the
+    transaction's deadline becomes its `statement_timeout` (SET LOCAL), in the
+    same transaction, before its first statement. A transaction that never
+    takes a connection (a send waiting for its group-commit batch) costs
+    nothing."""
+    ms = session.info.get(STATEMENT_TIMEOUT_MS)
+    if ms is not None:
+        connection.exec_driver_sql(f"SET LOCAL statement_timeout = {int(ms)}")
 
 
 async def _select_one(session: AsyncSession) -> None:

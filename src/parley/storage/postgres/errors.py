@@ -2,7 +2,8 @@
 
 Most specific first: a unique or foreign-key violation is a conflict (a caller's bug or a race,
 never a reason to fall back); anything that says the connection or server is gone
-is unavailability; a deadline overrun is a timeout. Other database errors are
+is unavailability; a deadline overrun is a timeout, whether the app stopped
+waiting or the server's `statement_timeout` cancelled the statement. Other database errors are
 bugs and surface unchanged.
 """
 
@@ -21,6 +22,7 @@ STORE = "postgresql"
 # SQLSTATE classes that mean "the server cannot serve you now".
 _UNAVAILABLE_SQLSTATE_PREFIXES = ("08", "53", "57", "58")
 _READ_ONLY_SQLSTATE = "25006"
+_QUERY_CANCELED = "57014"
 
 
 def _sqlstate(exc: BaseException) -> str:
@@ -72,7 +74,7 @@ def translate_errors(operation: str) -> Iterator[None]:
     """Re-raise driver errors from the block as Parley storage errors."""
     try:
         yield
-    except TimeoutError as exc:
+    except (TimeoutError, sa_exc.TimeoutError) as exc:  # ours, or no pooled connection in time
         raise StorageTimeout(
             f"{operation} ran past its deadline", store=STORE, operation=operation
         ) from exc
@@ -87,6 +89,13 @@ def translate_errors(operation: str) -> Iterator[None]:
     except asyncpg.exceptions.UniqueViolationError as exc:
         raise StorageConflict(str(exc), store=STORE, operation=operation) from exc
     except Exception as exc:
+        if _sqlstate(exc) == _QUERY_CANCELED:
+            # statement_timeout (the server side of our deadline) or a cancel request
+            raise StorageTimeout(
+                f"{operation} ran past its deadline (cancelled on the server)",
+                store=STORE,
+                operation=operation,
+            ) from exc
         if _is_unavailable(exc):
             raise StorageUnavailable(
                 f"{type(exc).__name__}: {exc}", store=STORE, operation=operation

@@ -1,0 +1,104 @@
+"""Deadlines reach the servers: PostgreSQL gets a `statement_timeout` per
+transaction, MongoDB a `maxTimeMS` on every command, so a call the app gave up
+on stops where it runs (docs/OPERATIONS.md, "Deadlines on the server")."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from bson import Binary
+from pymongo import AsyncMongoClient, monitoring
+from pymongo.errors import ExecutionTimeout
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from parley.ids import new_id
+from parley.settings import Settings
+from parley.storage.errors import StorageTimeout
+from parley.storage.mongo.database import MongoDatabase
+from parley.storage.postgres.database import PostgresDatabase
+from parley.storage.postgres.errors import translate_errors
+
+
+async def _statement_timeout(session: AsyncSession) -> str:
+    return str((await session.execute(text("SHOW statement_timeout"))).scalar_one())
+
+
+async def test_each_postgres_transaction_carries_its_deadline(migrated: Settings) -> None:
+    postgres = PostgresDatabase.from_settings(migrated)
+    try:
+        assert await postgres.run("T", _statement_timeout, deadline=0.3) == "300ms"
+        assert await postgres.run("T", _statement_timeout, deadline=7) == "7s"
+        async with postgres.unit_of_work() as session:  # outside `run`: the default
+            assert await _statement_timeout(session) == "2s"
+    finally:
+        await postgres.dispose()
+
+
+async def test_postgres_cancels_a_statement_past_its_deadline(migrated: Settings) -> None:
+    postgres = PostgresDatabase.from_settings(migrated)
+    try:
+
+        async def sleep(session: AsyncSession) -> None:
+            await session.execute(text("SELECT pg_sleep(5)"))
+
+        started = time.monotonic()
+        # What `run` does inside its deadline, without the app's own wait: the
+        # server's statement_timeout stops the statement.
+        with pytest.raises(StorageTimeout, match="cancelled on the server"), translate_errors("T"):
+            await postgres._transaction(sleep, 0.2)
+        assert time.monotonic() - started < 2
+    finally:
+        await postgres.dispose()
+
+
+class Commands(monitoring.CommandListener):
+    def __init__(self) -> None:
+        self.commands: list[dict[str, Any]] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        self.commands.append(dict(event.command))
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+async def test_every_mongo_command_carries_max_time_ms(migrated: Settings) -> None:
+    listener = Commands()
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        migrated.mongo_url.get_secret_value(),
+        uuidRepresentation="standard",
+        event_listeners=[listener],
+    )
+    mongo = MongoDatabase(client, migrated.mongo_database, deadline=0.5)
+    try:
+        await mongo.run("T", lambda db: db["deadline_probe"].insert_one({"_id": new_id()}))
+        await mongo.run("T", lambda db: db["deadline_probe"].find_one({}), deadline=2)
+        commands = {next(iter(c)): c for c in listener.commands}
+        assert 0 < commands["insert"]["maxTimeMS"] <= 500
+        assert 500 < commands["find"]["maxTimeMS"] <= 2000
+    finally:
+        await mongo.db.drop_collection("deadline_probe")
+        await mongo.close()
+
+
+async def test_the_mongodb_role_stops_a_find_at_max_time_ms(migrated: Settings) -> None:
+    """FerretDB v1 honours maxTimeMS on find (a real MongoDB on every command)."""
+    mongo = MongoDatabase.from_settings(migrated)
+    collection = mongo.db["deadline_scan"]
+    try:
+        await collection.insert_many([{"_id": new_id(), "k": new_id()} for _ in range(5000)])
+        with pytest.raises(ExecutionTimeout) as raised:
+            # A filter on a UUID value scans the collection on FerretDB.
+            await mongo.db.command(
+                "find", "deadline_scan", filter={"k": Binary.from_uuid(new_id())}, maxTimeMS=1
+            )
+        assert raised.value.code == 50  # MaxTimeMSExpired
+    finally:
+        await collection.drop()
+        await mongo.close()
