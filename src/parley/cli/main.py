@@ -9,6 +9,7 @@ from parley.cli.doctor import doctor
 from parley.cli.health import health
 from parley.cli.migrate import migrate
 from parley.cli.serve import serve
+from parley.cli.verify import verify
 
 app = typer.Typer(
     help="Parley: a chat backend that keeps talking when a database doesn't.",
@@ -20,3 +21,4 @@ app.command()(migrate)
 app.command()(dev)
 app.command()(health)
 app.command()(doctor)
+app.command()(verify)
