@@ -8,6 +8,7 @@ from parley.cli.dev import dev
 from parley.cli.doctor import doctor
 from parley.cli.health import health
 from parley.cli.migrate import migrate
+from parley.cli.repair import repair
 from parley.cli.serve import serve
 from parley.cli.verify import verify
 
@@ -22,3 +23,4 @@ app.command()(dev)
 app.command()(health)
 app.command()(doctor)
 app.command()(verify)
+app.command()(repair)
