@@ -52,6 +52,7 @@ def build_state(settings: Settings) -> AppState:
         postgres=postgres,
         mongo=mongo,
         replication=replication,
+        antientropy=replication.antientropy(instance_id),
         access=access,
         realtime=realtime,
         events=realtime.service,
@@ -73,10 +74,13 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.parley = state
         await state.replication.start()
         await state.realtime.start()
+        if settings.antientropy_enabled:
+            await state.antientropy.start()
         log.info("startup", mongo_database=settings.mongo_database)
         try:
             yield
         finally:
+            await state.antientropy.stop()
             await state.realtime.stop()
             await state.replication.stop()
             await state.mongo.close()

@@ -14,7 +14,11 @@ router = APIRouter(tags=["health"])
 @router.get("/api/health", summary="Health of both databases")
 async def health(state: AppStateDep) -> JSONResponse:
     body = await health_report(
-        state.replication, state.mongo, state.postgres, state.settings.health_deadline
+        state.replication,
+        state.mongo,
+        state.postgres,
+        state.settings.health_deadline,
+        state.antientropy.status(),
     )
     body["instance"] = state.instance_id
     return JSONResponse(body, status_code=503 if body["status"] == "unhealthy" else 200)

@@ -24,10 +24,15 @@ def summarize(databases: dict[str, Any]) -> tuple[HealthStatus, str]:
 
 
 async def health_report(
-    replication: Replication, mongo: Pingable, postgres: Pingable, deadline: float
+    replication: Replication,
+    mongo: Pingable,
+    postgres: Pingable,
+    deadline: float,
+    antientropy: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Probe both stores; a store that did not answer has its breaker opened
-    (its probe loop closes it again once the store answers)."""
+    (its probe loop closes it again once the store answers). `antientropy` is
+    the background verifier's last result, shown in the details."""
     results = await probe_databases(mongo, postgres, deadline)
     breakers = {"mongodb": replication.mongo_breaker, "postgresql": replication.postgres_breaker}
     for name, result in results.items():
@@ -36,15 +41,13 @@ async def health_report(
     databases: dict[str, Any] = {name: result.up for name, result in results.items()}
     databases["timestamp"] = utc_timestamp()
     status, message = summarize(databases)
-    return {
-        "status": status,
-        "databases": databases,
-        "message": message,
-        "details": {
-            name: {"latencyMs": result.latency_ms, "error": result.error}
-            for name, result in results.items()
-        },
+    details: dict[str, Any] = {
+        name: {"latencyMs": result.latency_ms, "error": result.error}
+        for name, result in results.items()
     }
+    if antientropy is not None:
+        details["antientropy"] = antientropy
+    return {"status": status, "databases": databases, "message": message, "details": details}
 
 
 def metrics_text(replication: Replication) -> str:
