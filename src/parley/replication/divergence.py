@@ -15,9 +15,10 @@ import hashlib
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
+from parley.storage.fingerprint import epoch_ms
 from parley.storage.records import MessageRecord, newest
 
 MISSING_IN_MONGODB = "missing_in_mongodb"
@@ -71,10 +72,16 @@ def _content_hash(record: MessageRecord) -> str:
     return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
 
 
+def same_time(a: MessageRecord, b: MessageRecord) -> bool:
+    """Equal `updatedAt` to the millisecond, all BSON keeps (a PostgreSQL row
+    written outside the app may carry microseconds MongoDB cannot hold)."""
+    return epoch_ms(a.updated_at) == epoch_ms(b.updated_at)
+
+
 def same_version(a: MessageRecord, b: MessageRecord) -> bool:
-    """The fields anti-entropy compares (updatedAt to the millisecond BSON keeps)."""
+    """The fields anti-entropy compares."""
     return (
-        abs(a.updated_at - b.updated_at) < timedelta(milliseconds=1)
+        same_time(a, b)
         and a.deleted == b.deleted
         and a.content == b.content
         and a.file_url == b.file_url
@@ -83,7 +90,7 @@ def same_version(a: MessageRecord, b: MessageRecord) -> bool:
 
 def winner(postgres: MessageRecord, mongo: MessageRecord) -> MessageRecord:
     """The version both stores must end with: newer `updatedAt`, then the tie-break."""
-    if postgres.updated_at != mongo.updated_at:
+    if not same_time(postgres, mongo):
         return newest(postgres, mongo)
     if postgres.deleted != mongo.deleted:
         return postgres if postgres.deleted else mongo
@@ -100,7 +107,7 @@ def classify(
         kind = MISSING_IN_MONGODB if mongo is None else MISSING_IN_POSTGRESQL
     elif same_version(postgres, mongo):
         return None
-    elif postgres.updated_at != mongo.updated_at:
+    elif not same_time(postgres, mongo):
         kind = DIFFERENT_VERSIONS
     else:
         kind = CONFLICTING_EQUAL_VERSIONS
