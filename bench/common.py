@@ -244,7 +244,7 @@ def describe_servers(stack: DevStack, mongo_version: str) -> str:
 # -- docs/BENCHMARKS.md ----------------------------------------------------------------
 
 FINDINGS = "## Findings from these runs"
-_ORDER = ["## FerretDB storage handler", "## Messages", "## Failover", FINDINGS]
+_ORDER = ["## FerretDB storage handler", "## Messages", "## Failover", "## Anti-entropy", FINDINGS]
 _TITLE = "# Benchmarks"
 _INTRO = (
     "Measured numbers, not timed tests: each script prints its results and the "

@@ -51,6 +51,9 @@ def settings(stack: DevStack) -> Settings:
     os.environ.update(stack.env())
     os.environ["PARLEY_JWT_SECRET"] = TEST_SECRET
     os.environ["PARLEY_LOG_JSON"] = "true"
+    # The background verifier would repair what tests tamper with on purpose;
+    # tests/integration/test_antientropy.py drives it step by step instead.
+    os.environ["PARLEY_ANTIENTROPY"] = "false"
     return load_settings()
 
 

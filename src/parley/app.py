@@ -61,6 +61,7 @@ def build_state(settings: Settings) -> AppState:
         postgres=postgres,
         mongo=mongo,
         replication=replication,
+        antientropy=replication.antientropy(instance_id),
         access=access,
         realtime=realtime,
         events=realtime.service,
@@ -84,6 +85,8 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.parley = state
         await state.replication.start()
         await state.realtime.start()
+        if settings.antientropy_enabled:
+            await state.antientropy.start()
         log.info("startup", mongo_database=settings.mongo_database)
         try:
             async with state.revocations.polling(state.postgres, settings.revocation_poll_interval):
@@ -115,6 +118,7 @@ async def _shut_down(state: AppState) -> None:
     """Close everything, each step within what is left of `SHUTDOWN_SECONDS`: a
     frozen or wedged store must not hold the process (Ctrl-C ends it within 5 s)."""
     steps: list[Callable[[], Coroutine[Any, Any, None]]] = [
+        state.antientropy.stop,
         state.realtime.stop,
         state.replication.stop,
         state.mongo.close,

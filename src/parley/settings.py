@@ -141,6 +141,22 @@ class Settings(BaseSettings):
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, validation_alias="PARLEY_CORS_ORIGINS"
     )
+    # Anti-entropy (docs/OPERATIONS.md): the background verifier walks every DM
+    # conversation at `antientropy_rate` per second, one instance at a time.
+    antientropy_enabled: bool = Field(default=True, validation_alias="PARLEY_ANTIENTROPY")
+    antientropy_repair: bool = Field(default=True, validation_alias="PARLEY_ANTIENTROPY_REPAIR")
+    antientropy_rate: float = Field(default=50.0, validation_alias="PARLEY_ANTIENTROPY_RATE", gt=0)
+    antientropy_pause: float = Field(
+        default=300.0, validation_alias="PARLEY_ANTIENTROPY_PAUSE", ge=0
+    )
+    antientropy_lease: float = Field(
+        default=30.0, validation_alias="PARLEY_ANTIENTROPY_LEASE", gt=0
+    )
+    # Versions younger than this are in flight (a dual write or its replay may
+    # still be settling): never reported or repaired.
+    antientropy_settle: float = Field(
+        default=5.0, validation_alias="PARLEY_ANTIENTROPY_SETTLE", ge=0
+    )
     log_level: str = Field(default="info", validation_alias="PARLEY_LOG_LEVEL")
     log_json: bool = Field(default=True, validation_alias="PARLEY_LOG_JSON")
 

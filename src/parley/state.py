@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from parley.realtime.events import RoomEvents
 from parley.realtime.lifecycle import Realtime
+from parley.replication.antientropy import AntiEntropy
 from parley.replication.runtime import Replication
 from parley.rooms.access import RoomAccessPolicy
 from parley.security.sessions import RevocationList
@@ -27,6 +28,8 @@ class AppState:
     postgres: PostgresDatabase
     mongo: MongoDatabase
     replication: Replication
+    # The background verifier (started only when PARLEY_ANTIENTROPY is true).
+    antientropy: AntiEntropy
     access: RoomAccessPolicy
     realtime: Realtime
     # Where services publish message and access events: the realtime service

@@ -24,7 +24,9 @@ def _parley(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.mark.parametrize("command", ["serve", "migrate", "dev", "health", "doctor"])
+@pytest.mark.parametrize(
+    "command", ["serve", "migrate", "dev", "health", "doctor", "verify", "repair"]
+)
 def test_every_command_has_help(command: str) -> None:
     result = CliRunner().invoke(app, [command, "--help"])
     assert result.exit_code == 0

@@ -11,11 +11,14 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
+from parley.replication.antientropy import AntiEntropy
 from parley.replication.backlog import Backlog
 from parley.replication.confirmer import Confirmer
 from parley.replication.direct_messages import DirectMessages
 from parley.replication.directory import Directory
+from parley.replication.repair import Repairer
 from parley.replication.replay import ReplayWorker
+from parley.replication.verify import Verifier
 from parley.resilience import (
     BreakerPolicy,
     CircuitBreaker,
@@ -36,7 +39,7 @@ class Replication:
         mongo: MongoDatabase,
         postgres: PostgresDatabase,
         metrics: Metrics | None = None,
-    ):
+    ) -> None:
         self.settings = settings
         self.metrics = metrics or Metrics()
         probe_deadline = settings.health_deadline
@@ -69,6 +72,33 @@ class Replication:
         self.mongo_breaker.on_recovery(self._before_mongo_serves_again)
         self.postgres_breaker.on_recovery(self._kick_replay)
         self.supervisor = Supervisor(self.metrics)
+
+    def verifier(self) -> Verifier:
+        """Anti-entropy's comparison, on this process's breakers (background work)."""
+        return Verifier(
+            self.mongo.for_background(),
+            self.postgres.for_background(),
+            settle=self.settings.antientropy_settle,
+        )
+
+    def repairer(self) -> Repairer:
+        return Repairer(self.mongo.for_background(), self.postgres.for_background())
+
+    def antientropy(self, holder: str) -> AntiEntropy:
+        """The background verifier of this process (it runs only while it holds
+        the deployment's lease)."""
+        settings = self.settings
+        return AntiEntropy(
+            self.verifier(),
+            self.repairer() if settings.antientropy_repair else None,
+            self.postgres.for_background(),
+            self.metrics,
+            holder=holder,
+            rate=settings.antientropy_rate,
+            pause=settings.antientropy_pause,
+            lease=settings.antientropy_lease,
+            after_repair=self.replay.kick,
+        )
 
     async def _before_mongo_serves_again(self) -> None:
         # Learn which conversations MongoDB still lacks before reads return to it.

@@ -259,3 +259,22 @@ class SessionCutoff(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     updated_at: Mapped[datetime] = _updated()
     __table_args__ = (Index("ix_session_cutoffs_updated_at", "updated_at"),)
+
+
+class AntiEntropyState(Base):
+    """One row per anti-entropy walker (`verifier`, `repair`): who holds it
+    (a lease, so one background verifier runs per deployment) and how far its
+    walk got (so an interrupted walk resumes instead of starting over)."""
+
+    __tablename__ = "antientropy_state"
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    holder: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+    scope: Mapped[str] = mapped_column(Text, nullable=False, server_default=text("''"))
+    cursor: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    checked: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
+    pass_started_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )

@@ -1,0 +1,230 @@
+"""`parley verify` on 100,000 DMs across 1,000 conversations: wall time and
+peak memory when the stores agree and when 100 messages differ, against the
+baseline of one full read of the same ids from both stores.
+
+The DMs (and the profiles and conversations they need, with MongoDB's mirror)
+are loaded straight into both stores with timestamps an hour old, so nothing
+is in flight. `parley verify --json` runs as a subprocess, so its peak
+resident memory (`ru_maxrss`, interpreter and imports included) is its own.
+
+    .venv/bin/python bench/antientropy.py
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from common import (
+    bench_settings,
+    bench_stack,
+    describe_servers,
+    fmt,
+    machine,
+    markdown_table,
+    mongo_server_version,
+    raw_clients,
+    write_section,
+)
+
+from parley.cli.migrate import run_migrations
+from parley.ids import new_id
+from parley.storage.mongo.direct_messages import to_document
+from parley.storage.mongo.mirror import conversation_document, profile_document
+from parley.storage.records import MessageRecord
+
+MESSAGES = 100_000
+CONVERSATIONS = 1_000
+PEOPLE = 60
+DIVERGENT = 100
+INSERT_BATCH = 1_000
+
+
+def _records(start: datetime) -> tuple[list[Any], list[Any], list[MessageRecord]]:
+    people = [new_id() for _ in range(PEOPLE)]
+    pairs = [(a, b) for i, a in enumerate(people) for b in people[i + 1 :]][:CONVERSATIONS]
+    conversations = [(new_id(), *sorted(pair)) for pair in pairs]
+    per_room = MESSAGES // CONVERSATIONS
+    messages = []
+    for n in range(MESSAGES):
+        room, one, two = conversations[n % CONVERSATIONS]
+        at = start + timedelta(milliseconds=n)  # start is whole milliseconds, as BSON
+        author = one if n % 2 else two
+        text = f"message {n} in {n % per_room}: the quick brown fox jumps over the lazy dog"
+        messages.append(MessageRecord(new_id(), room, author, text, None, False, str(n), at, at))
+    return people, conversations, messages
+
+
+async def load(settings: Any, start: datetime) -> list[MessageRecord]:
+    people, conversations, messages = _records(start)
+    async with raw_clients(settings) as (pool, mongo):
+        db = mongo[settings.mongo_database]
+        await pool.executemany(  # type: ignore[attr-defined]
+            "INSERT INTO profiles (id, email, name, password_hash) VALUES ($1, $2, $3, 'x')",
+            [(p, f"{p.hex}@example.com", f"P{p.hex[:6]}") for p in people],
+        )
+        await pool.executemany(  # type: ignore[attr-defined]
+            "INSERT INTO conversations (id, profile_one_id, profile_two_id) VALUES ($1, $2, $3)",
+            conversations,
+        )
+        await db.profiles.insert_many(
+            [profile_document(p, f"P{p.hex[:6]}", None, start) for p in people]
+        )
+        await db.dm_conversations.insert_many(
+            [conversation_document(c, (a, b), start) for c, a, b in conversations]
+        )
+        rows = [
+            (m.id, m.room_id, m.author_id, m.content, m.file_url, m.deleted, m.nonce,
+             m.created_at, m.updated_at)
+            for m in messages
+        ]  # fmt: skip
+        await pool.copy_records_to_table(  # type: ignore[attr-defined]
+            "direct_messages",
+            records=rows,
+            columns=["id", "conversation_id", "author_id", "content", "file_url", "deleted",
+                     "nonce", "created_at", "updated_at"],
+        )  # fmt: skip
+        for i in range(0, len(messages), INSERT_BATCH):
+            docs = [to_document(m) for m in messages[i : i + INSERT_BATCH]]
+            await db.direct_messages.insert_many(docs, ordered=False)
+    return messages
+
+
+async def tamper(settings: Any, messages: list[MessageRecord]) -> None:
+    """100 divergent messages: a third missing in MongoDB, a third with other
+    content in PostgreSQL (same updatedAt), a third older in MongoDB."""
+    chosen = random.Random(7).sample(messages, DIVERGENT)
+    async with raw_clients(settings) as (pool, mongo):
+        collection = mongo[settings.mongo_database].direct_messages
+        for n, m in enumerate(chosen):
+            if n % 3 == 0:
+                await collection.delete_one({"_id": str(m.id)})
+            elif n % 3 == 1:
+                await pool.execute(  # type: ignore[attr-defined]
+                    "UPDATE direct_messages SET content = 'tampered' WHERE id = $1", m.id
+                )
+            else:
+                older = m.updated_at - timedelta(seconds=1)
+                await collection.update_one(
+                    {"_id": str(m.id)}, {"$set": {"content": "old", "updatedAt": older}}
+                )
+
+
+async def full_read(settings: Any) -> dict[str, float]:
+    """The baseline: every DM's compared fields read once from each store."""
+    async with raw_clients(settings) as (pool, mongo):
+        started = time.perf_counter()
+        n_pg = 0
+        async with pool.acquire() as conn, conn.transaction():  # type: ignore[attr-defined]
+            async for _ in conn.cursor(
+                "SELECT id, updated_at, deleted, content, file_url FROM direct_messages",
+                prefetch=5000,
+            ):
+                n_pg += 1
+        postgres = time.perf_counter() - started
+        started = time.perf_counter()
+        fields = {"_id": 1, "updatedAt": 1, "deleted": 1, "content": 1, "fileUrl": 1}
+        cursor = mongo[settings.mongo_database].direct_messages.find({}, fields)
+        n_mongo = len([doc async for doc in cursor.batch_size(5000)])
+        mongodb = time.perf_counter() - started
+    assert n_pg == n_mongo == MESSAGES, (n_pg, n_mongo)
+    return {"postgresql": postgres, "mongodb": mongodb, "total": postgres + mongodb}
+
+
+def run_verify() -> tuple[float, float, int, dict[str, Any]]:
+    """(seconds, peak RSS MiB, exit status, report) of one `parley verify --json`."""
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "parley.cli", "verify", "--json"],
+        stdout=subprocess.PIPE,
+        env={**os.environ, "PARLEY_ANTIENTROPY_SETTLE": "0"},
+    )
+    assert process.stdout is not None
+    out = process.stdout.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - started
+    report: dict[str, Any] = json.loads(out)
+    return seconds, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status), report
+
+
+def startup_seconds() -> float:
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "parley.cli", "verify", "--help"], check=True,
+                   capture_output=True)  # fmt: skip
+    return time.perf_counter() - started
+
+
+async def main() -> None:
+    with bench_stack("antientropy") as stack:
+        settings = bench_settings(stack)
+        await run_migrations(settings)
+        started = time.perf_counter()
+        hour_ago = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+        messages = await load(settings, hour_ago)
+        load_s = time.perf_counter() - started
+        print(f"loaded {MESSAGES} DMs in {load_s:.1f} s", flush=True)
+        async with raw_clients(settings) as (_, mongo):
+            servers = describe_servers(stack, await mongo_server_version(mongo))
+        baseline = await full_read(settings)
+        print(f"full read: {baseline}", flush=True)
+        agree = run_verify()
+        print(f"agree: {agree[:3]}", flush=True)
+        await tamper(settings, messages)
+        differ = run_verify()
+        print(f"differ: {differ[:3]} {differ[3]['byKind']}", flush=True)
+        startup = startup_seconds()
+    write(servers, load_s, baseline, agree, differ, startup)
+
+
+def write(
+    servers: str,
+    load_s: float,
+    baseline: dict[str, float],
+    agree: tuple[float, float, int, dict[str, Any]],
+    differ: tuple[float, float, int, dict[str, Any]],
+    startup: float,
+) -> None:
+    rows = [
+        ["full read of both stores (baseline)", fmt(baseline["total"], 2), "-", "-", "-", "1.0"],
+        *[
+            [label, fmt(run[0], 2), fmt(run[1], 0), run[2], run[3]["divergent"],
+             fmt(run[0] / baseline["total"], 2)]
+            for label, run in (("`parley verify`, stores agree", agree),
+                               (f"`parley verify`, {DIVERGENT} messages differ", differ))
+        ],
+    ]  # fmt: skip
+    table = markdown_table(
+        ["run", "seconds", "peak RSS (MiB)", "exit", "divergent", "x baseline"], rows
+    )
+    by_kind = ", ".join(f"{k} {v}" for k, v in differ[3]["byKind"].items() if v)
+    body = f"""
+`bench/antientropy.py`: **one run**, {datetime.now(UTC):%Y-%m-%d}. Starts its own PostgreSQL
+and MongoDB role in a temp dir, loads {MESSAGES:,} DMs across {CONVERSATIONS:,} conversations
+straight into both stores ({load_s:.0f} s), then times `parley verify --json` as a subprocess.
+
+- Machine: {machine()}; other engineers' tests were running on it at the same time
+- Servers: {servers}
+- Baseline: every DM's compared fields read once from each store, one after the other
+  (PostgreSQL {baseline["postgresql"]:.2f} s with a server-side cursor, MongoDB
+  {baseline["mongodb"]:.2f} s streaming one `find`)
+- `parley verify` times include starting the process ({startup:.2f} s for `verify --help`);
+  peak RSS is the whole process (interpreter and imports included)
+
+{table}
+
+The 100 divergent messages were found as: {by_kind}.
+Targets (issue 13): peak memory under 200 MB; verify of agreeing stores within 3x the
+baseline.
+"""
+    write_section("## Anti-entropy", body)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,260 @@
+"""Anti-entropy against real servers: tamper with one store behind the app's
+back, and `verify` reports exactly those ids with the right kinds, `repair`
+fixes them, and a second `verify` finds the stores agreeing."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import text
+
+from parley.replication.antientropy import AntiEntropy
+from parley.replication.divergence import (
+    CONFLICTING_EQUAL_VERSIONS,
+    DIFFERENT_VERSIONS,
+    MIRROR_DIFFERENCE,
+    MISSING_IN_MONGODB,
+    MISSING_IN_POSTGRESQL,
+)
+from parley.replication.repair import Repairer
+from parley.replication.verify import Scope, Verifier
+from parley.replication.walk import walk
+from parley.settings import Settings
+from parley.state import AppState
+from parley.storage.mongo.schema import DIRECT_MESSAGES, PROFILES, key
+from tests.dm_support import markers_left, mongo_messages, postgres_messages
+from tests.factories import Person, make_dm, make_person
+from tests.support import eventually
+
+ALL = Scope()
+
+
+def verifier_of(state: AppState, settle: float = 0.0) -> Verifier:
+    """A verifier that treats every settled version as comparable at once
+    (the tests wait for the replay queues to drain instead)."""
+    replication = state.replication
+    return Verifier(
+        replication.mongo.for_background(),
+        replication.postgres.for_background(),
+        settle=settle,
+        recheck_delay=0.1,
+    )
+
+
+async def send(client: httpx.AsyncClient, person: Person, room: uuid.UUID, n: int) -> list[str]:
+    ids = []
+    for i in range(n):
+        sent = await client.post(
+            f"/api/rooms/{room}/messages", json={"content": f"m{i}"}, headers=person.headers
+        )
+        assert sent.status_code == 201, sent.text
+        ids.append(sent.json()["id"])
+    return ids
+
+
+async def settled(state: AppState) -> None:
+    async def drained() -> bool:
+        return await markers_left(state) == (0, 0)
+
+    await eventually(drained, timeout=20)
+
+
+async def postgres_sql(state: AppState, sql: str, **params: Any) -> None:
+    async with state.postgres.engine.begin() as conn:
+        await conn.execute(text(sql), params)
+
+
+async def repair(state: AppState) -> None:
+    """What `parley repair` does: walk, fix through the queues, then the
+    app's replay worker delivers."""
+    repairer = Repairer(state.replication.mongo.for_background(), state.replication.postgres)
+    await walk(verifier_of(state), ALL, on_found=repairer.fix_all)
+    state.replication.replay.kick()
+    await settled(state)
+
+
+def parley(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PARLEY_ANTIENTROPY_SETTLE": "0"}
+    return subprocess.run(
+        [sys.executable, "-m", "parley.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=120,
+    )
+
+
+async def test_tampering_is_found_exactly_and_repaired(
+    client: httpx.AsyncClient, state: AppState, migrated: Settings
+) -> None:
+    ada, bob = await make_person(state, "Ada"), await make_person(state, "Bob")
+    room = await make_dm(state, ada, bob)
+    ids = await send(client, ada, room, 8)
+    await settled(state)
+    db = state.mongo.db
+    await db[DIRECT_MESSAGES].delete_one({"_id": ids[0]})
+    await postgres_sql(state, "DELETE FROM direct_messages WHERE id = :id", id=uuid.UUID(ids[1]))
+    await postgres_sql(
+        state, "UPDATE direct_messages SET content = 'edited in pg' WHERE id = :id",
+        id=uuid.UUID(ids[2]),
+    )  # fmt: skip
+    doc = await db[DIRECT_MESSAGES].find_one({"_id": ids[3]})
+    assert doc is not None
+    older = doc["updatedAt"] - timedelta(seconds=1)
+    await db[DIRECT_MESSAGES].update_one(
+        {"_id": ids[3]}, {"$set": {"content": "stale", "updatedAt": older}}
+    )
+    await db[DIRECT_MESSAGES].update_one({"_id": ids[4]}, {"$set": {"deleted": True}})
+    await db[PROFILES].update_one({"_id": key(bob.id)}, {"$set": {"name": "Mallory"}})
+
+    found = parley("verify", "--json")
+    assert found.returncode == 1, found.stderr
+    report = json.loads(found.stdout)
+    kinds = {item["id"]: item["kind"] for item in report["divergences"]}
+    assert kinds == {
+        ids[0]: MISSING_IN_MONGODB,
+        ids[1]: MISSING_IN_POSTGRESQL,
+        ids[2]: CONFLICTING_EQUAL_VERSIONS,
+        ids[3]: DIFFERENT_VERSIONS,
+        ids[4]: CONFLICTING_EQUAL_VERSIONS,
+        str(bob.id): MIRROR_DIFFERENCE,
+    }
+    assert report["byKind"][CONFLICTING_EQUAL_VERSIONS] == 2
+
+    await repair(state)
+
+    again = parley("verify")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "the stores agree" in again.stdout
+    mongo, postgres = await mongo_messages(state, room), await postgres_messages(state, room)
+    assert mongo == postgres and len(mongo) == 8
+    assert mongo[uuid.UUID(ids[3])].content == "m3"  # the newer version won
+    assert mongo[uuid.UUID(ids[4])].deleted  # a delete is never undone
+    mirrored = await db[PROFILES].find_one({"_id": key(bob.id)})
+    assert mirrored is not None and mirrored["name"] == "Bob"
+
+
+async def test_restore_from_an_older_dump_is_repaired(
+    client: httpx.AsyncClient, state: AppState
+) -> None:
+    ada, bob = await make_person(state, "Ada"), await make_person(state, "Bob")
+    room = await make_dm(state, ada, bob)
+    old = await send(client, ada, room, 10)
+    await settled(state)
+    collection = state.mongo.db[DIRECT_MESSAGES]
+    dump = [doc async for doc in collection.find({})]
+
+    new = await send(client, bob, room, 5)
+    url = f"/api/rooms/{room}/messages"
+    for message_id in old[:3]:
+        edited = await client.patch(
+            f"{url}/{message_id}", json={"content": "newest"}, headers=ada.headers
+        )
+        assert edited.status_code == 200
+    for message_id in old[3:5]:
+        assert (await client.delete(f"{url}/{message_id}", headers=ada.headers)).status_code == 200
+    await settled(state)
+    await collection.delete_many({})
+    await collection.insert_many(dump)
+
+    report = await walk(verifier_of(state), ALL)
+    assert report.counts[MISSING_IN_MONGODB] == 5
+    assert report.counts[DIFFERENT_VERSIONS] == 5
+    await repair(state)
+
+    mongo, postgres = await mongo_messages(state, room), await postgres_messages(state, room)
+    assert mongo == postgres and len(mongo) == 15
+    assert {str(i) for i in mongo} == set(old + new)
+    assert all(mongo[uuid.UUID(i)].content == "newest" for i in old[:3])
+    assert all(mongo[uuid.UUID(i)].deleted for i in old[3:5])
+    assert (await walk(verifier_of(state), ALL)).divergent == 0
+
+
+async def test_verify_during_live_traffic_reports_nothing(
+    client: httpx.AsyncClient, state: AppState
+) -> None:
+    """Sends, edits and deletes in several conversations while verify runs
+    again and again with the default settle time: no false report."""
+    people = [await make_person(state, f"P{i}") for i in range(4)]
+    rooms = [(people[i], await make_dm(state, people[i], people[i + 1])) for i in range(3)]
+    stop = asyncio.Event()
+
+    async def traffic(person: Person, room: uuid.UUID) -> None:
+        url = f"/api/rooms/{room}/messages"
+        n = 0
+        while not stop.is_set():
+            sent = await client.post(url, json={"content": f"live {n}"}, headers=person.headers)
+            message_id = sent.json()["id"]
+            if n % 3 == 1:
+                await client.patch(
+                    f"{url}/{message_id}", json={"content": "e"}, headers=person.headers
+                )
+            if n % 5 == 2:
+                await client.delete(f"{url}/{message_id}", headers=person.headers)
+            n += 1
+
+    workers = [asyncio.create_task(traffic(p, r)) for p, r in rooms]
+    try:
+        verifier = verifier_of(state, settle=state.settings.antientropy_settle)
+        reports = []
+        for _ in range(6):
+            reports.append(await walk(verifier, ALL))
+            await asyncio.sleep(0.5)
+    finally:
+        stop.set()
+        await asyncio.gather(*workers)
+    assert [r.divergent for r in reports] == [0] * 6
+    assert all(r.finished for r in reports)
+
+
+async def test_background_verifier_is_leased_repairs_and_reports(
+    client: httpx.AsyncClient, state: AppState
+) -> None:
+    ada, bob = await make_person(state, "Ada"), await make_person(state, "Bob")
+    room = await make_dm(state, ada, bob)
+    ids = await send(client, ada, room, 3)
+    await settled(state)
+    await state.mongo.db[DIRECT_MESSAGES].delete_one({"_id": ids[1]})
+    replication = state.replication
+
+    def verifier_as(holder: str) -> AntiEntropy:
+        return AntiEntropy(
+            verifier_of(state),
+            Repairer(replication.mongo.for_background(), replication.postgres.for_background()),
+            replication.postgres.for_background(),
+            replication.metrics,
+            holder=holder,
+            rate=1000.0,
+            pause=0.0,
+            lease=30.0,
+            after_repair=replication.replay.kick,
+        )
+
+    first, second = verifier_as("first"), verifier_as("second")
+    assert await first.step() < 1.0  # one batch checked (and repaired)
+    assert await second.step() == 15.0  # the lease is taken: it only waits
+    assert second.status()["leader"] is False
+    await first.step()  # the walk is at its end: the pass finishes
+    status = first.status()
+    assert status["lastPass"]["byKind"][MISSING_IN_MONGODB] == 1
+    assert status["divergentTotal"] == 1
+    assert status["mode"] == "repair"
+    await settled(state)
+    assert len(await mongo_messages(state, room)) == 3
+
+    metrics = (await client.get("/api/metrics")).text
+    assert "parley_antientropy_divergent_total 1" in metrics
+    assert "parley_antientropy_last_full_pass_seconds" in metrics
+    assert "parley_antientropy_progress_ratio 1.0" in metrics
+    health = (await client.get("/api/health")).json()
+    assert health["details"]["antientropy"]["mode"] == "repair"
+    await first.stop()
