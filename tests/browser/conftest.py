@@ -64,10 +64,24 @@ async def browser() -> AsyncIterator[Browser]:
         await chromium.close()
 
 
+# Every browser and helper client here connects from 127.0.0.1, so per-address
+# throttles would refuse the suite's own sign-ups; they are tested on their own
+# (tests/integration/test_login_throttle.py).
+UNTHROTTLED = {
+    name: "100000/minute"
+    for name in (
+        "PARLEY_REGISTER_LIMIT_IP",
+        "PARLEY_LOGIN_LIMIT_IP",
+        "PARLEY_LOGIN_LIMIT_ACCOUNT_IP",
+        "PARLEY_WS_CONNECT_LIMIT_IP",
+    )
+}
+
+
 @pytest.fixture(scope="module")
 def web(migrated: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppProcess]:
     """One `parley serve` for a test module (tests that restart it start their own)."""
-    process = AppProcess(migrated, tmp_path_factory.mktemp("web"))
+    process = AppProcess(migrated, tmp_path_factory.mktemp("web"), UNTHROTTLED)
     process.start()
     try:
         yield process

@@ -14,7 +14,16 @@ from playwright.async_api import expect
 from parley.devstack import DevStack
 from parley.devstack.app_process import AppProcess
 from parley.settings import Settings
-from tests.browser.conftest import Pages, log_in, open_room, register, send, shared_dm, texts
+from tests.browser.conftest import (
+    UNTHROTTLED,
+    Pages,
+    log_in,
+    open_room,
+    register,
+    send,
+    shared_dm,
+    texts,
+)
 
 pytestmark = pytest.mark.fault
 
@@ -56,7 +65,7 @@ async def test_mongodb_frozen_the_dm_keeps_working_and_says_postgresql(
 
 @pytest.fixture
 def restartable(migrated: Settings, tmp_path: Path) -> Iterator[AppProcess]:
-    process = AppProcess(migrated, tmp_path)
+    process = AppProcess(migrated, tmp_path, UNTHROTTLED)
     process.start()
     try:
         yield process
