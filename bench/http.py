@@ -7,7 +7,7 @@ p50/p99 for Parley and the baseline, and their ratios; Parley's two-worker
 over one-worker send ratio; and whether any PostgreSQL session or MongoDB
 connection was opened after warm-up (connection churn).
 
-    .venv/bin/python -m bench.http [--seconds 8]
+    .venv/bin/python -m bench.http [--seconds 8] [--runs 3]
 
 `wrk` is installed from Debian's package when missing (apt-get, as root).
 """
@@ -26,7 +26,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -228,11 +228,7 @@ def measure(wrk: str, paths: Paths, seconds: int, target: str, workers: int) -> 
     return rows
 
 
-async def main(seconds: int) -> None:
-    wrk = ensure_wrk()
-    log_dir = REPO / "bench" / "results" / f"http-{datetime.now(UTC):%Y%m%d-%H%M%S}"
-    log_dir.mkdir(parents=True)
-    print(f"server logs in {log_dir}", flush=True)
+async def one_run(wrk: str, seconds: int, log_dir: Path) -> Run:
     with bench_stack("http") as stack:
         settings = bench_settings(stack, PARLEY_LOG_LEVEL="warning")
         await run_migrations(settings)
@@ -240,27 +236,50 @@ async def main(seconds: int) -> None:
         cy, _, small = await make_dm_pair(settings)  # reads: a page of a 60-message DM
         async with raw_clients(settings) as (_, mongo):
             servers = describe_servers(stack, await mongo_server_version(mongo))
-        rows: list[Row] = []
-        churn: dict[str, tuple[int, int | None]] = {}
+        run = Run(servers)
         messages, page = f"/api/rooms/{dm}/messages", f"/api/rooms/{small}/messages?limit=50"
         for workers in WORKERS:
             with parley(settings, log_dir, workers) as url:
                 if workers == WORKERS[0]:
                     await preload(url, cy, small, READ_DM_SIZE)
                 paths = Paths(url + messages, url + page, ada.token, cy.token)
-                warm_up(wrk, paths)
-                before = await opened_connections(settings)
-                rows += measure(wrk, paths, seconds, "Parley", workers)
-                after = await opened_connections(settings)
-                churn[f"Parley, {workers} worker(s)"] = _delta(before, after)
+                await run.measure(wrk, paths, seconds, settings, "Parley", workers)
             with baseline(settings, log_dir, workers, (dm, ada.id), small) as url:
                 paths = Paths(url + "/send", url + "/page", "", "")
-                warm_up(wrk, paths)
-                before = await opened_connections(settings)
-                rows += measure(wrk, paths, seconds, "baseline", workers)
-                after = await opened_connections(settings)
-                churn[f"baseline, {workers} worker(s)"] = _delta(before, after)
-    report(rows, churn, servers, seconds)
+                await run.measure(wrk, paths, seconds, settings, "baseline", workers)
+    return run
+
+
+@dataclass
+class Run:
+    servers: str
+    rows: list[Row] = field(default_factory=list)
+    churn: dict[str, tuple[int, int | None]] = field(default_factory=dict)
+
+    async def measure(
+        self, wrk: str, paths: Paths, seconds: int, settings: Settings, target: str, workers: int
+    ) -> None:
+        warm_up(wrk, paths)
+        before = await opened_connections(settings)
+        self.rows += measure(wrk, paths, seconds, target, workers)
+        after = await opened_connections(settings)
+        self.churn[f"{target}, {workers} worker(s)"] = _delta(before, after)
+
+    def cell(self, target: str, workers: int, connections: int) -> Row:
+        return next(
+            r
+            for r in self.rows
+            if (r.target, r.workers, r.connections) == (target, workers, connections)
+        )
+
+
+async def main(seconds: int, runs: int) -> None:
+    wrk = ensure_wrk()
+    log_dir = REPO / "bench" / "results" / f"http-{datetime.now(UTC):%Y%m%d-%H%M%S}"
+    log_dir.mkdir(parents=True)
+    print(f"server logs in {log_dir}", flush=True)
+    done = [await one_run(wrk, seconds, log_dir) for _ in range(runs)]
+    report(done, seconds)
 
 
 def _delta(before: tuple[int, int | None], after: tuple[int, int | None]) -> tuple[int, int | None]:
@@ -273,12 +292,12 @@ HEADER = [
 ]  # fmt: skip
 
 
-def _table(rows: dict[tuple[str, int, int], Row], op: str) -> list[list[object]]:
+def _table(run: Run, op: str) -> list[list[object]]:
     table: list[list[object]] = []
     for workers in WORKERS:
         for c in CONNECTIONS:
-            p = getattr(rows[("Parley", workers, c)], op)
-            b = getattr(rows[("baseline", workers, c)], op)
+            p = getattr(run.cell("Parley", workers, c), op)
+            b = getattr(run.cell("baseline", workers, c), op)
             table.append([
                 workers, c, f"{p.rps:,.0f}", f"{p.p50_ms:.1f}", f"{p.p99_ms:.1f}",
                 f"{b.rps:,.0f}", f"{b.p50_ms:.1f}", f"{b.p99_ms:.1f}", f"{p.rps / b.rps:.2f}",
@@ -287,49 +306,73 @@ def _table(rows: dict[tuple[str, int, int], Row], op: str) -> list[list[object]]
     return table
 
 
-def report(
-    rows: list[Row], churn: dict[str, tuple[int, int | None]], servers: str, seconds: int
-) -> None:
-    by = {(r.target, r.workers, r.connections): r for r in rows}
-    sends, reads = (
-        markdown_table(HEADER, _table(by, "sends")),
-        markdown_table(HEADER, _table(by, "reads")),
-    )
-    scale = by[("Parley", 2, 32)].sends.rps / by[("Parley", 1, 32)].sends.rps
-    churn_rows = [
-        [name, pg, "n/a" if mongo is None else mongo] for name, (pg, mongo) in churn.items()
-    ]
-    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    print(sends, reads, f"two workers / one worker, Parley sends at 32: {scale:.2f}x", sep="\n\n")
-    body = f"""`bench/http.py`, run {when}.
+def _summary(n: int, run: Run) -> list[object]:
+    """The targets at 32 connections: Parley/baseline sends and reads (same
+    workers), two workers over one, p99 of sends with two workers."""
 
-- Machine: {machine()}; everything (databases, app, wrk with 2 threads) on it.
-- Servers: {servers}.
-- {seconds} s of `wrk` per cell after a warm-up; latencies in ms; "ratio" is
-  Parley over the baseline; "failed" counts non-2xx answers and socket timeouts
-  (Parley / baseline). Sends carry no nonce and go to one DM; reads are
-  `?limit=50` pages of another DM of {READ_DM_SIZE} messages (a page costs the
-  same beside any number of other DMs; see "History cost").
+    def ratio(op: str, workers: int) -> float:
+        parley, base = run.cell("Parley", workers, 32), run.cell("baseline", workers, 32)
+        return float(getattr(parley, op).rps / getattr(base, op).rps)
+
+    one, two = run.cell("Parley", 1, 32), run.cell("Parley", 2, 32)
+    return [
+        n, f"{ratio('sends', 1):.2f}", f"{ratio('sends', 2):.2f}", f"{ratio('reads', 1):.2f}",
+        f"{ratio('reads', 2):.2f}", f"{two.sends.rps / one.sends.rps:.2f}",
+        f"{two.sends.p99_ms:.0f}",
+    ]  # fmt: skip
+
+
+SUMMARY = [
+    "run", "sends 1w (≥ 0.70)", "sends 2w (≥ 0.70)", "reads 1w (≥ 0.70)", "reads 2w (≥ 0.70)",
+    "2w / 1w sends (≥ 1.6)", "send p99 2w, ms (< 100)",
+]  # fmt: skip
+
+
+def report(runs: list[Run], seconds: int) -> None:
+    summary = markdown_table(SUMMARY, [_summary(n, run) for n, run in enumerate(runs, 1)])
+    details = []
+    for n, run in enumerate(runs, 1):
+        churn = [[k, pg, "n/a" if mongo is None else mongo] for k, (pg, mongo) in run.churn.items()]
+        details.append(f"""### Run {n}
 
 DM sends:
 
-{sends}
+{markdown_table(HEADER, _table(run, "sends"))}
 
 History reads:
 
-{reads}
+{markdown_table(HEADER, _table(run, "reads"))}
 
-Parley's sends/s with two workers over one, at 32 connections: **{scale:.2f}x**.
+Connections opened after warm-up:
 
-Connections opened after warm-up (PostgreSQL `pg_stat_database.sessions`,
-MongoDB `serverStatus.connections.totalCreated`):
+{markdown_table(["server", "PostgreSQL sessions", "MongoDB connections"], churn)}
+""")
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    body = f"""`bench/http.py`, {len(runs)} runs, {when}.
 
-{markdown_table(["server", "PostgreSQL sessions", "MongoDB connections"], churn_rows)}
-"""
+- Machine: {machine()}; everything (databases, app, wrk with 2 threads) on it.
+- Servers: {runs[0].servers}.
+- Each run: a fresh stack; for 1 and 2 workers, `parley serve` and then the
+  raw baseline (`bench/baseline_app.py`), each warmed up, then {seconds} s of
+  `wrk` per cell. Latencies in ms; "ratio" is Parley over the baseline;
+  "failed" counts non-2xx answers and socket timeouts (Parley / baseline).
+  Sends carry no nonce and go to one DM; reads are `?limit=50` pages of another
+  DM of {READ_DM_SIZE} messages. Connections opened after warm-up are
+  PostgreSQL's `pg_stat_database.sessions` and MongoDB's
+  `serverStatus.connections.totalCreated` (n/a where the server does not say).
+
+The targets, at 32 connections:
+
+{summary}
+
+{chr(10).join(details)}"""
+    print(body)
     write_section("## HTTP throughput", body)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=8, help="wrk duration per cell")
-    asyncio.run(main(parser.parse_args().seconds))
+    parser.add_argument("--runs", type=int, default=3, help="runs, each on a fresh stack")
+    arguments = parser.parse_args()
+    asyncio.run(main(arguments.seconds, arguments.runs))
