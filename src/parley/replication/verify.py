@@ -143,33 +143,24 @@ class Verifier:
     def _differing_rows(
         self, conversation: uuid.UUID, scope: Scope
     ) -> AsyncIterator[list[uuid.UUID]]:
-        async def postgres(after: uuid.UUID | None, limit: int) -> list[tuple[uuid.UUID, Any]]:
-            fn = partial(
-                pg_ae.row_digests,
-                conversation_id=conversation,
-                after=after,
-                limit=limit,
-                since=scope.since,
-            )
-            rows: list[tuple[uuid.UUID, Any]] = await self.postgres.run(
-                "ANTIENTROPY_ROWS", fn, deadline=DEADLINE
-            )
-            return rows
+        def pages(guard: StoreGuard[Any], row_digests: Callable[..., Any]) -> Any:
+            async def page(after: uuid.UUID | None, limit: int) -> list[tuple[uuid.UUID, Any]]:
+                fn = partial(
+                    row_digests,
+                    conversation_id=conversation,
+                    after=after,
+                    limit=limit,
+                    since=scope.since,
+                )
+                rows: list[tuple[uuid.UUID, Any]] = await guard.run(
+                    "ANTIENTROPY_ROWS", fn, deadline=DEADLINE
+                )
+                return rows
 
-        async def mongo(after: uuid.UUID | None, limit: int) -> list[tuple[uuid.UUID, Any]]:
-            fn = partial(
-                mongo_ae.row_digests,
-                conversation_id=conversation,
-                after=after,
-                limit=limit,
-                since=scope.since,
-            )
-            rows: list[tuple[uuid.UUID, Any]] = await self.mongo.run(
-                "ANTIENTROPY_ROWS", fn, deadline=DEADLINE
-            )
-            return rows
+            return page
 
-        return differing_keys(postgres, mongo)
+        postgres = pages(self.postgres, pg_ae.row_digests)
+        return differing_keys(postgres, pages(self.mongo, mongo_ae.row_digests))
 
     async def _classify(self, conversation: uuid.UUID, ids: list[uuid.UUID]) -> list[Divergence]:
         """Read these ids in full from both stores (whatever `--since` says, so
