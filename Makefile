@@ -52,6 +52,8 @@ bench: env
 	$(PY) -m bench.messages
 	$(PY) -m bench.realtime
 	$(PY) -m bench.http
+	$(PY) -m bench.history
+	$(PY) -m bench.antientropy
 
 clean-data:
 	rm -rf .data

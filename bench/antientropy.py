@@ -7,7 +7,7 @@ are loaded straight into both stores with timestamps an hour old, so nothing
 is in flight. `parley verify --json` runs as a subprocess, so its peak
 resident memory (`ru_maxrss`, interpreter and imports included) is its own.
 
-    .venv/bin/python bench/antientropy.py
+    .venv/bin/python -m bench.antientropy
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from common import (
+from bench.common import (
     bench_settings,
     bench_stack,
     describe_servers,
@@ -33,7 +33,6 @@ from common import (
     raw_clients,
     write_section,
 )
-
 from parley.cli.migrate import run_migrations
 from parley.ids import new_id
 from parley.storage.mongo.direct_messages import to_document
@@ -161,7 +160,10 @@ def startup_seconds() -> float:
     return time.perf_counter() - started
 
 
-async def main() -> None:
+Result = tuple[float, float, int, dict[str, Any]]
+
+
+async def one_run() -> tuple[str, float, dict[str, float], Result, Result, float]:
     with bench_stack("antientropy") as stack:
         settings = bench_settings(stack)
         await run_migrations(settings)
@@ -180,48 +182,45 @@ async def main() -> None:
         differ = run_verify()
         print(f"differ: {differ[:3]} {differ[3]['byKind']}", flush=True)
         startup = startup_seconds()
-    write(servers, load_s, baseline, agree, differ, startup)
+    return servers, load_s, baseline, agree, differ, startup
 
 
-def write(
-    servers: str,
-    load_s: float,
-    baseline: dict[str, float],
-    agree: tuple[float, float, int, dict[str, Any]],
-    differ: tuple[float, float, int, dict[str, Any]],
-    startup: float,
-) -> None:
-    rows = [
-        ["full read of both stores (baseline)", fmt(baseline["total"], 2), "-", "-", "-", "1.0"],
-        *[
-            [label, fmt(run[0], 2), fmt(run[1], 0), run[2], run[3]["divergent"],
-             fmt(run[0] / baseline["total"], 2)]
-            for label, run in (("`parley verify`, stores agree", agree),
-                               (f"`parley verify`, {DIVERGENT} messages differ", differ))
-        ],
+async def main(runs: int = 3) -> None:
+    done = [await one_run() for _ in range(runs)]
+    write(done)
+
+
+def write(runs: list[tuple[str, float, dict[str, float], Result, Result, float]]) -> None:
+    rows = []
+    for n, (_, _, baseline, agree, differ, _) in enumerate(runs, 1):
+        total = baseline["total"]
+        rows.append([
+            n, fmt(total, 2), fmt(agree[0], 2), fmt(agree[1], 0), fmt(agree[0] / total, 2),
+            fmt(differ[0], 2), fmt(differ[1], 0), differ[3]["divergent"],
+            ", ".join(f"{k} {v}" for k, v in differ[3]["byKind"].items() if v),
+        ])  # fmt: skip
+    header = [
+        "run", "full read (s)", "verify, agree (s)", "peak RSS (MiB)", "x full read",
+        f"verify, {DIVERGENT} differ (s)", "peak RSS (MiB)", "found", "by kind",
     ]  # fmt: skip
-    table = markdown_table(
-        ["run", "seconds", "peak RSS (MiB)", "exit", "divergent", "x baseline"], rows
-    )
-    by_kind = ", ".join(f"{k} {v}" for k, v in differ[3]["byKind"].items() if v)
+    servers, load_s, _, _, _, startup = runs[-1]
     body = f"""
-`bench/antientropy.py`: **one run**, {datetime.now(UTC):%Y-%m-%d}. Starts its own PostgreSQL
-and MongoDB role in a temp dir, loads {MESSAGES:,} DMs across {CONVERSATIONS:,} conversations
-straight into both stores ({load_s:.0f} s), then times `parley verify --json` as a subprocess.
+`bench/antientropy.py`: {len(runs)} runs, {datetime.now(UTC):%Y-%m-%d %H:%M UTC}. Each run
+starts its own PostgreSQL and MongoDB role in a temp dir, loads {MESSAGES:,} DMs across
+{CONVERSATIONS:,} conversations straight into both stores (about {load_s:.0f} s), then times
+`parley verify --json` as a subprocess, with the stores agreeing and then with
+{DIVERGENT} messages made to differ.
 
-- Machine: {machine()}; other engineers' tests were running on it at the same time
+- Machine: {machine()}; nothing else running
 - Servers: {servers}
-- Baseline: every DM's compared fields read once from each store, one after the other
-  (PostgreSQL {baseline["postgresql"]:.2f} s with a server-side cursor, MongoDB
-  {baseline["mongodb"]:.2f} s streaming one `find`)
-- `parley verify` times include starting the process ({startup:.2f} s for `verify --help`);
-  peak RSS is the whole process (interpreter and imports included)
+- "Full read" is the baseline: every DM's compared fields read once from each store, one
+  after the other (PostgreSQL with a server-side cursor, MongoDB streaming one `find`)
+- `parley verify` times include starting the process (about {startup:.1f} s for
+  `verify --help`); peak RSS is the whole process (interpreter and imports included)
+- Targets (issue 13): peak memory under 200 MB; verify of agreeing stores within 3x the
+  full read
 
-{table}
-
-The 100 divergent messages were found as: {by_kind}.
-Targets (issue 13): peak memory under 200 MB; verify of agreeing stores within 3x the
-baseline.
+{markdown_table(header, rows)}
 """
     write_section("## Anti-entropy", body)
 
