@@ -190,6 +190,16 @@ async def log_in(page: Page, who: Account) -> None:
     await expect(page.locator("#live-state")).to_have_attribute("data-state", "live")
 
 
+async def in_the_dm(
+    pages: Pages, base: str, who: Account, dm: str, *, viewport: dict[str, int] = DESKTOP
+) -> Page:
+    """A page of `who`'s, logged in, with the DM open."""
+    page = await pages.open(who.name.lower(), base, viewport=viewport)
+    await log_in(page, who)
+    await open_room(page, base, dm)
+    return page
+
+
 async def open_room(page: Page, base: str, room_id: str) -> None:
     await page.goto(f"{base}/#room={room_id}")
     await expect(page.locator("#composer")).to_be_visible()

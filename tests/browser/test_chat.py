@@ -13,6 +13,7 @@ from tests.browser.conftest import (
     PHONE,
     Pages,
     api,
+    in_the_dm,
     log_in,
     open_room,
     register,
@@ -76,12 +77,8 @@ async def test_two_people_chat_live_in_a_dm(web: AppProcess, pages: Pages) -> No
 async def test_edits_and_deletes_appear_live(web: AppProcess, pages: Pages) -> None:
     ada, bob = await register(web.url, "Ada"), await register(web.url, "Bob")
     dm = await shared_dm(web.url, ada, bob)
-    ada_page = await pages.open("ada", web.url)
-    bob_page = await pages.open("bob-phone", web.url, viewport=PHONE)
-    await log_in(ada_page, ada)
-    await log_in(bob_page, bob)
-    await open_room(ada_page, web.url, dm)
-    await open_room(bob_page, web.url, dm)
+    ada_page = await in_the_dm(pages, web.url, ada, dm)
+    bob_page = await in_the_dm(pages, web.url, bob, dm, viewport=PHONE)
 
     await send(ada_page, "See you at 5 tomorow")
     await send(ada_page, "Ignore this one")
@@ -145,12 +142,8 @@ async def test_a_server_channel(web: AppProcess, pages: Pages) -> None:
 async def test_a_script_message_shows_as_text(web: AppProcess, pages: Pages) -> None:
     ada, bob = await register(web.url, "Ada"), await register(web.url, "Bob")
     dm = await shared_dm(web.url, ada, bob)
-    ada_page = await pages.open("ada", web.url)
-    bob_page = await pages.open("bob", web.url)
-    await log_in(ada_page, ada)
-    await log_in(bob_page, bob)
-    await open_room(ada_page, web.url, dm)
-    await open_room(bob_page, web.url, dm)
+    ada_page = await in_the_dm(pages, web.url, ada, dm)
+    bob_page = await in_the_dm(pages, web.url, bob, dm)
 
     hostile = '<script>window.pwned = 1</script><img src="x" onerror="window.pwned = 2"><b>bold</b>'
     await send(ada_page, hostile)

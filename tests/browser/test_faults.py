@@ -17,6 +17,7 @@ from parley.settings import Settings
 from tests.browser.conftest import (
     UNTHROTTLED,
     Pages,
+    in_the_dm,
     log_in,
     open_room,
     register,
@@ -33,12 +34,8 @@ async def test_mongodb_frozen_the_dm_keeps_working_and_says_postgresql(
 ) -> None:
     ada, bob = await register(web.url, "Ada"), await register(web.url, "Bob")
     dm = await shared_dm(web.url, ada, bob)
-    ada_page = await pages.open("ada", web.url)
-    bob_page = await pages.open("bob", web.url)
-    await log_in(ada_page, ada)
-    await log_in(bob_page, bob)
-    await open_room(ada_page, web.url, dm)
-    await open_room(bob_page, web.url, dm)
+    ada_page = await in_the_dm(pages, web.url, ada, dm)
+    bob_page = await in_the_dm(pages, web.url, bob, dm)
     await send(bob_page, "Before the freeze")
     await expect(texts(ada_page)).to_have_text(["Before the freeze"])
     await expect(ada_page.locator("#source-badge")).to_have_text("Read from MongoDB")

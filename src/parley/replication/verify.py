@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -143,24 +143,13 @@ class Verifier:
     def _differing_rows(
         self, conversation: uuid.UUID, scope: Scope
     ) -> AsyncIterator[list[uuid.UUID]]:
-        def pages(guard: StoreGuard[Any], row_digests: Callable[..., Any]) -> Any:
-            async def page(after: uuid.UUID | None, limit: int) -> list[tuple[uuid.UUID, Any]]:
-                fn = partial(
-                    row_digests,
-                    conversation_id=conversation,
-                    after=after,
-                    limit=limit,
-                    since=scope.since,
-                )
-                rows: list[tuple[uuid.UUID, Any]] = await guard.run(
-                    "ANTIENTROPY_ROWS", fn, deadline=DEADLINE
-                )
-                return rows
+        def reader(row_digests: Callable[..., Any]) -> Callable[..., Any]:
+            return partial(row_digests, conversation_id=conversation, since=scope.since)
 
-            return page
-
-        postgres = pages(self.postgres, pg_ae.row_digests)
-        return differing_keys(postgres, pages(self.mongo, mongo_ae.row_digests))
+        return differing_keys(
+            self._pages(self.postgres, "ANTIENTROPY_ROWS", reader(pg_ae.row_digests)),
+            self._pages(self.mongo, "ANTIENTROPY_ROWS", reader(mongo_ae.row_digests)),
+        )
 
     async def _classify(self, conversation: uuid.UUID, ids: list[uuid.UUID]) -> list[Divergence]:
         """Read these ids in full from both stores (whatever `--since` says, so
@@ -214,7 +203,8 @@ class Verifier:
             ("conversation", pg_ae.conversation_pairs_after, mongo_ae.conversation_pairs_after),
         ):
             async for ids in differing_keys(
-                self._pg_pages(mirror, pg_fetch), self._mongo_pages(mirror, mongo_fetch)
+                self._pages(self.postgres, f"ANTIENTROPY_MIRROR_{mirror.upper()}S", pg_fetch),
+                self._pages(self.mongo, f"ANTIENTROPY_MIRROR_{mirror.upper()}S", mongo_fetch),
             ):
                 queued = await self.postgres.run(
                     "ANTIENTROPY_QUEUED_MIRROR", partial(pg_ae.queued_mirror_ids, ids=ids)
@@ -224,23 +214,13 @@ class Verifier:
                 ]
         return found
 
-    def _pg_pages(self, mirror: str, fetch: Callable[..., Coroutine[Any, Any, Any]]) -> Fetch:
-        async def pages(after: uuid.UUID | None, limit: int) -> list[tuple[uuid.UUID, Any]]:
-            rows: list[tuple[uuid.UUID, Any]] = await self.postgres.run(
-                f"ANTIENTROPY_MIRROR_{mirror.upper()}S",
-                partial(fetch, after=after, limit=limit),
-                deadline=DEADLINE,
-            )
-            return rows
+    @staticmethod
+    def _pages(guard: StoreGuard[Any], name: str, fetch: Callable[..., Any]) -> Fetch:
+        """Pages of (id, digest) from one store, keyset-paged by id."""
 
-        return pages
-
-    def _mongo_pages(self, mirror: str, fetch: Callable[..., Coroutine[Any, Any, Any]]) -> Fetch:
         async def pages(after: uuid.UUID | None, limit: int) -> list[tuple[uuid.UUID, Any]]:
-            rows: list[tuple[uuid.UUID, Any]] = await self.mongo.run(
-                f"ANTIENTROPY_MIRROR_{mirror.upper()}S",
-                partial(fetch, after=after, limit=limit),
-                deadline=DEADLINE,
+            rows: list[tuple[uuid.UUID, Any]] = await guard.run(
+                name, partial(fetch, after=after, limit=limit), deadline=DEADLINE
             )
             return rows
 
