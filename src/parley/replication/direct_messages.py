@@ -42,7 +42,7 @@ from parley.resilience import (
     with_mongo_fallback,
 )
 from parley.storage.deadline import detach
-from parley.storage.errors import StorageConflict, StorageError
+from parley.storage.errors import StorageConflict, StorageError, StorageUnavailable
 from parley.storage.mongo import direct_messages as mongo_dm
 from parley.storage.postgres import direct_messages as pg_dm
 from parley.storage.postgres import messages as pg_messages
@@ -181,7 +181,7 @@ class DirectMessages:
     async def _queue_for_mongo(
         self, write: DualWrite[Any, int | None], record: MessageRecord
     ) -> None:
-        self.backlog.add(record.room_id)
+        self.backlog.add(record.room_id, MONGODB)
         if write.postgres is not None:
             await self.postgres.run(
                 "DM_QUEUE_FOR_MONGO", partial(replay_queue.mark_missed, queue_row_id=write.postgres)
@@ -189,6 +189,7 @@ class DirectMessages:
 
     async def _queue_for_postgres(self, write: DualWrite[Any, Any], record: MessageRecord) -> None:
         del write
+        self.backlog.add(record.room_id, POSTGRESQL)
         await self.mongo.run("DM_QUEUE_FOR_POSTGRES", partial(mongo_dm.mark_missed, record=record))
 
     async def _resolve_retry(
@@ -233,7 +234,7 @@ class DirectMessages:
                     await self.postgres.run(
                         "DM_QUEUE_FOR_MONGO", partial(replay_queue.queue_missed, record=original)
                     )
-                    self.backlog.add(original.room_id)
+                    self.backlog.add(original.room_id, MONGODB)
         if original is None:
             raise StorageConflict(
                 "nonce reused but original not found", store=BOTH, operation="send"
@@ -304,7 +305,9 @@ class DirectMessages:
 
         A store that may lack acknowledged changes (`behind`) only adds to the
         answer: the others are awaited, a store behind gets the hedge delay
-        more. A store that fails is left out; None when neither answered."""
+        more. When no store that is not behind answers, the answer could hide
+        acknowledged changes: StorageUnavailable, never a partial page. None
+        when neither answered and both are behind (writes still settling)."""
         reads = {
             MONGODB: asyncio.ensure_future(self.mongo.run(name, mongo_read)),
             POSTGRESQL: asyncio.ensure_future(self.postgres.run(name, postgres_read)),
@@ -322,6 +325,12 @@ class DirectMessages:
                 answers[store] = task.result()
             elif not isinstance(task.exception(), StorageError):
                 raise task.exception()  # type: ignore[misc]
+        if complete and not any(store in answers for store in reads if store not in behind):
+            raise StorageUnavailable(
+                f"{name}: only a store that lacks changes to this conversation answered",
+                store=",".join(sorted(behind)),
+                operation=name,
+            )
         if not answers:
             return None
         by_id: dict[uuid.UUID, MessageRecord] = {}

@@ -27,7 +27,7 @@ import structlog
 
 from parley.replication.backlog import Backlog
 from parley.replication.duplicates import resolve_nonce_duplicate
-from parley.resilience import Metrics, StoreGuard
+from parley.resilience import MONGODB, POSTGRESQL, Metrics, StoreGuard
 from parley.storage.errors import StorageConflict, StorageError
 from parley.storage.mongo import direct_messages as mongo_dm
 from parley.storage.mongo import mirror
@@ -131,11 +131,24 @@ class ReplayWorker:
         return max(to_mongo, to_postgres) >= self.batch_size
 
     async def refresh_backlog(self) -> None:
+        await self.refresh_mongo_backlog()
+        await self.refresh_postgres_backlog()
+
+    async def refresh_mongo_backlog(self) -> None:
+        """Which conversations MongoDB lacks changes for, from PostgreSQL's queue."""
         conversations = await self.postgres.run(
             "REPLAY_BACKLOG_CONVERSATIONS", replay_queue.conversations_with_missed
         )
-        self.backlog.replace(conversations)
+        self.backlog.replace(MONGODB, conversations)
         self.metrics.set_gauge("parley_replay_backlog_conversations", len(conversations))
+
+    async def refresh_postgres_backlog(self) -> None:
+        """Which conversations PostgreSQL lacks changes for, from MongoDB's queue."""
+        conversations = await self.mongo.run(
+            "REPLAY_BACKLOG_CONVERSATIONS_PG", mongo_dm.conversations_with_missed
+        )
+        self.backlog.replace(POSTGRESQL, conversations)
+        self.metrics.set_gauge("parley_replay_backlog_conversations_postgresql", len(conversations))
 
     async def replay_to_mongo(self) -> int:
         batch: ForMongo = await self.postgres.run(

@@ -155,6 +155,13 @@ async def mark_missed(db: AsyncDatabase[MongoDocument], record: MessageRecord) -
     await _queue_for_postgres(db, record, missed=True)
 
 
+async def conversations_with_missed(db: AsyncDatabase[MongoDocument]) -> set[uuid.UUID]:
+    """Conversations PostgreSQL is known to lack changes for (reads merge them)."""
+    # Not `distinct`: FerretDB v1 refuses it with the maxTimeMS every call carries.
+    found = db[PG_REPLAY_QUEUE].find({"missed": True}, {"conversationId": 1, "_id": 0})
+    return {uuid_of(doc["conversationId"]) async for doc in found}
+
+
 async def delete(db: AsyncDatabase[MongoDocument], message_id: uuid.UUID) -> None:
     """Remove a document this request inserted but must not keep (a nonce retry
     that lost to an earlier send); never used for user-visible deletes."""
