@@ -209,6 +209,8 @@ class DirectMessages:
             original = await self.mongo.run(
                 "DM_GET_BY_NONCE", lambda db: mongo_dm.get_by_nonce(db, *lookup)
             )
+            if _is_ours(original, attempt):
+                return Written(attempt, True, [MONGODB, POSTGRESQL])
             if _is_later(original, attempt) and write.postgres is not None:
                 return await self._keep_earlier_send(attempt, write)
             if write.postgres is not None:  # PostgreSQL took our fresh copy: undo it
@@ -224,6 +226,8 @@ class DirectMessages:
                 "DM_GET_BY_NONCE",
                 lambda s: pg_messages.get_by_nonce(s, pg_messages.DIRECT_MESSAGES, *lookup),
             )
+            if _is_ours(original, attempt):
+                return Written(attempt, True, [MONGODB, POSTGRESQL])
             if _is_later(original, attempt) and write.mongo_ok:
                 return await self._keep_earlier_send(attempt, write)
             if write.mongo_ok:  # MongoDB took our fresh copy: undo it
@@ -339,6 +343,13 @@ class DirectMessages:
             by_id[record.id] = newest(known, record) if known else record
         sources = [store for store in (MONGODB, POSTGRESQL) if store in answers]
         return Sourced(list(by_id.values()), ",".join(sources))
+
+
+def _is_ours(found: MessageRecord | None, attempt: MessageRecord) -> bool:
+    """The "original" is this very send, already copied by replay (which does
+    not wait for the writer when clocks disagree or the writer is slow): not a
+    retry, and nothing to undo."""
+    return found is not None and found.id == attempt.id
 
 
 def _is_later(found: MessageRecord | None, attempt: MessageRecord) -> bool:

@@ -34,7 +34,7 @@ from parley.storage.mongo import mirror
 from parley.storage.postgres import direct_messages as pg_dm
 from parley.storage.postgres import mirror as pg_mirror
 from parley.storage.postgres import replay_queue
-from parley.storage.records import MessageRecord, now_ms
+from parley.storage.records import MessageRecord
 
 log = structlog.get_logger("parley.replay")
 
@@ -180,15 +180,13 @@ class ReplayWorker:
 
     async def replay_to_postgres(self) -> int:
         token = secrets.token_hex(8)
-        now = now_ms()
         records, entry_ids = await self.mongo.run(
             "REPLAY_CLAIM_FOR_POSTGRES",
             lambda db: mongo_dm.claim_pending(
                 db,
                 token,
-                now,
-                now + timedelta(seconds=LEASE_SECONDS),
-                now - timedelta(seconds=GRACE_SECONDS),
+                timedelta(seconds=LEASE_SECONDS),
+                timedelta(seconds=GRACE_SECONDS),
                 self.batch_size,
             ),
             deadline=CLAIM_DEADLINE,
