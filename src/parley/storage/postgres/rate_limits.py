@@ -129,6 +129,9 @@ class PostgresRateWindows:
             pool_timeout=deadline,
             pool_recycle=1800,
             isolation_level="AUTOCOMMIT",
+            # Autocommit: nothing to roll back when a connection is returned,
+            # so no extra round trip per check.
+            pool_reset_on_return=None,
             connect_args={
                 "timeout": settings.connect_timeout,
                 "command_timeout": max(deadline * DRIVER_TIMEOUT_FACTOR, 1.0),
