@@ -51,12 +51,12 @@ async def test_migrate_creates_expected_tables_and_indexes(state: AppState) -> N
     assert {
         "profiles", "servers", "members", "channels", "conversations", "group_conversations",
         "group_conversation_members", "messages", "group_messages", "direct_messages",
-        "mongo_replay_queue", "antientropy_state",
+        "mongo_replay_queue", "antientropy_state", "rate_limit_windows",
     } <= tables  # fmt: skip
     index_names = {row[0] for row in indexes}
     assert "ix_direct_messages_conversation_id_id" in index_names
     assert "uq_profiles_email_lower" in index_names
-    assert version == (("0003",),)
+    assert version == (("0004",),)
     assert "conversation_newest" in dict(mongo)["direct_messages"]
     assert "conversation_author_nonce" in dict(mongo)["direct_messages"]
 

@@ -12,9 +12,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
 
-from parley.auth.deps import CurrentProfileId
+from parley.auth.deps import ClientThrottleDep, CurrentProfileId
 from parley.deps import AppStateDep
 from parley.errors import ValidationFailed
+from parley.fields import error_responses
 from parley.ids import parse_id
 from parley.messages.render import Reply
 from parley.messages.schemas import MessageCreate, MessageEdit, MessageOut, MessagePage
@@ -27,8 +28,8 @@ router = APIRouter(prefix="/api/rooms/{room_id}/messages", tags=["messages"])
 DATA_SOURCE = "X-Data-Source"
 
 
-def message_service(state: AppStateDep) -> MessageService:
-    return MessageService(state.replication, state.access, state.events)
+def message_service(state: AppStateDep, throttle: ClientThrottleDep) -> MessageService:
+    return MessageService(state.replication, state.access, state.events, throttle)
 
 
 MessageServiceDep = Annotated[MessageService, Depends(message_service)]
@@ -65,7 +66,13 @@ async def list_messages(
     return _respond(await messages.list(caller, query))
 
 
-@router.post("", status_code=201, response_model=MessageOut, summary="Send a message")
+@router.post(
+    "",
+    status_code=201,
+    response_model=MessageOut,
+    summary="Send a message",
+    responses=error_responses(429),
+)
 async def send_message(
     room_id: str, body: MessageCreate, messages: MessageServiceDep, caller: CurrentProfileId
 ) -> JSONResponse:
@@ -73,7 +80,12 @@ async def send_message(
     return _respond(reply)
 
 
-@router.patch("/{message_id}", response_model=MessageOut, summary="Edit your message")
+@router.patch(
+    "/{message_id}",
+    response_model=MessageOut,
+    summary="Edit your message",
+    responses=error_responses(429),
+)
 async def edit_message(
     room_id: str,
     message_id: str,
@@ -87,7 +99,12 @@ async def edit_message(
     return _respond(reply)
 
 
-@router.delete("/{message_id}", response_model=MessageOut, summary="Delete a message")
+@router.delete(
+    "/{message_id}",
+    response_model=MessageOut,
+    summary="Delete a message",
+    responses=error_responses(429),
+)
 async def delete_message(
     room_id: str, message_id: str, messages: MessageServiceDep, caller: CurrentProfileId
 ) -> JSONResponse:
