@@ -12,6 +12,7 @@ import pytest
 from parley.ids import new_id
 from parley.state import AppState
 from parley.storage.mongo import direct_messages as mongo_dm
+from parley.storage.mongo.schema import PG_REPLAY_QUEUE
 from parley.storage.postgres import direct_messages as pg_dm
 from parley.storage.records import MessageRecord, now_ms
 from tests.dm_support import mongo_messages, postgres_messages
@@ -42,3 +43,20 @@ async def test_a_send_that_meets_its_own_replayed_copy_is_not_a_retry(
     assert written.record.id == record.id
     assert record.id in await mongo_messages(state, record.room_id)
     assert record.id in await postgres_messages(state, record.room_id)
+
+
+async def test_a_queue_entry_waits_for_an_insert_that_lands_late(state: AppState) -> None:
+    """Hole 7: a DM insert into MongoDB that timed out may still land. Its
+    queue entry, marked missed, must wait for it rather than be dropped the
+    first time replay finds no document, or PostgreSQL never gets the DM."""
+    await state.replication.supervisor.stop()  # this test drives replay itself
+    record = await _record(state)
+    db = state.mongo.db
+    await mongo_dm.mark_missed(db, record)  # the entry, written before the insert
+
+    await state.replication.replay.replay_to_postgres()  # finds no document yet
+    await mongo_dm.insert_many(db, [record])  # the late insert lands
+    await state.replication.replay.replay_to_postgres()
+
+    assert record.id in await postgres_messages(state, record.room_id)
+    assert await db[PG_REPLAY_QUEUE].count_documents({}) == 0

@@ -31,6 +31,7 @@ from parley.resilience import MONGODB, POSTGRESQL, Metrics, StoreGuard
 from parley.storage.errors import StorageConflict, StorageError
 from parley.storage.mongo import direct_messages as mongo_dm
 from parley.storage.mongo import mirror
+from parley.storage.mongo.schema import key
 from parley.storage.postgres import direct_messages as pg_dm
 from parley.storage.postgres import mirror as pg_mirror
 from parley.storage.postgres import replay_queue
@@ -46,6 +47,10 @@ LEASE_SECONDS = 5.0
 # request's (and, being background work, a slow one does not trip a breaker).
 CLAIM_DEADLINE = 5.0
 WRITE_DEADLINE = 10.0
+# A MongoDB queue entry whose DM document has not appeared this long after it
+# was marked belongs to an insert that failed for good (every write's deadline,
+# on the server too, is far shorter): it is dropped.
+ORPHAN_SECONDS = 60.0
 
 
 @dataclass
@@ -201,8 +206,13 @@ class ReplayWorker:
             )
         except StorageConflict:
             await self._write_one_by_one(records)
+        delivered = {key(record.id) for record in records}
+        undelivered = [entry for entry in entry_ids if entry not in delivered]
         await self.mongo.run(
-            "REPLAY_RELEASE_MONGO", lambda db: mongo_dm.release_claimed(db, token, entry_ids)
+            "REPLAY_RELEASE_MONGO",
+            lambda db: mongo_dm.release_claimed(
+                db, token, sorted(delivered), undelivered, timedelta(seconds=ORPHAN_SECONDS)
+            ),
         )
         self.metrics.count("replayed", "postgresql", "REPLAY_WRITE_POSTGRES", len(records))
         log.info("replayed_to_postgresql", messages=len(records))

@@ -223,16 +223,30 @@ async def claim_pending(
 
 
 async def release_claimed(
-    db: AsyncDatabase[MongoDocument], token: str, entry_ids: Sequence[str]
+    db: AsyncDatabase[MongoDocument],
+    token: str,
+    delivered: Sequence[str],
+    undelivered: Sequence[str],
+    orphan_age: timedelta,
 ) -> None:
-    """Replay delivered these: drop the entries still under our claim (a write
-    since the claim removed the token, so its newer version stays queued).
-    Entries whose document never appeared go too."""
-    if entry_ids:
-        requests: list[Any] = [
-            DeleteOne({"_id": entry_id, "claimToken": token}) for entry_id in entry_ids
+    """Replay delivered `delivered`: drop the entries still under our claim (a
+    write since the claim removed the token, so its newer version stays
+    queued). `undelivered` had no document yet: an insert that timed out may
+    still land, so they stay queued (unclaimed) until `orphan_age` after they
+    were marked, when no write can still be on its way."""
+    requests: list[Any] = [DeleteOne({"_id": i, "claimToken": token}) for i in delivered]
+    if undelivered:
+        orphaned = {"$lt": await server_time(db) - orphan_age}
+        requests += [
+            DeleteOne({"_id": i, "claimToken": token, "markedAt": orphaned}) for i in undelivered
         ]
+    if requests:
         await bulk_write_chunked(db[PG_REPLAY_QUEUE], requests)
+    if undelivered:
+        unclaim: list[Any] = [
+            UpdateOne({"_id": i, "claimToken": token}, UNCLAIM) for i in undelivered
+        ]
+        await bulk_write_chunked(db[PG_REPLAY_QUEUE], unclaim)
 
 
 async def upsert_many_newer(
