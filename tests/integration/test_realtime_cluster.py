@@ -14,6 +14,8 @@ import pytest
 from sqlalchemy import select
 from websockets.asyncio.client import connect
 
+from parley.devstack.app_process import AppProcess
+from parley.realtime.config import LISTEN_CHECK_INTERVAL
 from parley.settings import Settings
 from parley.state import AppState
 from parley.storage.postgres.models import Member
@@ -170,3 +172,28 @@ async def test_query_token_is_not_logged(cluster: list[str], logs: Path, state: 
     log = (logs / "a.log").read_text()
     assert "token=[redacted]" in log
     assert ada.token not in log
+
+
+async def test_an_instance_killed_after_acknowledging_leaves_a_resync_behind(
+    migrated: Settings, logs: Path, state: AppState
+) -> None:
+    """Issue 12: an instance killed between acknowledging a write and sending
+    its event takes the event with it. Subscribers elsewhere cannot get it, so
+    they get a `resync` (reason `instance_lost`) and fill the gap over REST. An
+    instance that stops cleanly sends what it has and says goodbye: no resync."""
+    ada, bob = await make_person(state, "Ada"), await make_person(state, "Bob")
+    dm = await make_dm(state, ada, bob)
+    doomed, calm, survivor = (AppProcess(migrated, logs) for _ in range(3))
+    for process in (doomed, calm, survivor):
+        process.start()
+    try:
+        async with client(survivor.url, bob.token) as on_survivor:
+            assert (await on_survivor.subscribe(dm))["type"] == "subscribed"
+            calm.stop()
+            await on_survivor.nothing(2 * LISTEN_CHECK_INTERVAL + 1)
+            doomed.kill()
+            frame = await on_survivor.expect("resync", timeout=2 * LISTEN_CHECK_INTERVAL + 5)
+            assert frame == {"type": "resync", "roomId": str(dm), "reason": "instance_lost"}
+    finally:
+        for process in (doomed, calm, survivor):
+            process.stop()

@@ -278,7 +278,7 @@ async def test_missed_revocations_are_found_after_a_transport_reconnect(
             await session.execute(
                 delete(Member).where(Member.server_id == server_id, Member.profile_id == bob.id)
             )
-        realtime_of(state).service.transport_restored()
+        realtime_of(state).service.transport_restored("transport_reconnected")
         frames = [await b.recv() for _ in range(3)]
         assert {(f["type"], f["roomId"]) for f in frames[:2]} == {
             ("resync", str(channel)),

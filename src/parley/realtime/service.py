@@ -146,11 +146,12 @@ class RealtimeService:
             log.warning("realtime_message_load_failed", room_id=str(room_id), error=repr(exc))
             return None
 
-    def transport_restored(self) -> None:
-        """Notifications may have been missed while not listening: messages
-        (clients refetch after `resync`) and revocations (checked again here)."""
-        count = self.hub.resync_all("transport_reconnected")
-        log.info("realtime_resync_sent", subscriptions=count)
+    def transport_restored(self, reason: str) -> None:
+        """Notifications may have been missed (`reason`: not listening for a
+        while, a peer instance lost, events dropped): messages (clients
+        refetch after `resync`) and revocations (checked again here)."""
+        count = self.hub.resync_all(reason)
+        log.info("realtime_resync_sent", subscriptions=count, reason=reason)
         task = asyncio.create_task(self.recheck_subscriptions(), name="realtime-recheck")
         self._background.add(task)
         task.add_done_callback(self._background.discard)

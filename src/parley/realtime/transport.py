@@ -10,9 +10,20 @@ The connection reconnects by itself with capped exponential backoff and
 jitter; a liveness query every few seconds notices a frozen server or a
 half-open socket. Notifications sent while this instance was not listening are
 lost to it, so after every reconnect `on_restored` is called and the service
-tells its subscribers to fill the gap over REST. While PostgreSQL is down the
-outbox keeps the newest events (bounded in number and age) and sends them when
-it returns.
+tells its subscribers to fill the gap over REST. The same happens when events
+may have been lost elsewhere:
+
+- a peer instance's LISTEN connection disappeared without saying goodbye (it
+  was killed, or lost its connection): events it had acknowledged but not yet
+  sent may be gone. The liveness query lists the peers' connections to notice
+  this; an instance that stops cleanly sends its outbox, then `LEAVING`.
+- a peer dropped events from its outbox (too many, or older than the outbox
+  allows): it sends a marker first, `LOST_EVENTS`.
+- this instance's inbound queue overflowed (one call after it drained, not one
+  per dropped notification).
+
+While PostgreSQL is down the outbox keeps the newest events (bounded in number
+and age) and sends them when it returns.
 
 The transport moves opaque text; it neither parses envelopes nor knows rooms.
 """
@@ -37,7 +48,18 @@ from parley.storage.deadline import within_deadline
 log = structlog.get_logger("parley.realtime.transport")
 
 OnEnvelope = Callable[[str], Awaitable[None]]
-OnRestored = Callable[[], None]
+OnRestored = Callable[[str], None]  # called with the reason subscribers get
+
+# Not envelopes (those are JSON objects): "events from me were dropped", and
+# "I am stopping cleanly; everything I acknowledged was sent before this".
+LOST_EVENTS = "!lost"
+LEAVING = "!leaving"
+_LEAVE_SECONDS = 0.5
+# The peers' LISTEN connections, for the liveness check.
+_PEERS_SQL = (
+    "SELECT coalesce(array_agg(pid), '{}') FROM pg_stat_activity "
+    "WHERE application_name = 'parley-realtime' AND pid <> pg_backend_pid()"
+)
 
 # PostgreSQL refuses NOTIFY payloads of 8000 bytes or more.
 MAX_PAYLOAD_BYTES = 7900
@@ -81,6 +103,11 @@ class PgNotifyTransport:
         self.connected = asyncio.Event()
         self.dropped = 0
         self.reconnects = 0
+        self._dropped_unannounced = False
+        self._overflowed = False
+        self._peers: set[int] | None = None
+        self._departed: set[int] = set()
+        self._drained = asyncio.Event()  # set whenever the outbox was sent empty
 
     # -- publishing -----------------------------------------------------------
     def publish(self, text: str) -> None:
@@ -92,6 +119,8 @@ class PgNotifyTransport:
 
     def _count_drop(self, why: str) -> None:
         self.dropped += 1
+        if why != "inbound_full":
+            self._dropped_unannounced = True
         if self.dropped == 1 or self.dropped % 1000 == 0:
             log.warning("realtime_events_dropped", why=why, total=self.dropped)
 
@@ -104,6 +133,9 @@ class PgNotifyTransport:
                 self._count_drop("too_old")
                 continue
             batch.append(entry)
+        if self._dropped_unannounced and batch:
+            self._dropped_unannounced = False
+            batch.insert(0, (time.monotonic(), LOST_EVENTS))
         return batch
 
     # -- lifecycle ------------------------------------------------------------
@@ -114,6 +146,11 @@ class PgNotifyTransport:
         self._supervisor.spawn("realtime-inbound", self._consume)
 
     async def stop(self) -> None:
+        if self.connected.is_set():  # say goodbye after the outbox, briefly
+            self._drained.clear()
+            self.publish(LEAVING)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._drained.wait(), _LEAVE_SECONDS)
         await self._supervisor.stop()
         await self._drop_connection()
 
@@ -136,8 +173,7 @@ class PgNotifyTransport:
             if failed:
                 self.reconnects += 1
                 log.info("realtime_listen_restored", reconnects=self.reconnects)
-                if self._on_restored is not None:
-                    self._on_restored()
+                self._restored("transport_reconnected")
             failed = False
             self.connected.set()
             try:
@@ -151,6 +187,7 @@ class PgNotifyTransport:
 
     async def _connect(self) -> None:
         self._lost.clear()
+        self._peers = None  # peers that reconnected meanwhile are not lost
         conn = await within_deadline(
             asyncpg.connect(
                 self._dsn,
@@ -175,29 +212,42 @@ class PgNotifyTransport:
 
     async def _serve(self) -> None:
         conn = self._conn
+        checked = time.monotonic()
         while True:
             if self._lost.is_set():
                 raise ConnectionError("LISTEN connection closed")
+            if time.monotonic() - checked >= self._config.listen_check_interval:
+                await self._check_peers(conn)  # also proves the connection alive
+                checked = time.monotonic()
             batch = self._take_batch()
             if batch:
-                try:
-                    await within_deadline(
-                        conn.execute(
-                            _NOTIFY_SQL, self._config.notify_channel, [text for _, text in batch]
-                        ),
-                        self._deadline,
-                    )
-                except BaseException:
-                    # Not known to be sent: send again after reconnecting (a
-                    # duplicate is possible, a loss is not).
-                    self._outbox.extendleft(reversed(batch))
-                    raise
+                await self._send(conn, batch)
                 continue
+            self._drained.set()
             self._wakeup.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), self._config.listen_check_interval)
-                continue
-            await within_deadline(conn.fetchval("SELECT 1"), self._deadline)
+
+    async def _send(self, conn: Any, batch: list[tuple[float, str]]) -> None:
+        try:
+            await within_deadline(
+                conn.execute(_NOTIFY_SQL, self._config.notify_channel, [t for _, t in batch]),
+                self._deadline,
+            )
+        except BaseException:
+            # Not known to be sent: send again after reconnecting (a duplicate
+            # is possible, a loss is not).
+            self._outbox.extendleft(reversed(batch))
+            raise
+
+    async def _check_peers(self, conn: Any) -> None:
+        peers = set(await within_deadline(conn.fetchval(_PEERS_SQL), self._deadline))
+        lost = (self._peers or set()) - peers - self._departed
+        if lost:
+            log.info("realtime_peer_lost", connections=sorted(lost))
+            self._restored("instance_lost")
+        self._peers = peers
+        self._departed &= peers
 
     async def _drop_connection(self) -> None:
         conn, self._conn = self._conn, None
@@ -209,17 +259,29 @@ class PgNotifyTransport:
             conn.terminate()
 
     # -- inbound --------------------------------------------------------------
-    def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
+    def _on_notify(self, _conn: object, pid: int, _channel: str, payload: str) -> None:
+        if payload == LEAVING:
+            self._departed.add(pid)
+            return
         try:
             self._inbound.put_nowait(payload)
         except asyncio.QueueFull:
             self._count_drop("inbound_full")
-            if self._on_restored is not None:
-                self._on_restored()
+            self._overflowed = True
+
+    def _restored(self, reason: str) -> None:
+        if self._on_restored is not None:
+            self._on_restored(reason)
 
     async def _consume(self) -> None:
         while True:
             text = await self._inbound.get()
+            if self._overflowed and self._inbound.empty():
+                self._overflowed = False
+                self._restored("events_dropped")
+            if text == LOST_EVENTS:
+                self._restored("events_dropped")
+                continue
             if self._on_envelope is None:
                 continue
             try:
