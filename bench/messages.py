@@ -1,7 +1,7 @@
 """DM send throughput and history-page latency through the service, beside the
 raw drivers doing the same writes and reads, on the same servers in one run.
 
-(a) Sends: `MessageService(state).post(...)` in-process (the app's state built
+(a) Sends: `MessageService.post(...)` in-process (the app's state built
 by `create_app` and its lifespan, background workers running), N sends by C
 concurrent workers; against it, per message, a pymongo `insert_one` of the
 same document into `direct_messages` and an asyncpg INSERT of the same row
@@ -47,6 +47,7 @@ from parley.cli.migrate import run_migrations
 from parley.ids import new_id
 from parley.messages.schemas import MessageCreate
 from parley.messages.service import MessageService
+from parley.security.throttle import ClientThrottle
 from parley.storage.mongo.direct_messages import to_document
 from parley.storage.records import MessageRecord, PageQuery, now_ms
 
@@ -184,7 +185,13 @@ async def main() -> None:
         )  # fmt: skip
         try:
             async with app.router.lifespan_context(app):
-                service = MessageService(app.state.parley)
+                state = app.state.parley
+                service = MessageService(
+                    state.replication,
+                    state.access,
+                    state.events,
+                    ClientThrottle(state.throttle, "127.0.0.1"),
+                )
                 await settle(pool, mongo)  # the DM's mirror documents are in MongoDB
                 context = {
                     "machine": machine(),
@@ -278,7 +285,7 @@ and FerretDB, removes them afterwards; rewrites this section).
 - Machine: {context["machine"]}
 - Servers: {context["servers"]}
 - In-process: the app state from `create_app` and its lifespan (breaker probes, confirmer and
-  replay worker running), `MessageService(state)` called directly, no HTTP
+  replay worker running), the `MessageService` called directly, no HTTP
 - Order: raw sends, then the page comparison on what they stored, then the service's sends
   (the service's sends can leave FerretDB unable to answer at all, see below, so they go last)
 - Sends: {SENDS_PER_ROUND:,} DMs of each kind by {WORKERS} concurrent workers into one
