@@ -93,14 +93,15 @@ async def insert_many(
 ) -> list[bool]:
     """Insert new DMs, their queue entries first; per record whether it was
     inserted (False: its author already used its nonce in the conversation)."""
-    # New messages have fresh ids, so their queue entries are plain inserts; one
-    # that exists already comes from an earlier attempt at this very write.
-    entries = [{"_id": key(r.id), **_entry_update(r)["$set"]} for r in records]
-    try:
-        await db[PG_REPLAY_QUEUE].insert_many(entries, ordered=False)
-    except BulkWriteError as exc:
-        _only_duplicate_keys(exc)
+    # Upserts, not inserts: the mark takes the server's clock ($currentDate).
+    # An entry that exists already comes from an earlier attempt at this write.
+    entries: list[Any] = [
+        UpdateOne({"_id": key(r.id)}, _entry_update(r), upsert=True) for r in records
+    ]
+    await bulk_write_chunked(db[PG_REPLAY_QUEUE], entries)
     nonce_used = {r.id for r in await _insert_missing(db, list(records))}
+    if nonce_used:  # those documents will never exist: no entry may wait for them
+        await db[PG_REPLAY_QUEUE].delete_many({"_id": {"$in": [key(i) for i in nonce_used]}})
     return [r.id not in nonce_used for r in records]
 
 
@@ -162,8 +163,10 @@ async def conversations_with_missed(db: AsyncDatabase[MongoDocument]) -> set[uui
 
 async def delete(db: AsyncDatabase[MongoDocument], message_id: uuid.UUID) -> None:
     """Remove a document this request inserted but must not keep (a nonce retry
-    that lost to an earlier send); never used for user-visible deletes."""
+    that lost to an earlier send), and its queue entry; never used for
+    user-visible deletes."""
     await db[DIRECT_MESSAGES].delete_one({"_id": key(message_id)})
+    await db[PG_REPLAY_QUEUE].delete_one({"_id": key(message_id)})
 
 
 async def confirm(
