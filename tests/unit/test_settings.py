@@ -31,6 +31,13 @@ def test_good_settings_parse(env: pytest.MonkeyPatch) -> None:
     assert settings.db_deadline < 1
 
 
+def test_mongo_write_concern_defaults_to_majority_journaled(env: pytest.MonkeyPatch) -> None:
+    settings = load_settings()
+    assert (settings.mongo_w, settings.mongo_journal) == ("majority", True)
+    env.setenv("PARLEY_MONGO_WRITE_CONCERN", "2")
+    assert load_settings().mongo_w == 2
+
+
 def test_mongo_database_defaults_to_parley(env: pytest.MonkeyPatch) -> None:
     env.setenv("MONGO_URL", "mongodb://mongo.example:27017")
     assert load_settings().mongo_database == "parley"
@@ -45,6 +52,9 @@ def test_mongo_database_defaults_to_parley(env: pytest.MonkeyPatch) -> None:
         ("PARLEY_JWT_SECRET", "short", "PARLEY_JWT_SECRET is invalid"),
         ("PARLEY_DB_DEADLINE", "-1", "PARLEY_DB_DEADLINE is invalid"),
         ("PARLEY_LOG_LEVEL", "loud", "PARLEY_LOG_LEVEL is invalid"),
+        ("PARLEY_MONGO_WRITE_CONCERN", "0", "PARLEY_MONGO_WRITE_CONCERN is invalid: must be"),
+        ("PARLEY_MONGO_WRITE_CONCERN", "most", "PARLEY_MONGO_WRITE_CONCERN is invalid"),
+        ("PARLEY_MONGO_JOURNAL", "maybe", "PARLEY_MONGO_JOURNAL is invalid"),
     ],
 )
 def test_bad_value_names_the_variable(

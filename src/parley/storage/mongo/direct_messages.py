@@ -28,7 +28,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from parley.storage.mongo.bulk import bulk_write_chunked
-from parley.storage.mongo.database import MongoDocument
+from parley.storage.mongo.database import MongoDocument, durable
 from parley.storage.mongo.schema import DIRECT_MESSAGES, PG_REPLAY_QUEUE, key, uuid_of
 from parley.storage.records import MessageRecord, PageQuery, now_ms
 
@@ -186,7 +186,9 @@ async def claim_pending(
     """Lease up to `limit` queue entries; returns the current DM documents they
     point at and the claimed entry ids. Each claim is a conditional UpdateOne,
     atomic per entry, so concurrent workers never share one. Entries younger
-    than `older_than` that are not known missed are left to their writer."""
+    than `older_than` that are not known missed are left to their writer.
+    The documents are read with read concern `majority`: a version MongoDB may
+    still roll back is never copied to PostgreSQL."""
     free = {"$or": [{"claimUntil": {"$exists": False}}, {"claimUntil": {"$lt": now}}]}
     due = {"$or": [{"missed": True}, {"markedAt": {"$lt": older_than}}]}
     candidates = db[PG_REPLAY_QUEUE].find({"$and": [free, due]}, {"_id": 1}).limit(limit)
@@ -203,7 +205,8 @@ async def claim_pending(
     await bulk_write_chunked(db[PG_REPLAY_QUEUE], claims)
     claimed = db[PG_REPLAY_QUEUE].find({"claimToken": token}, {"_id": 1})
     mine = [doc["_id"] async for doc in claimed.batch_size(limit + 1)]
-    found = db[DIRECT_MESSAGES].find({"_id": {"$in": mine}})
+    # Read concern majority: replay copies only what a failover cannot roll back.
+    found = durable(db[DIRECT_MESSAGES]).find({"_id": {"$in": mine}})
     records = [from_document(doc) async for doc in found.batch_size(len(mine) + 1)]
     return records, mine
 
@@ -279,7 +282,10 @@ async def _insert_missing(
 
 
 def _only_duplicate_keys(exc: BulkWriteError) -> list[dict[str, Any]]:
+    """The duplicate-key write errors of a bulk write that failed only by those;
+    anything else, a write concern error included, is re-raised (the store
+    failed: `errors.py` makes it `StorageUnavailable`)."""
     errors: list[dict[str, Any]] = exc.details.get("writeErrors", [])
-    if any(e.get("code") != DUPLICATE_KEY for e in errors):
+    if exc.details.get("writeConcernErrors") or any(e.get("code") != DUPLICATE_KEY for e in errors):
         raise exc
     return errors
