@@ -2,7 +2,9 @@
 
     send          both stores concurrently (sync_to_both_databases); 201 once one
                   has it durably; the other gets it from the replay queue
-    save_version  edits and deletes, same path, last writer wins by updatedAt
+    save_version  edits and deletes, same path, conditional on the version order
+                  (`storage.records.version_key`); a version that lost is
+                  reported as lost, never as accepted
     page / get    MongoDB, PostgreSQL when MongoDB is unavailable
                   (with_mongo_fallback); both merged while the conversation
                   has a MongoDB replay backlog, so nothing acknowledged is hidden

@@ -106,18 +106,34 @@ async def insert_many(
     return [r.id not in nonce_used for r in records]
 
 
+def _older_filter(record: MessageRecord) -> dict[str, Any]:
+    """Matches a stored version of `record`'s message that the version order
+    (`storage.records.version_key`) puts before `record`: the same order as
+    `newest`, stated as a filter (strings compare by UTF-8 bytes, as `newest`
+    compares code points; a missing `deleted` is false, a missing `fileUrl` none)."""
+    at, content, file_url = record.updated_at, record.content, record.file_url
+    deleted: Any = True if record.deleted else {"$ne": True}
+    branches: list[dict[str, Any]] = [{"updatedAt": {"$lt": at}}]
+    if record.deleted:
+        branches.append({"updatedAt": at, "deleted": {"$ne": True}})
+    branches.append({"updatedAt": at, "deleted": deleted, "content": {"$lt": content}})
+    if file_url is not None:
+        same = {"updatedAt": at, "deleted": deleted, "content": content}
+        branches.append({**same, "fileUrl": None})
+        branches.append({**same, "fileUrl": {"$lt": file_url}})
+    return {"_id": key(record.id), "$or": branches}
+
+
 async def upsert_newer(
     db: AsyncDatabase[MongoDocument], record: MessageRecord, *, pending: bool = True
 ) -> bool:
-    """Write this version unless the stored one is as new or newer (last writer
-    wins). Returns False when a newer version was already stored."""
+    """Write this version unless the stored one is the same or later in the
+    version order. Returns False when it is (this version lost)."""
     if pending:
         await _queue_for_postgres(db, record)
     try:
         await db[DIRECT_MESSAGES].replace_one(
-            {"_id": key(record.id), "updatedAt": {"$lt": record.updated_at}},
-            to_document(record),
-            upsert=True,
+            _older_filter(record), to_document(record), upsert=True
         )
     except DuplicateKeyError:
         return False
@@ -227,7 +243,8 @@ async def release_claimed(
 async def upsert_many_newer(
     db: AsyncDatabase[MongoDocument], records: Sequence[MessageRecord]
 ) -> list[MessageRecord]:
-    """Replay from PostgreSQL: write each version unless a newer one is stored.
+    """Replay from PostgreSQL: write each version unless the stored one is the
+    same or later in the version order.
     Documents MongoDB lacks entirely go in one bulk insert (the common case
     after an outage); the rest are conditional replaces.
 
@@ -237,20 +254,13 @@ async def upsert_many_newer(
         return []
     ids = [key(record.id) for record in records]
     stored = {
-        uuid_of(doc["_id"]): doc["updatedAt"]
-        async for doc in db[DIRECT_MESSAGES]
-        .find({"_id": {"$in": ids}}, {"updatedAt": 1})
-        .batch_size(len(ids) + 1)
+        uuid_of(doc["_id"]): from_document(doc)
+        async for doc in db[DIRECT_MESSAGES].find({"_id": {"$in": ids}}).batch_size(len(ids) + 1)
     }
     missing = [r for r in records if r.id not in stored]
-    older = [r for r in records if r.id in stored and stored[r.id] < r.updated_at]
+    older = [r for r in records if r.id in stored and r.newer_than(stored[r.id])]
     collided = await _insert_missing(db, missing)
-    replaces: list[Any] = [
-        ReplaceOne(
-            {"_id": key(r.id), "updatedAt": {"$lt": r.updated_at}}, to_document(r), upsert=True
-        )
-        for r in older
-    ]
+    replaces: list[Any] = [ReplaceOne(_older_filter(r), to_document(r), upsert=True) for r in older]
     try:
         await bulk_write_chunked(db[DIRECT_MESSAGES], replaces)
     except BulkWriteError as exc:
