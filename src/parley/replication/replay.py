@@ -33,6 +33,7 @@ from parley.resilience import Metrics, StoreGuard
 from parley.storage.errors import StorageConflict, StorageError
 from parley.storage.mongo import direct_messages as mongo_dm
 from parley.storage.mongo import mirror
+from parley.storage.mongo.schema import key
 from parley.storage.postgres import direct_messages as pg_dm
 from parley.storage.postgres import mirror as pg_mirror
 from parley.storage.postgres import replay_queue
@@ -42,12 +43,20 @@ log = structlog.get_logger("parley.replay")
 
 # Insurance markers younger than this belong to a request still settling them.
 GRACE_SECONDS = 5.0
-# How long a claimed batch is this worker's before another may take it.
-LEASE_SECONDS = 5.0
 # Replay moves batches, not single rows: its calls get longer deadlines than a
 # request's (and, being background work, a slow one does not trip a breaker).
 CLAIM_DEADLINE = 5.0
 WRITE_DEADLINE = 10.0
+# Time for what follows the write under the same claim: confirming or
+# releasing the batch, resolving the odd nonce collision.
+SETTLE_MARGIN = 5.0
+# How long a claimed batch is this worker's before another may take it. It
+# outlasts everything done under one claim (claim, write, settle), so a slow
+# but live worker never sees its batch taken and delivered a second time; a
+# worker that fails releases its batch at once, so only a crashed worker's
+# batch waits the whole lease. (Were the rare one-by-one fallback to outlast
+# it, double delivery would still be harmless: every write is conditional.)
+LEASE_SECONDS = CLAIM_DEADLINE + WRITE_DEADLINE + SETTLE_MARGIN
 
 
 @dataclass
@@ -184,6 +193,7 @@ class ReplayWorker:
         )
         if not entry_ids:
             return 0
+        postponed: set[str] = set()
         try:
             await self.postgres.run(
                 "REPLAY_WRITE_POSTGRES",
@@ -191,20 +201,48 @@ class ReplayWorker:
                 deadline=WRITE_DEADLINE,
             )
         except StorageConflict:
-            await self._write_one_by_one(records)
+            postponed = await self._write_one_by_one(records)
+        except StorageError:
+            await self.mongo.run("REPLAY_RELEASE_MONGO", lambda db: mongo_dm.unclaim(db, token))
+            raise
+        delivered = [entry for entry in entry_ids if entry not in postponed]
         await self.mongo.run(
-            "REPLAY_RELEASE_MONGO", lambda db: mongo_dm.release_claimed(db, token, entry_ids)
+            "REPLAY_RELEASE_MONGO", lambda db: mongo_dm.release_claimed(db, token, delivered)
         )
-        self.metrics.count("replayed", "postgresql", "REPLAY_WRITE_POSTGRES", len(records))
-        log.info("replayed_to_postgresql", messages=len(records))
+        written = len(records) - len(postponed)
+        self.metrics.count("replayed", "postgresql", "REPLAY_WRITE_POSTGRES", written)
+        log.info("replayed_to_postgresql", messages=written, postponed=len(postponed))
         return len(records)
 
-    async def _write_one_by_one(self, records: list[MessageRecord]) -> None:
-        """A batch hit a nonce collision: write the rest, resolve the collisions."""
+    async def _write_one_by_one(self, records: list[MessageRecord]) -> set[str]:
+        """A batch hit a conflict: write each record alone, so one bad record
+        cannot hold back the others. A nonce collision (unique) is resolved; a
+        record PostgreSQL refuses otherwise (a foreign key to a conversation it
+        does not have) is postponed: its entry stays queued under our claim and
+        is retried once the lease expires. Returns the postponed entry ids."""
+        postponed: set[str] = set()
         for record in records:
             try:
-                await self.postgres.run(
-                    "REPLAY_WRITE_POSTGRES_ONE", partial(pg_dm.upsert_many_newer, records=[record])
+                await self._write_one(record)
+            except StorageConflict as conflict:
+                postponed.add(key(record.id))
+                self.metrics.count("postponed", "postgresql", "REPLAY_WRITE_POSTGRES_ONE")
+                log.warning(
+                    "replay_postponed",
+                    id=str(record.id),
+                    conversation=str(record.room_id),
+                    kind=conflict.kind,
+                    constraint=conflict.constraint,
+                    error=str(conflict),
                 )
-            except StorageConflict:
-                await resolve_nonce_duplicate(record, self.mongo, self.postgres)
+        return postponed
+
+    async def _write_one(self, record: MessageRecord) -> None:
+        try:
+            await self.postgres.run(
+                "REPLAY_WRITE_POSTGRES_ONE", partial(pg_dm.upsert_many_newer, records=[record])
+            )
+        except StorageConflict as conflict:
+            if conflict.kind != "unique":
+                raise
+            await resolve_nonce_duplicate(record, self.mongo, self.postgres)

@@ -240,6 +240,12 @@ async def release_claimed(
         await bulk_write_chunked(db[PG_REPLAY_QUEUE], requests)
 
 
+async def unclaim(db: AsyncDatabase[MongoDocument], token: str) -> None:
+    """Delivery failed: give up our claim, so the entries are due again now
+    instead of after the lease."""
+    await db[PG_REPLAY_QUEUE].update_many({"claimToken": token}, UNCLAIM)
+
+
 async def upsert_many_newer(
     db: AsyncDatabase[MongoDocument], records: Sequence[MessageRecord]
 ) -> list[MessageRecord]:
