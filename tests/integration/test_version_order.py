@@ -16,6 +16,7 @@ import pytest
 
 from parley.state import AppState
 from parley.storage.mongo import direct_messages as mongo_dm
+from parley.storage.mongo.schema import PG_REPLAY_QUEUE, key
 from parley.storage.postgres import direct_messages as pg_dm
 from parley.storage.records import MessageRecord, newest
 from tests.dm_support import mongo_messages, postgres_messages
@@ -108,3 +109,21 @@ async def test_a_delete_wins_over_an_edit_at_equal_time(
         await postgres_messages(state, base.room_id),
     ):
         assert stored[base.id].deleted
+
+
+async def test_confirming_one_version_keeps_the_marker_of_another_at_equal_time(
+    client: httpx.AsyncClient, state: AppState
+) -> None:
+    """Both stores took `first`; `second` (same millisecond, wins) then reached
+    MongoDB, whose marker now says PostgreSQL may lack it. Confirming `first`
+    must not clear that marker: it is the only record that PostgreSQL has to
+    receive `second` if this process dies before writing it there."""
+    base = await one_message(client, state)
+    first, second = two_edits(base)
+    await state.mongo.run("T", partial(mongo_dm.upsert_newer, record=first))
+    await state.mongo.run("T", partial(mongo_dm.upsert_newer, record=second))
+    await state.mongo.run("T", partial(mongo_dm.confirm, versions=[first]))
+    entry = await state.mongo.db[PG_REPLAY_QUEUE].find_one({"_id": key(base.id)})
+    assert entry is not None, "the marker of the winning version was cleared"
+    await state.mongo.run("T", partial(mongo_dm.confirm, versions=[second]))
+    assert await state.mongo.db[PG_REPLAY_QUEUE].find_one({"_id": key(base.id)}) is None

@@ -196,7 +196,7 @@ class DirectMessages:
             # one refused it as superseded, its marker stays, so replay copies
             # its later version to the store that took ours.
             if write.mongo_ok and write.mongo is not False and write.postgres is not None:
-                self.confirmer.confirmed(write.postgres, record.id, record.updated_at)
+                self.confirmer.confirmed(write.postgres, record)
 
         write = await sync_to_both_databases(
             mongo_write,

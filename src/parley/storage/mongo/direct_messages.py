@@ -9,7 +9,12 @@ deletes on that small collection once PostgreSQL confirms, so the hot path
 never updates the (large) DM collection after writing it.
 
     pg_replay_queue  {_id: "<message id>", conversationId, version (updatedAt),
-                      markedAt, missed?, claimToken?, claimUntil?}
+                      digest (of the whole version), markedAt, missed?,
+                      claimToken?, claimUntil?}
+
+An entry names the exact version it marks (`version` and `digest`, the
+anti-entropy row digest): two versions can share an `updatedAt`, and
+confirming one must not clear the marker of the other.
 
 Every function takes the database handle and is run through
 `MongoDatabase.run(<operation name>, ...)`, which adds the deadline and error
@@ -27,6 +32,7 @@ from pymongo import ASCENDING, DESCENDING, DeleteOne, ReplaceOne, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from parley.storage.fingerprint import row_digest
 from parley.storage.mongo.bulk import bulk_write_chunked
 from parley.storage.mongo.database import MongoDocument, durable
 from parley.storage.mongo.schema import DIRECT_MESSAGES, PG_REPLAY_QUEUE, key, uuid_of
@@ -73,11 +79,18 @@ def _entry_update(record: MessageRecord, *, missed: bool = False) -> dict[str, A
     fields: dict[str, Any] = {
         "conversationId": key(record.room_id),
         "version": record.updated_at,
+        "digest": _digest(record),
         "markedAt": now_ms(),
     }
     if missed:
         fields["missed"] = True
     return {"$set": fields, **UNCLAIM}
+
+
+def _digest(record: MessageRecord) -> str:
+    return row_digest(
+        str(record.id), record.updated_at, record.deleted, record.content, record.file_url
+    )
 
 
 async def _queue_for_postgres(
@@ -177,16 +190,15 @@ async def delete(db: AsyncDatabase[MongoDocument], message_id: uuid.UUID) -> Non
     await db[DIRECT_MESSAGES].delete_one({"_id": key(message_id)})
 
 
-async def confirm(
-    db: AsyncDatabase[MongoDocument], versions: Sequence[tuple[uuid.UUID, datetime]]
-) -> None:
+async def confirm(db: AsyncDatabase[MongoDocument], versions: Sequence[MessageRecord]) -> None:
     """PostgreSQL durably has these versions: drop their queue entries, unless
-    the message changed since (then its newer version stays queued)."""
+    the message changed since (then the entry marks another version, which
+    stays queued, even one with the same `updatedAt`)."""
     if not versions:
         return
     requests: list[Any] = [
-        DeleteOne({"_id": key(message_id), "version": updated_at})
-        for message_id, updated_at in versions
+        DeleteOne({"_id": key(r.id), "version": r.updated_at, "digest": _digest(r)})
+        for r in versions
     ]
     await bulk_write_chunked(db[PG_REPLAY_QUEUE], requests)
 
