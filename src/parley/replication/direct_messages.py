@@ -162,6 +162,8 @@ class DirectMessages:
         mongo_lost = write.mongo_ok and write.mongo is False
         postgres_lost = write.postgres_ok and write.postgres is None
         if not (mongo_lost or postgres_lost):
+            if not write.stores:  # refused on a constraint (both unavailable raised)
+                raise _conflict_of(write)
             return Saved(record, True, write.stores)
         where = {"room_id": record.room_id, "message_id": record.id}
         current = await self._merged(
@@ -380,6 +382,11 @@ async def _one_from_postgres(
 ) -> list[MessageRecord]:
     found = await pg_messages.get(session, pg_messages.DIRECT_MESSAGES, room_id, message_id)
     return [found] if found else []
+
+
+def _conflict_of(write: DualWrite[Any, int | None]) -> StorageConflict:
+    errors = (write.mongo_error, write.postgres_error)
+    return next(e for e in errors if isinstance(e, StorageConflict))
 
 
 def _is_later(found: MessageRecord | None, attempt: MessageRecord) -> bool:
