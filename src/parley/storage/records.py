@@ -15,7 +15,7 @@ Code-point order is UTF-8 byte order, which is how MongoDB compares strings
 (no collation) and how PostgreSQL compares them `COLLATE "C"`. Each store's
 conditional write states this same order in its own language and is tested
 against this function: `_older_filter` in `storage/mongo/direct_messages.py`,
-`_older` in `storage/postgres/direct_messages.py`. Replay, merged reads and
+`_version_key` in `storage/postgres/direct_messages.py`. Replay, merged reads and
 anti-entropy use `newest` below.
 """
 
