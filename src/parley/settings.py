@@ -87,6 +87,14 @@ class Settings(BaseSettings):
     replay_batch_size: int = Field(default=500, validation_alias="PARLEY_REPLAY_BATCH", ge=1)
     pg_pool_size: int = Field(default=10, validation_alias="PARLEY_PG_POOL_SIZE", ge=1)
     mongo_pool_size: int = Field(default=20, validation_alias="PARLEY_MONGO_POOL_SIZE", ge=1)
+    # MongoDB's write concern (docs/OPERATIONS.md, "MongoDB write concern"):
+    # "majority" or a number of members (at least 1: an unacknowledged write
+    # could not be told from a failed one), journaled unless turned off. A write
+    # MongoDB cannot acknowledge this way is a failure of MongoDB, replayed later.
+    mongo_write_concern: str = Field(
+        default="majority", validation_alias="PARLEY_MONGO_WRITE_CONCERN"
+    )
+    mongo_journal: bool = Field(default=True, validation_alias="PARLEY_MONGO_JOURNAL")
     # Realtime (WebSocket) delivery; see docs/REALTIME.md.
     ws_auth_timeout: float = Field(default=5.0, validation_alias="PARLEY_WS_AUTH_TIMEOUT", gt=0)
     ws_send_queue_size: int = Field(default=512, validation_alias="PARLEY_WS_SEND_QUEUE", ge=1)
@@ -226,6 +234,15 @@ class Settings(BaseSettings):
             raise ValueError("has no host")
         return secret
 
+    @field_validator("mongo_write_concern")
+    @classmethod
+    def _check_write_concern(cls, value: str) -> str:
+        if value == "majority":
+            return value
+        if not value.isdigit() or int(value) < 1:
+            raise ValueError("must be majority or a number of members, at least 1")
+        return str(int(value))
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
@@ -284,6 +301,12 @@ class Settings(BaseSettings):
     def mongo_database(self) -> str:
         """The database named in `MONGO_URL`'s path, `parley` when it names none."""
         return urlsplit(self.mongo_url.get_secret_value()).path.strip("/") or "parley"
+
+    @property
+    def mongo_w(self) -> str | int:
+        """The write concern's `w` as the driver takes it."""
+        w = self.mongo_write_concern
+        return w if w == "majority" else int(w)
 
     def jwt_verification_keys(self) -> list[str]:
         """The signing key first, then the previous keys still accepted."""

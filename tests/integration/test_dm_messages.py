@@ -173,6 +173,8 @@ async def test_a_file_dm_is_stored_alike_in_both_stores(
     replies = await asyncio.gather(*(client.post(url, json=s, headers=ada.headers) for s in sends))
     assert [r.status_code for r in replies] == [201, 201, 201]
     assert [r.json()["fileUrl"] for r in replies] == [s.get("fileUrl") for s in sends]
-    mongo, postgres = await mongo_messages(state, room), await postgres_messages(state, room)
-    assert mongo == postgres and len(mongo) == 3
+    # A send answers once one store has it (plus the write grace): wait for both.
+    await eventually(lambda: stores_agree(state, room))
+    mongo = await mongo_messages(state, room)
+    assert len(mongo) == 3
     assert {m.file_url for m in mongo.values()} == {s.get("fileUrl") for s in sends}

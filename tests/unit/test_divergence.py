@@ -15,7 +15,7 @@ from parley.replication.divergence import (
     winner,
 )
 from parley.storage.fingerprint import ChunkSum, epoch_ms, row_digest
-from parley.storage.records import MessageRecord
+from parley.storage.records import MessageRecord, newest, version_key
 
 AT = datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
 ROOM = uuid.uuid4()
@@ -42,14 +42,37 @@ def test_microseconds_mongodb_cannot_hold_are_not_a_version() -> None:
     assert classify(ROOM, replace(m, updated_at=AT + timedelta(microseconds=300)), m) is None
 
 
-def test_winner_is_newest_then_deleted_then_greater_hash_whichever_side() -> None:
+def test_winner_is_the_version_order_whichever_side() -> None:
     m = message()
     newer = replace(m, updated_at=AT + timedelta(milliseconds=1))
     assert winner(m, newer) is newer and winner(newer, m) is newer
     deleted = replace(m, deleted=True, content="gone")
     assert winner(m, deleted) is deleted and winner(deleted, m) is deleted
     other = replace(m, content="other")
-    assert winner(m, other).content == winner(other, m).content
+    assert winner(m, other) is other and winner(other, m) is other
+    with_file = replace(m, file_url="https://f.example/a")
+    assert winner(m, with_file) is with_file and winner(with_file, m) is with_file
+
+
+def test_version_order_is_total_and_a_delete_wins_at_equal_time() -> None:
+    m = message(content="b", file_url="https://f.example/b")
+    versions = [
+        m,
+        replace(m, content="a"),
+        replace(m, content="é"),  # code point order: after every ASCII letter
+        replace(m, file_url=None),
+        replace(m, file_url="https://f.example/c"),
+        replace(m, deleted=True, content="", file_url=None),
+        replace(m, updated_at=AT - timedelta(milliseconds=1), deleted=True),
+    ]
+    keys = [version_key(v) for v in versions]
+    assert len(set(keys)) == len(keys)
+    for a in versions:
+        for b in versions:
+            assert newest(a, b) is newest(b, a) or a == b
+    tombstone = versions[5]
+    assert all(newest(tombstone, v) is tombstone for v in versions[:5])
+    assert newest(tombstone, versions[6]) is tombstone
 
 
 def test_fingerprint_ignores_order_but_not_content() -> None:

@@ -31,6 +31,13 @@ def test_good_settings_parse(env: pytest.MonkeyPatch) -> None:
     assert settings.db_deadline < 1
 
 
+def test_mongo_write_concern_defaults_to_majority_journaled(env: pytest.MonkeyPatch) -> None:
+    settings = load_settings()
+    assert (settings.mongo_w, settings.mongo_journal) == ("majority", True)
+    env.setenv("PARLEY_MONGO_WRITE_CONCERN", "2")
+    assert load_settings().mongo_w == 2
+
+
 def test_mongo_database_defaults_to_parley(env: pytest.MonkeyPatch) -> None:
     env.setenv("MONGO_URL", "mongodb://mongo.example:27017")
     assert load_settings().mongo_database == "parley"
@@ -52,6 +59,9 @@ def test_mongo_database_defaults_to_parley(env: pytest.MonkeyPatch) -> None:
         ),
         ("PARLEY_EDIT_LIMIT_IP", "0/minute", "PARLEY_EDIT_LIMIT_IP is invalid: .* allows nothing"),
         ("PARLEY_RATE_LIMIT_DEADLINE", "0", "PARLEY_RATE_LIMIT_DEADLINE is invalid"),
+        ("PARLEY_MONGO_WRITE_CONCERN", "0", "PARLEY_MONGO_WRITE_CONCERN is invalid: must be"),
+        ("PARLEY_MONGO_WRITE_CONCERN", "most", "PARLEY_MONGO_WRITE_CONCERN is invalid"),
+        ("PARLEY_MONGO_JOURNAL", "maybe", "PARLEY_MONGO_JOURNAL is invalid"),
     ],
 )
 def test_bad_value_names_the_variable(

@@ -1,7 +1,9 @@
 """The DM path: messages on two stores through `parley.replication`.
 
 The caller's access was checked by `MessageService`. Events are published once
-the write is acknowledged by at least one store.
+the write is acknowledged by at least one store, and only for a version that
+won: an edit or delete superseded by a later version answers 409 and
+publishes nothing (`_save`).
 """
 
 from __future__ import annotations
@@ -10,10 +12,12 @@ import asyncio
 import uuid
 from typing import Any
 
+from parley.errors import Conflict
 from parley.messages import rules
 from parley.messages.render import Reply, created_or_found, message_json, page_body
 from parley.messages.schemas import MessageCreate
 from parley.realtime.events import MessageEventType, RoomEvents
+from parley.replication.direct_messages import Saved
 from parley.replication.runtime import Replication
 from parley.rooms.room import RoomAccess
 from parley.storage.deadline import detach
@@ -74,7 +78,22 @@ class DirectMessagePath:
         return rules.existing((await self.dms.get(room_id, message_id)).value)
 
     async def _save(self, version: MessageRecord, event: MessageEventType) -> Reply:
-        stores = await self.dms.save_version(version)
-        [payload] = await render(self.replication, [version])
-        await self.events.message_event(event, version.room_id, payload)
-        return Reply(payload, 200, ",".join(stores))
+        saved = await self.dms.save_version(version)
+        [payload] = await render(self.replication, [_answer(version, saved)])
+        if saved.won:
+            await self.events.message_event(event, version.room_id, payload)
+        return Reply(payload, 200, ",".join(saved.stores))
+
+
+def _answer(version: MessageRecord, saved: Saved) -> MessageRecord:
+    """What an edit or delete answers: the version, when it won (and only then
+    is it announced); the stored version when it is the same as ours (an
+    identical concurrent request stored it) or when ours was a delete that lost
+    to another delete (the message is deleted, as asked). A version that lost to
+    a later one is not acknowledged: 409, and the client loads the message again."""
+    if saved.won:
+        return version
+    stored = saved.record
+    if stored is not None and (not saved.lost or (version.deleted and stored.deleted)):
+        return stored
+    raise Conflict("This message changed after you loaded it; load it again and retry.")

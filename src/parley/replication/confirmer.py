@@ -10,8 +10,6 @@ period and makes sure both stores agree, which is harmless when they already do.
 from __future__ import annotations
 
 import asyncio
-import uuid
-from datetime import datetime
 from functools import partial
 from typing import Any
 
@@ -21,6 +19,7 @@ from parley.resilience import StoreGuard
 from parley.storage.errors import StorageError
 from parley.storage.mongo import direct_messages as mongo_dm
 from parley.storage.postgres import replay_queue
+from parley.storage.records import MessageRecord
 
 log = structlog.get_logger("parley.confirmer")
 MAX_BUFFER = 50_000
@@ -37,13 +36,14 @@ class Confirmer:
         self.postgres = postgres
         self.interval = interval
         self._queue_rows: list[int] = []
-        self._versions: list[tuple[uuid.UUID, datetime]] = []
+        self._versions: list[MessageRecord] = []
         self._wake = asyncio.Event()
 
-    def confirmed(self, queue_row_id: int, message_id: uuid.UUID, updated_at: datetime) -> None:
+    def confirmed(self, queue_row_id: int, version: MessageRecord) -> None:
+        """Both stores wrote `version`; its PostgreSQL queue row is `queue_row_id`."""
         if len(self._queue_rows) < MAX_BUFFER:
             self._queue_rows.append(queue_row_id)
-            self._versions.append((message_id, updated_at))
+            self._versions.append(version)
         self._wake.set()
 
     async def flush(self) -> None:

@@ -2,7 +2,9 @@
 
     send          both stores concurrently (sync_to_both_databases); 201 once one
                   has it durably; the other gets it from the replay queue
-    save_version  edits and deletes, same path, last writer wins by updatedAt
+    save_version  edits and deletes, same path, conditional on the version order
+                  (`storage.records.version_key`); a version that lost is
+                  reported as lost, never as accepted
     page / get    MongoDB, PostgreSQL when MongoDB is unavailable
                   (with_mongo_fallback); both merged while the conversation
                   has a MongoDB replay backlog, so nothing acknowledged is hidden
@@ -47,9 +49,22 @@ from parley.storage.mongo import direct_messages as mongo_dm
 from parley.storage.postgres import direct_messages as pg_dm
 from parley.storage.postgres import messages as pg_messages
 from parley.storage.postgres import replay_queue
-from parley.storage.records import MessageRecord, PageQuery, newest
+from parley.storage.records import MessageRecord, PageQuery, newest, version_key
 
 BOTH = f"{MONGODB},{POSTGRESQL}"
+
+
+@dataclass(frozen=True)
+class Saved:
+    """What an edit or delete left stored. `won`: this request's write made
+    its version the stored one (announce it). Otherwise `record` is the
+    version stored now (None when it could not be read) and `lost` says it is
+    a different one from ours: ours was superseded and neither store keeps it."""
+
+    record: MessageRecord | None
+    won: bool
+    stores: list[str]
+    lost: bool = False
 
 
 @dataclass(frozen=True)
@@ -127,16 +142,41 @@ class DirectMessages:
         )
         return [queue_rows.get(record.id) for record in records]
 
-    async def save_version(self, record: MessageRecord) -> list[str]:
-        """Store an edit or delete in both stores; returns the accepting stores."""
+    async def save_version(self, record: MessageRecord) -> Saved:
+        """Store an edit or delete in both stores, and say whether it won.
+
+        Each store writes it only if what it holds is earlier in the version
+        order. The answer waits for both stores' verdicts (bounded by their
+        deadlines and breakers), because one store refusing it as already
+        superseded means it lost everywhere: that store's later version is
+        queued for the other by its own marker. A lost version is then
+        compared with what is stored now (both stores, merged): the same
+        version, stored by an identical concurrent request, is not a loss."""
         write = await self._write_both(
             "ROOM_MESSAGES_PATCH_DM",
             partial(mongo_dm.upsert_newer, record=record),
             partial(pg_dm.upsert_newer, record=record),
             record,
-            grace=self.write_grace,
+            grace=None,
         )
-        return write.stores
+        mongo_lost = write.mongo_ok and write.mongo is False
+        postgres_lost = write.postgres_ok and write.postgres is None
+        if not (mongo_lost or postgres_lost):
+            if not write.stores:  # refused on a constraint (both unavailable raised)
+                raise _conflict_of(write)
+            return Saved(record, True, write.stores)
+        where = {"room_id": record.room_id, "message_id": record.id}
+        current = await self._merged(
+            partial(_one_from_mongo, **where),
+            partial(_one_from_postgres, **where),
+            "ROOM_MESSAGE_GET_DM",
+            set(),
+        )
+        if current is None or not current.value:
+            return Saved(None, False, [], lost=True)
+        stored, holders = current.value[0], current.source.split(",")
+        lost = version_key(stored) != version_key(record)
+        return Saved(stored, False, holders, lost=lost)
 
     async def _write_both(
         self,
@@ -154,8 +194,11 @@ class DirectMessages:
         async def settled(write: DualWrite[Any, int | None]) -> None:
             if held is not None:
                 self.backlog.release(record.room_id, held)
-            if write.mongo_ok and write.postgres is not None:
-                self.confirmer.confirmed(write.postgres, record.id, record.updated_at)
+            # Markers are cleared only when both stores wrote this version: if
+            # one refused it as superseded, its marker stays, so replay copies
+            # its later version to the store that took ours.
+            if write.mongo_ok and write.mongo is not False and write.postgres is not None:
+                self.confirmer.confirmed(write.postgres, record)
 
         write = await sync_to_both_databases(
             mongo_write,
@@ -188,7 +231,8 @@ class DirectMessages:
             )
 
     async def _queue_for_postgres(self, write: DualWrite[Any, Any], record: MessageRecord) -> None:
-        del write
+        if not write.mongo_ok:  # MongoDB refused it too (a used nonce): nothing to replay
+            return
         self.backlog.add(record.room_id, POSTGRESQL)
         await self.mongo.run("DM_QUEUE_FOR_POSTGRES", partial(mongo_dm.mark_missed, record=record))
 
@@ -280,13 +324,8 @@ class DirectMessages:
         )
 
     async def get(self, room_id: uuid.UUID, message_id: uuid.UUID) -> Sourced[MessageRecord | None]:
-        async def from_mongo(db: Any) -> list[MessageRecord]:
-            found = await mongo_dm.get(db, message_id)
-            return [found] if found and found.room_id == room_id else []
-
-        async def from_postgres(session: Any) -> list[MessageRecord]:
-            found = await pg_messages.get(session, pg_messages.DIRECT_MESSAGES, room_id, message_id)
-            return [found] if found else []
+        from_mongo = partial(_one_from_mongo, room_id=room_id, message_id=message_id)
+        from_postgres = partial(_one_from_postgres, room_id=room_id, message_id=message_id)
 
         if behind := self.backlog.behind(room_id):
             merged = await self._merged(from_mongo, from_postgres, "ROOM_MESSAGE_GET_DM", behind)
@@ -350,6 +389,25 @@ def _is_ours(found: MessageRecord | None, attempt: MessageRecord) -> bool:
     not wait for the writer when clocks disagree or the writer is slow): not a
     retry, and nothing to undo."""
     return found is not None and found.id == attempt.id
+
+
+async def _one_from_mongo(
+    db: Any, room_id: uuid.UUID, message_id: uuid.UUID
+) -> list[MessageRecord]:
+    found = await mongo_dm.get(db, message_id)
+    return [found] if found and found.room_id == room_id else []
+
+
+async def _one_from_postgres(
+    session: Any, room_id: uuid.UUID, message_id: uuid.UUID
+) -> list[MessageRecord]:
+    found = await pg_messages.get(session, pg_messages.DIRECT_MESSAGES, room_id, message_id)
+    return [found] if found else []
+
+
+def _conflict_of(write: DualWrite[Any, int | None]) -> StorageConflict:
+    errors = (write.mongo_error, write.postgres_error)
+    return next(e for e in errors if isinstance(e, StorageConflict))
 
 
 def _is_later(found: MessageRecord | None, attempt: MessageRecord) -> bool:

@@ -1,17 +1,16 @@
 """What anti-entropy finds: the kinds of divergence between the stores, the
 rule that says which version wins, and the report `parley verify` prints.
 
-The version order is replay's: the newer `updatedAt` wins
-(`storage.records.newest`). Two different versions with the same `updatedAt`
-cannot be ordered by it, so a deterministic tie-break decides, the same on
-every instance and every run: a deleted version wins (a delete is never
-undone), then the version whose content hash is greater. Such pairs are
-reported as "conflicting equal versions" so an operator can see them.
+The version order is the one both stores' conditional writes and replay
+apply (`storage.records.version_key`, `newest`): the later `updatedAt` wins;
+at equal time a deleted version wins (a delete is never undone), then the
+greater content, then the greater file URL. Two different versions with the
+same `updatedAt` are still reported apart, as "conflicting equal versions",
+so an operator can see them; repair settles them like any other difference.
 """
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
@@ -67,11 +66,6 @@ class Divergence:
         return out
 
 
-def _content_hash(record: MessageRecord) -> str:
-    text = f"{record.content}\x00{record.file_url or ''}"
-    return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
-
-
 def same_time(a: MessageRecord, b: MessageRecord) -> bool:
     """Equal `updatedAt` to the millisecond, all BSON keeps (a PostgreSQL row
     written outside the app may carry microseconds MongoDB cannot hold)."""
@@ -89,12 +83,8 @@ def same_version(a: MessageRecord, b: MessageRecord) -> bool:
 
 
 def winner(postgres: MessageRecord, mongo: MessageRecord) -> MessageRecord:
-    """The version both stores must end with: newer `updatedAt`, then the tie-break."""
-    if not same_time(postgres, mongo):
-        return newest(postgres, mongo)
-    if postgres.deleted != mongo.deleted:
-        return postgres if postgres.deleted else mongo
-    return postgres if _content_hash(postgres) >= _content_hash(mongo) else mongo
+    """The version both stores must end with: the later in the version order."""
+    return newest(postgres, mongo)
 
 
 def classify(

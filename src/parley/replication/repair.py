@@ -4,13 +4,14 @@ by the replay version order, without ever deleting a message.
 Whatever can go through the replay queues does: a message one store lacks or
 holds in an older version is queued for it (`mongo_replay_queue` /
 `pg_replay_queue`, marked missed), and the replay worker delivers the version
-current *at delivery* with its last-writer-wins upserts. So repair is as safe
+current *at delivery* with its conditional upserts (the version order). So repair is as safe
 beside live traffic and other instances as replay itself, and repeating it is
 harmless. Mirror differences are queued the same way.
 
-The one thing replay cannot do is order two different versions with the same
-`updatedAt`. Those are written here, as a compare-and-set against exactly the
-losing version that was observed: a change made since is never overwritten.
+Two different versions with the same `updatedAt` go the same way: the
+version order (`storage.records.version_key`) breaks the tie identically in
+both stores' conditional writes, so the winner queued for the other store
+replaces the loser there, and a change made since is never overwritten.
 """
 
 from __future__ import annotations
@@ -21,24 +22,15 @@ from typing import Any
 
 import structlog
 
-from parley.replication.divergence import (
-    CONFLICTING_EQUAL_VERSIONS,
-    MIRROR_DIFFERENCE,
-    Divergence,
-    winner,
-)
+from parley.replication.divergence import MIRROR_DIFFERENCE, Divergence, winner
 from parley.resilience import StoreGuard
-from parley.storage.mongo import antientropy as mongo_ae
 from parley.storage.mongo import direct_messages as mongo_dm
-from parley.storage.postgres import antientropy as pg_ae
 from parley.storage.postgres import replay_queue
 from parley.storage.records import MessageRecord
 
 log = structlog.get_logger("parley.antientropy")
 
 QUEUED = "queued"
-REPLACED = "replaced"
-UNCHANGED = "unchanged"  # the store changed since it was observed: nothing to do
 
 
 class Repairer:
@@ -64,8 +56,6 @@ class Repairer:
         postgres, mongo = divergence.postgres, divergence.mongo
         if postgres is None or mongo is None:
             return await self._queue_for_other(postgres, mongo)
-        if divergence.kind == CONFLICTING_EQUAL_VERSIONS:
-            return await self._settle_tie(postgres, mongo)
         best = winner(postgres, mongo)
         return await self._queue_for_other(
             best if best is postgres else None, best if best is mongo else None
@@ -84,20 +74,6 @@ class Repairer:
                 "ANTIENTROPY_QUEUE_FOR_POSTGRES", partial(mongo_dm.mark_missed, record=mongo)
             )
         return QUEUED
-
-    async def _settle_tie(self, postgres: MessageRecord, mongo: MessageRecord) -> str:
-        best = winner(postgres, mongo)
-        if best is postgres:
-            replaced = await self.mongo.run(
-                "ANTIENTROPY_REPLACE_TIE",
-                partial(mongo_ae.replace_version, expected=mongo, winner=postgres),
-            )
-        else:
-            replaced = await self.postgres.run(
-                "ANTIENTROPY_REPLACE_TIE",
-                partial(pg_ae.replace_version, expected=postgres, winner=mongo),
-            )
-        return REPLACED if replaced else UNCHANGED
 
     async def _queue_mirror(self, divergence: Divergence) -> str:
         """The replay worker rewrites the mirror from PostgreSQL's current row;

@@ -8,9 +8,11 @@ queue kept in the store that has it.
 Work is leased, not locked for the duration: PostgreSQL rows with
 `FOR UPDATE SKIP LOCKED` plus a `not_before` lease, MongoDB documents with a
 per-entry conditional claim. Several instances may replay at once; a crashed
-worker's lease simply expires. Every write is last-writer-wins by `updatedAt`
-(or an idempotent upsert for mirror documents), so replaying twice, or in any
-order, never resurrects an old version.
+worker's lease simply expires. Every DM write is conditional on the version
+order (`storage.records.version_key`: `updatedAt`, then delete over edit, then
+content and file URL), the same in both stores, and mirror documents are
+idempotent upserts, so replaying twice, or in any order, never resurrects an
+old version and never leaves the stores on different versions.
 """
 
 from __future__ import annotations
@@ -41,8 +43,6 @@ log = structlog.get_logger("parley.replay")
 
 # Insurance markers younger than this belong to a request still settling them.
 GRACE_SECONDS = 5.0
-# How long a claimed batch is this worker's before another may take it.
-LEASE_SECONDS = 5.0
 # Replay moves batches, not single rows: its calls get longer deadlines than a
 # request's (and, being background work, a slow one does not trip a breaker).
 CLAIM_DEADLINE = 5.0
@@ -51,6 +51,16 @@ WRITE_DEADLINE = 10.0
 # was marked belongs to an insert that failed for good (every write's deadline,
 # on the server too, is far shorter): it is dropped.
 ORPHAN_SECONDS = 60.0
+# Time for what follows the write under the same claim: confirming or
+# releasing the batch, resolving the odd nonce collision.
+SETTLE_MARGIN = 5.0
+# How long a claimed batch is this worker's before another may take it. It
+# outlasts everything done under one claim (claim, write, settle), so a slow
+# but live worker never sees its batch taken and delivered a second time; a
+# worker that fails releases its batch at once, so only a crashed worker's
+# batch waits the whole lease. (Were the rare one-by-one fallback to outlast
+# it, double delivery would still be harmless: every write is conditional.)
+LEASE_SECONDS = CLAIM_DEADLINE + WRITE_DEADLINE + SETTLE_MARGIN
 
 
 @dataclass
@@ -198,6 +208,7 @@ class ReplayWorker:
         )
         if not entry_ids:
             return 0
+        postponed: set[str] = set()
         try:
             await self.postgres.run(
                 "REPLAY_WRITE_POSTGRES",
@@ -205,25 +216,53 @@ class ReplayWorker:
                 deadline=WRITE_DEADLINE,
             )
         except StorageConflict:
-            await self._write_one_by_one(records)
-        delivered = {key(record.id) for record in records}
-        undelivered = [entry for entry in entry_ids if entry not in delivered]
+            postponed = await self._write_one_by_one(records)
+        except StorageError:
+            await self.mongo.run("REPLAY_RELEASE_MONGO", lambda db: mongo_dm.unclaim(db, token))
+            raise
+        found = {key(record.id) for record in records}
+        delivered = sorted(found - postponed)
+        undelivered = [entry for entry in entry_ids if entry not in found]
         await self.mongo.run(
             "REPLAY_RELEASE_MONGO",
             lambda db: mongo_dm.release_claimed(
-                db, token, sorted(delivered), undelivered, timedelta(seconds=ORPHAN_SECONDS)
+                db, token, delivered, undelivered, timedelta(seconds=ORPHAN_SECONDS)
             ),
         )
-        self.metrics.count("replayed", "postgresql", "REPLAY_WRITE_POSTGRES", len(records))
-        log.info("replayed_to_postgresql", messages=len(records))
+        written = len(records) - len(postponed)
+        self.metrics.count("replayed", "postgresql", "REPLAY_WRITE_POSTGRES", written)
+        log.info("replayed_to_postgresql", messages=written, postponed=len(postponed))
         return len(records)
 
-    async def _write_one_by_one(self, records: list[MessageRecord]) -> None:
-        """A batch hit a nonce collision: write the rest, resolve the collisions."""
+    async def _write_one_by_one(self, records: list[MessageRecord]) -> set[str]:
+        """A batch hit a conflict: write each record alone, so one bad record
+        cannot hold back the others. A nonce collision (unique) is resolved; a
+        record PostgreSQL refuses otherwise (a foreign key to a conversation it
+        does not have) is postponed: its entry stays queued under our claim and
+        is retried once the lease expires. Returns the postponed entry ids."""
+        postponed: set[str] = set()
         for record in records:
             try:
-                await self.postgres.run(
-                    "REPLAY_WRITE_POSTGRES_ONE", partial(pg_dm.upsert_many_newer, records=[record])
+                await self._write_one(record)
+            except StorageConflict as conflict:
+                postponed.add(key(record.id))
+                self.metrics.count("postponed", "postgresql", "REPLAY_WRITE_POSTGRES_ONE")
+                log.warning(
+                    "replay_postponed",
+                    id=str(record.id),
+                    conversation=str(record.room_id),
+                    kind=conflict.kind,
+                    constraint=conflict.constraint,
+                    error=str(conflict),
                 )
-            except StorageConflict:
-                await resolve_nonce_duplicate(record, self.mongo, self.postgres)
+        return postponed
+
+    async def _write_one(self, record: MessageRecord) -> None:
+        try:
+            await self.postgres.run(
+                "REPLAY_WRITE_POSTGRES_ONE", partial(pg_dm.upsert_many_newer, records=[record])
+            )
+        except StorageConflict as conflict:
+            if conflict.kind != "unique":
+                raise
+            await resolve_nonce_duplicate(record, self.mongo, self.postgres)

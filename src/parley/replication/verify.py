@@ -31,7 +31,9 @@ from parley.storage.postgres import antientropy as pg_ae
 from parley.storage.postgres import direct_messages as pg_dm
 from parley.storage.records import now_ms
 
-# Background work over batches: longer deadlines than a request's.
+# Background work over batches: longer deadlines than a request's, for every
+# call (a request's 0.5 s is too tight for a busy store, and a verifier that
+# gives up is no use).
 DEADLINE = 30.0
 PAGE = 1000
 Fetch = Callable[[uuid.UUID | None, int], Awaitable[list[tuple[uuid.UUID, Any]]]]
@@ -91,7 +93,11 @@ class Verifier:
     async def total(self, scope: Scope) -> int:
         if scope.room is not None:
             return 1
-        return int(await self.postgres.run("ANTIENTROPY_COUNT", pg_ae.count_conversations))
+        return int(
+            await self.postgres.run(
+                "ANTIENTROPY_COUNT", pg_ae.count_conversations, deadline=DEADLINE
+            )
+        )
 
     async def conversations(self, scope: Scope, after: uuid.UUID | None) -> list[uuid.UUID]:
         """The next batch of the walk (a `--room` walk is that one conversation)."""
@@ -101,6 +107,7 @@ class Verifier:
             await self.postgres.run(
                 "ANTIENTROPY_CONVERSATIONS",
                 partial(pg_ae.conversations_after, after=after, limit=self.batch),
+                deadline=DEADLINE,
             )
         )
 
@@ -179,10 +186,14 @@ class Verifier:
     async def _queued(self, conversation: uuid.UUID) -> set[uuid.UUID]:
         ids = [conversation]
         in_postgres = await self.postgres.run(
-            "ANTIENTROPY_QUEUED", partial(pg_ae.queued_message_ids, conversation_ids=ids)
+            "ANTIENTROPY_QUEUED",
+            partial(pg_ae.queued_message_ids, conversation_ids=ids),
+            deadline=DEADLINE,
         )
         in_mongo = await self.mongo.run(
-            "ANTIENTROPY_QUEUED", partial(mongo_ae.queued_message_ids, conversation_ids=ids)
+            "ANTIENTROPY_QUEUED",
+            partial(mongo_ae.queued_message_ids, conversation_ids=ids),
+            deadline=DEADLINE,
         )
         return set(in_postgres) | set(in_mongo)
 
@@ -207,7 +218,9 @@ class Verifier:
                 self._pages(self.mongo, f"ANTIENTROPY_MIRROR_{mirror.upper()}S", mongo_fetch),
             ):
                 queued = await self.postgres.run(
-                    "ANTIENTROPY_QUEUED_MIRROR", partial(pg_ae.queued_mirror_ids, ids=ids)
+                    "ANTIENTROPY_QUEUED_MIRROR",
+                    partial(pg_ae.queued_mirror_ids, ids=ids),
+                    deadline=DEADLINE,
                 )
                 found += [
                     Divergence(MIRROR_DIFFERENCE, i, mirror=mirror) for i in ids if i not in queued

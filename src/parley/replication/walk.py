@@ -15,7 +15,7 @@ from functools import partial
 from typing import Any
 
 from parley.replication.divergence import Divergence, Report
-from parley.replication.verify import Scope, Verifier
+from parley.replication.verify import DEADLINE, Scope, Verifier
 from parley.resilience import StoreGuard
 from parley.storage.postgres import antientropy_state
 from parley.storage.postgres.antientropy_state import Walk
@@ -35,12 +35,15 @@ class Checkpoint:
         walk: Walk = await self.postgres.run(
             "ANTIENTROPY_LOAD_WALK",
             partial(antientropy_state.load_walk, name=self.name, scope=scope.key()),
+            deadline=DEADLINE,
         )
         return walk
 
     async def save(self, walk: Walk) -> None:
         await self.postgres.run(
-            "ANTIENTROPY_SAVE_WALK", partial(antientropy_state.save_walk, name=self.name, walk=walk)
+            "ANTIENTROPY_SAVE_WALK",
+            partial(antientropy_state.save_walk, name=self.name, walk=walk),
+            deadline=DEADLINE,
         )
 
 

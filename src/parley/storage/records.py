@@ -1,7 +1,23 @@
 """Storage-neutral records: what both stores hold for a DM, field for field,
-and the author view both can render it with.
+the order of a message's versions, and the author view both can render it with.
 Each store's adapter converts its own shape to and from these; API schemas
-are built from them and never from a storage shape."""
+are built from them and never from a storage shape.
+
+The version order (`version_key`) is total, so two stores that apply the same
+versions in different orders end with the same one:
+
+    1. updatedAt          later wins
+    2. deleted            at equal time a delete wins over an edit
+    3. content            then the greater content, by code point
+    4. fileUrl            then a file URL over none, then the greater URL
+
+Code-point order is UTF-8 byte order, which is how MongoDB compares strings
+(no collation) and how PostgreSQL compares them `COLLATE "C"`. Each store's
+conditional write states this same order in its own language and is tested
+against this function: `_older_filter` in `storage/mongo/direct_messages.py`,
+`_version_key` in `storage/postgres/direct_messages.py`. Replay, merged reads and
+anti-entropy use `newest` below.
+"""
 
 from __future__ import annotations
 
@@ -53,11 +69,19 @@ class MessageRecord:
         )
 
     def newer_than(self, other: MessageRecord) -> bool:
-        return self.updated_at > other.updated_at
+        """This version wins over `other` in the version order."""
+        return version_key(self) > version_key(other)
+
+
+def version_key(record: MessageRecord) -> tuple[datetime, bool, str, bool, str]:
+    """Where a version stands in the total order of a message's versions
+    (module docstring): (updatedAt, deleted, content, has a file, file URL)."""
+    file_url = record.file_url
+    return (record.updated_at, record.deleted, record.content, file_url is not None, file_url or "")
 
 
 def newest(a: MessageRecord, b: MessageRecord) -> MessageRecord:
-    """Last writer wins by `updatedAt`."""
+    """The version that wins: last writer wins, ties broken by `version_key`."""
     return b if b.newer_than(a) else a
 
 

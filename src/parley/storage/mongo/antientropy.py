@@ -1,7 +1,7 @@
 """MongoDB reads for anti-entropy: a conversation's fingerprint (its documents
 streamed and hashed in Python: no MongoDB-wire server computes an md5), row
-digests page by page, DMs still queued for PostgreSQL, the mirror in id order,
-and the compare-and-set repair uses for equal-version conflicts.
+digests page by page, DMs still queued for PostgreSQL, and the mirror in id
+order. Repair writes nothing here: it goes through the replay queues.
 
 Every read filters on `conversationId` equality (or reads the small
 `pg_replay_queue` and mirror collections): the filter both MongoDB and
@@ -20,7 +20,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from parley.storage.fingerprint import ChunkSum, row_digest
 from parley.storage.mongo.database import MongoDocument
-from parley.storage.mongo.direct_messages import from_document, to_document
+from parley.storage.mongo.direct_messages import from_document
 from parley.storage.mongo.schema import (
     CONVERSATIONS,
     DIRECT_MESSAGES,
@@ -98,22 +98,6 @@ async def queued_message_ids(
     condition = {"conversationId": {"$in": [key(c) for c in conversation_ids]}}
     cursor = db[PG_REPLAY_QUEUE].find(condition, {"_id": 1}).batch_size(STREAM_BATCH)
     return {uuid_of(doc["_id"]) async for doc in cursor}
-
-
-async def replace_version(
-    db: AsyncDatabase[MongoDocument], expected: MessageRecord, winner: MessageRecord
-) -> bool:
-    """Write `winner` only where the document is still exactly `expected` (a
-    compare-and-set); True when it was replaced."""
-    condition = {
-        "_id": key(expected.id),
-        "updatedAt": expected.updated_at,
-        "deleted": expected.deleted,
-        "content": expected.content,
-        "fileUrl": expected.file_url,
-    }
-    result = await db[DIRECT_MESSAGES].replace_one(condition, to_document(winner))
-    return result.modified_count == 1
 
 
 async def _mirror_after(

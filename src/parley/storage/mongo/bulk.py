@@ -21,15 +21,18 @@ CHUNK = 25
 async def bulk_write_chunked(collection: AsyncCollection[Any], requests: Sequence[Any]) -> None:
     """Like `bulk_write(requests, ordered=False)`: every request is attempted;
     write errors from all chunks are raised together, with indexes into
-    `requests`."""
+    `requests`, and so are write concern errors (a chunk MongoDB applied but
+    could not acknowledge as asked is not a success)."""
     if not requests:
         return
     errors: list[dict[str, Any]] = []
+    concern_errors: list[dict[str, Any]] = []
     for start in range(0, len(requests), CHUNK):
         try:
             await collection.bulk_write(list(requests[start : start + CHUNK]), ordered=False)
         except BulkWriteError as exc:
             for error in exc.details.get("writeErrors", []):
                 errors.append({**error, "index": error["index"] + start})
-    if errors:
-        raise BulkWriteError({"writeErrors": errors, "writeConcernErrors": []})
+            concern_errors.extend(exc.details.get("writeConcernErrors", []))
+    if errors or concern_errors:
+        raise BulkWriteError({"writeErrors": errors, "writeConcernErrors": concern_errors})

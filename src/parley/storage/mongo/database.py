@@ -9,6 +9,13 @@ runs inside `pymongo.timeout()`, so every command it sends carries `maxTimeMS`
 (the time left, less the round trip) and a server that honours it stops the work
 the app gave up on (FerretDB v1 does for find, aggregate and findAndModify; see
 docs/OPERATIONS.md).
+
+Durability is explicit, not the driver's default: every write carries the
+configured write concern (`majority`, journaled, by default), reads go to the
+primary, and the reads replay copies to PostgreSQL use read concern `majority`
+(`durable` below), so replay never spreads a write a failover may roll back.
+A write MongoDB could not acknowledge that way is a failure of MongoDB
+(`errors.py`), queued for replay like any other.
 """
 
 from __future__ import annotations
@@ -19,8 +26,10 @@ from typing import Any, TypeVar
 
 import pymongo
 import structlog
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, ReadPreference
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.read_concern import ReadConcern
 
 from parley.settings import Settings
 from parley.storage.deadline import DRIVER_TIMEOUT_FACTOR, within_deadline
@@ -31,6 +40,14 @@ T = TypeVar("T")
 log = structlog.get_logger("parley.mongo")
 
 MongoDocument = dict[str, Any]
+# Reads that feed another store: never data a failover could roll back.
+MAJORITY = ReadConcern("majority")
+
+
+def durable(collection: AsyncCollection[MongoDocument]) -> AsyncCollection[MongoDocument]:
+    """`collection` read with read concern `majority` (replay and anti-entropy
+    sources: what they copy to PostgreSQL must survive a MongoDB failover)."""
+    return collection.with_options(read_concern=MAJORITY)
 
 
 class MongoDatabase:
@@ -53,6 +70,10 @@ class MongoDatabase:
         ms = int(settings.connect_timeout * 1000)
         client: AsyncMongoClient[MongoDocument] = AsyncMongoClient(
             settings.mongo_url.get_secret_value(),
+            # Keyword options win over the same options in MONGO_URL.
+            w=settings.mongo_w,
+            journal=settings.mongo_journal,
+            readPreference=ReadPreference.PRIMARY.mongos_mode,
             uuidRepresentation="standard",
             tz_aware=True,
             connect=False,

@@ -9,7 +9,12 @@ deletes on that small collection once PostgreSQL confirms, so the hot path
 never updates the (large) DM collection after writing it.
 
     pg_replay_queue  {_id: "<message id>", conversationId, version (updatedAt),
-                      markedAt, missed?, claimToken?, claimUntil?}
+                      digest (of the whole version), markedAt, missed?,
+                      claimToken?, claimUntil?}
+
+An entry names the exact version it marks (`version` and `digest`, the
+anti-entropy row digest): two versions can share an `updatedAt`, and
+confirming one must not clear the marker of the other.
 
 Every function takes the database handle and is run through
 `MongoDatabase.run(<operation name>, ...)`, which adds the deadline and error
@@ -27,8 +32,9 @@ from pymongo import ASCENDING, DESCENDING, DeleteOne, ReplaceOne, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from parley.storage.fingerprint import row_digest
 from parley.storage.mongo.bulk import bulk_write_chunked
-from parley.storage.mongo.database import MongoDocument
+from parley.storage.mongo.database import MongoDocument, durable
 from parley.storage.mongo.schema import DIRECT_MESSAGES, PG_REPLAY_QUEUE, key, uuid_of
 from parley.storage.records import MessageRecord, PageQuery
 
@@ -70,12 +76,22 @@ def from_document(doc: MongoDocument) -> MessageRecord:
 
 
 def _entry_update(record: MessageRecord, *, missed: bool = False) -> dict[str, Any]:
-    fields: dict[str, Any] = {"conversationId": key(record.room_id), "version": record.updated_at}
+    fields: dict[str, Any] = {
+        "conversationId": key(record.room_id),
+        "version": record.updated_at,
+        "digest": _digest(record),
+    }
     if missed:
         fields["missed"] = True
     # The server's clock, as `claim_pending` compares it with the server's now:
     # the writer's and the replayer's clocks never meet.
     return {"$set": fields, "$currentDate": {"markedAt": True}, **UNCLAIM}
+
+
+def _digest(record: MessageRecord) -> str:
+    return row_digest(
+        str(record.id), record.updated_at, record.deleted, record.content, record.file_url
+    )
 
 
 async def _queue_for_postgres(
@@ -105,18 +121,34 @@ async def insert_many(
     return [r.id not in nonce_used for r in records]
 
 
+def _older_filter(record: MessageRecord) -> dict[str, Any]:
+    """Matches a stored version of `record`'s message that the version order
+    (`storage.records.version_key`) puts before `record`: the same order as
+    `newest`, stated as a filter (strings compare by UTF-8 bytes, as `newest`
+    compares code points; a missing `deleted` is false, a missing `fileUrl` none)."""
+    at, content, file_url = record.updated_at, record.content, record.file_url
+    deleted: Any = True if record.deleted else {"$ne": True}
+    branches: list[dict[str, Any]] = [{"updatedAt": {"$lt": at}}]
+    if record.deleted:
+        branches.append({"updatedAt": at, "deleted": {"$ne": True}})
+    branches.append({"updatedAt": at, "deleted": deleted, "content": {"$lt": content}})
+    if file_url is not None:
+        same = {"updatedAt": at, "deleted": deleted, "content": content}
+        branches.append({**same, "fileUrl": None})
+        branches.append({**same, "fileUrl": {"$lt": file_url}})
+    return {"_id": key(record.id), "$or": branches}
+
+
 async def upsert_newer(
     db: AsyncDatabase[MongoDocument], record: MessageRecord, *, pending: bool = True
 ) -> bool:
-    """Write this version unless the stored one is as new or newer (last writer
-    wins). Returns False when a newer version was already stored."""
+    """Write this version unless the stored one is the same or later in the
+    version order. Returns False when it is (this version lost)."""
     if pending:
         await _queue_for_postgres(db, record)
     try:
         await db[DIRECT_MESSAGES].replace_one(
-            {"_id": key(record.id), "updatedAt": {"$lt": record.updated_at}},
-            to_document(record),
-            upsert=True,
+            _older_filter(record), to_document(record), upsert=True
         )
     except DuplicateKeyError:
         return False
@@ -169,16 +201,15 @@ async def delete(db: AsyncDatabase[MongoDocument], message_id: uuid.UUID) -> Non
     await db[PG_REPLAY_QUEUE].delete_one({"_id": key(message_id)})
 
 
-async def confirm(
-    db: AsyncDatabase[MongoDocument], versions: Sequence[tuple[uuid.UUID, datetime]]
-) -> None:
+async def confirm(db: AsyncDatabase[MongoDocument], versions: Sequence[MessageRecord]) -> None:
     """PostgreSQL durably has these versions: drop their queue entries, unless
-    the message changed since (then its newer version stays queued)."""
+    the message changed since (then the entry marks another version, which
+    stays queued, even one with the same `updatedAt`)."""
     if not versions:
         return
     requests: list[Any] = [
-        DeleteOne({"_id": key(message_id), "version": updated_at})
-        for message_id, updated_at in versions
+        DeleteOne({"_id": key(r.id), "version": r.updated_at, "digest": _digest(r)})
+        for r in versions
     ]
     await bulk_write_chunked(db[PG_REPLAY_QUEUE], requests)
 
@@ -201,7 +232,9 @@ async def claim_pending(
     point at and the claimed entry ids. Each claim is a conditional UpdateOne,
     atomic per entry, so concurrent workers never share one. Entries marked
     less than `grace` ago that are not known missed are left to their writer.
-    Leases and marks are on the server's clock, so app clocks may disagree."""
+    Leases and marks are on the server's clock, so app clocks may disagree.
+    The documents are read with read concern `majority`: a version MongoDB may
+    still roll back is never copied to PostgreSQL."""
     now = await server_time(db)
     lease_until, older_than = now + lease, now - grace
     free = {"$or": [{"claimUntil": {"$exists": False}}, {"claimUntil": {"$lt": now}}]}
@@ -220,7 +253,8 @@ async def claim_pending(
     await bulk_write_chunked(db[PG_REPLAY_QUEUE], claims)
     claimed = db[PG_REPLAY_QUEUE].find({"claimToken": token}, {"_id": 1})
     mine = [doc["_id"] async for doc in claimed.batch_size(limit + 1)]
-    found = db[DIRECT_MESSAGES].find({"_id": {"$in": mine}})
+    # Read concern majority: replay copies only what a failover cannot roll back.
+    found = durable(db[DIRECT_MESSAGES]).find({"_id": {"$in": mine}})
     records = [from_document(doc) async for doc in found.batch_size(len(mine) + 1)]
     return records, mine
 
@@ -252,10 +286,17 @@ async def release_claimed(
         await bulk_write_chunked(db[PG_REPLAY_QUEUE], unclaim)
 
 
+async def unclaim(db: AsyncDatabase[MongoDocument], token: str) -> None:
+    """Delivery failed: give up our claim, so the entries are due again now
+    instead of after the lease."""
+    await db[PG_REPLAY_QUEUE].update_many({"claimToken": token}, UNCLAIM)
+
+
 async def upsert_many_newer(
     db: AsyncDatabase[MongoDocument], records: Sequence[MessageRecord]
 ) -> list[MessageRecord]:
-    """Replay from PostgreSQL: write each version unless a newer one is stored.
+    """Replay from PostgreSQL: write each version unless the stored one is the
+    same or later in the version order.
     Documents MongoDB lacks entirely go in one bulk insert (the common case
     after an outage); the rest are conditional replaces.
 
@@ -265,20 +306,13 @@ async def upsert_many_newer(
         return []
     ids = [key(record.id) for record in records]
     stored = {
-        uuid_of(doc["_id"]): doc["updatedAt"]
-        async for doc in db[DIRECT_MESSAGES]
-        .find({"_id": {"$in": ids}}, {"updatedAt": 1})
-        .batch_size(len(ids) + 1)
+        uuid_of(doc["_id"]): from_document(doc)
+        async for doc in db[DIRECT_MESSAGES].find({"_id": {"$in": ids}}).batch_size(len(ids) + 1)
     }
     missing = [r for r in records if r.id not in stored]
-    older = [r for r in records if r.id in stored and stored[r.id] < r.updated_at]
+    older = [r for r in records if r.id in stored and r.newer_than(stored[r.id])]
     collided = await _insert_missing(db, missing)
-    replaces: list[Any] = [
-        ReplaceOne(
-            {"_id": key(r.id), "updatedAt": {"$lt": r.updated_at}}, to_document(r), upsert=True
-        )
-        for r in older
-    ]
+    replaces: list[Any] = [ReplaceOne(_older_filter(r), to_document(r), upsert=True) for r in older]
     try:
         await bulk_write_chunked(db[DIRECT_MESSAGES], replaces)
     except BulkWriteError as exc:
@@ -310,7 +344,10 @@ async def _insert_missing(
 
 
 def _only_duplicate_keys(exc: BulkWriteError) -> list[dict[str, Any]]:
+    """The duplicate-key write errors of a bulk write that failed only by those;
+    anything else, a write concern error included, is re-raised (the store
+    failed: `errors.py` makes it `StorageUnavailable`)."""
     errors: list[dict[str, Any]] = exc.details.get("writeErrors", [])
-    if any(e.get("code") != DUPLICATE_KEY for e in errors):
+    if exc.details.get("writeConcernErrors") or any(e.get("code") != DUPLICATE_KEY for e in errors):
         raise exc
     return errors

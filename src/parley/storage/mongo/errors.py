@@ -1,9 +1,12 @@
 """The one place PyMongo errors become Parley's storage errors.
 
 Most specific first: running past the deadline (ours, the server's `maxTimeMS`,
-a socket or pool wait) is a timeout; duplicate keys are conflicts; network,
-selection and "not primary"/shutdown errors are unavailability; other operation failures are
-bugs and surface unchanged so that fallback never hides them.
+a socket or pool wait) is a timeout; a write MongoDB applied but could not
+acknowledge with the configured write concern (`writeConcernError`, alone or in
+a bulk write's result) is unavailability, because a failover may roll it back;
+duplicate keys are conflicts; network, selection and "not primary"/shutdown
+errors are unavailability; other operation failures are bugs and surface
+unchanged so that fallback never hides them.
 """
 
 from __future__ import annotations
@@ -53,6 +56,17 @@ def translate_errors(operation: str) -> Iterator[None]:
         raise
 
 
+def write_concern_failed(exc: pm_errors.PyMongoError) -> bool:
+    """The write was not acknowledged with the requested write concern: a
+    `WriteConcernError`, or a `BulkWriteError` whose result carries
+    `writeConcernErrors` (with or without write errors beside them)."""
+    if isinstance(exc, pm_errors.WriteConcernError):
+        return True
+    if isinstance(exc, pm_errors.BulkWriteError):
+        return bool(exc.details.get("writeConcernErrors"))
+    return False
+
+
 def _is_unavailable(exc: pm_errors.PyMongoError) -> bool:
     if isinstance(
         exc,
@@ -62,7 +76,7 @@ def _is_unavailable(exc: pm_errors.PyMongoError) -> bool:
         | pm_errors.WaitQueueTimeoutError,
     ):
         return True
-    if exc.timeout:
+    if write_concern_failed(exc) or exc.timeout:
         return True
     if isinstance(exc, pm_errors.OperationFailure) and exc.code in _UNAVAILABLE_CODES:
         return True

@@ -1,7 +1,7 @@
 """PostgreSQL reads for anti-entropy: conversations in id order, each
 conversation's fingerprint computed in SQL, row digests page by page, the
-DMs still queued for MongoDB, the mirror's sources in id order, and the one
-write repair makes itself (a compare-and-set for equal-version conflicts).
+DMs still queued for MongoDB, and the mirror's sources in id order. Repair
+writes nothing here: it goes through the replay queues.
 
 The row digest is the SQL twin of `storage.fingerprint.row_digest`; the two
 must produce the same text for the same version.
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, text, update
+from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,7 +23,6 @@ from parley.storage.fingerprint import ChunkSum
 from parley.storage.postgres.messages import DIRECT_MESSAGES
 from parley.storage.postgres.models import Conversation, Profile, ReplayEntry
 from parley.storage.postgres.replay_queue import MESSAGE
-from parley.storage.records import MessageRecord
 
 _table = DIRECT_MESSAGES.table
 
@@ -101,33 +100,6 @@ async def queued_message_ids(
         )
     )
     return {row[0] for row in rows}
-
-
-async def replace_version(
-    session: AsyncSession, expected: MessageRecord, winner: MessageRecord
-) -> bool:
-    """Write `winner` only where the row is still exactly `expected` (a
-    compare-and-set): repairing an equal-version conflict must never overwrite
-    a change made since it was observed. True when the row was replaced."""
-    c = _table.c
-    statement = (
-        update(_table)
-        .where(
-            c.id == expected.id,
-            c.updated_at == expected.updated_at,
-            c.deleted == expected.deleted,
-            c.content == expected.content,
-            c.file_url.is_not_distinct_from(expected.file_url),
-        )
-        .values(
-            content=winner.content,
-            file_url=winner.file_url,
-            deleted=winner.deleted,
-            updated_at=winner.updated_at,
-        )
-        .returning(c.id)
-    )
-    return (await session.execute(statement)).first() is not None
 
 
 async def profiles_after(

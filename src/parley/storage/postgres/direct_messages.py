@@ -18,10 +18,12 @@ from sqlalchemy import (
     Table,
     bindparam,
     delete,
+    func,
     insert,
     literal,
     select,
     text,
+    tuple_,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -87,9 +89,22 @@ async def insert_new_many(
     return {entity: row_id for entity, row_id in inserted}
 
 
+def _version_key(columns: Any) -> Any:
+    """The version order (`storage.records.version_key`) over a row's columns:
+    (updated_at, deleted, content, has a file, file URL), strings in byte
+    order (`COLLATE "C"`, code-point order in UTF-8), false before true."""
+    return tuple_(
+        columns.updated_at,
+        columns.deleted,
+        columns.content.collate("C"),
+        columns.file_url.is_not(None),
+        func.coalesce(columns.file_url, "").collate("C"),
+    )
+
+
 def _newer_versions(records: Sequence[MessageRecord]) -> Any:
-    """INSERT these versions; an existing row takes one only if it is older
-    (last writer wins by updated_at)."""
+    """INSERT these versions; an existing row takes one only if the row is
+    earlier in the version order (the same order as `records.newest`)."""
     upsert = pg_insert(_table).values([DIRECT_MESSAGES.values(r) for r in records])
     return upsert.on_conflict_do_update(
         index_elements=["id"],
@@ -99,13 +114,13 @@ def _newer_versions(records: Sequence[MessageRecord]) -> Any:
             "deleted": upsert.excluded.deleted,
             "updated_at": upsert.excluded.updated_at,
         },
-        where=_table.c.updated_at < upsert.excluded.updated_at,
+        where=_version_key(_table.c) < _version_key(upsert.excluded),
     )
 
 
 async def upsert_newer(session: AsyncSession, record: MessageRecord) -> int | None:
-    """Write this version unless the stored one is as new or newer; returns the
-    queue row id, or None when a newer version was already stored."""
+    """Write this version unless the stored one is the same or later in the
+    version order; returns the queue row id, or None when it is (this version lost)."""
     written = (
         _newer_versions([record]).returning(_table.c.id, _table.c.conversation_id).cte("written")
     )
@@ -114,7 +129,8 @@ async def upsert_newer(session: AsyncSession, record: MessageRecord) -> int | No
 
 
 async def upsert_many_newer(session: AsyncSession, records: Sequence[MessageRecord]) -> None:
-    """Replay from MongoDB: write each version unless a newer one is stored."""
+    """Replay from MongoDB: write each version unless the stored one is the
+    same or later in the version order."""
     if records:
         await session.execute(_newer_versions(records))
 
