@@ -198,7 +198,12 @@ class DirectMessage(_MessageColumns, Base):
     author_id: Mapped[uuid.UUID] = _fk("profiles.id", "RESTRICT")
     __table_args__ = (
         Index("ix_direct_messages_conversation_id_id", "conversation_id", "id"),
-        Index("ix_direct_messages_conversation_id_updated_at_id", "conversation_id", "updated_at", "id"),
+        Index(
+            "ix_direct_messages_conversation_id_updated_at_id",
+            "conversation_id",
+            "updated_at",
+            "id",
+        ),
         UniqueConstraint("conversation_id", "author_id", "nonce"),
     )
 
