@@ -60,9 +60,17 @@ def bench_settings(stack: DevStack, **env: str) -> Settings:
     """Settings for the stack; every tuning value is the default unless in `env`."""
     os.environ.update(stack.env())
     os.environ["PARLEY_JWT_SECRET"] = JWT_SECRET
-    # Every benchmark client connects from 127.0.0.1: per-address throttles
-    # would measure the throttle, not the system.
-    os.environ["PARLEY_WS_CONNECT_LIMIT_IP"] = "1000000/minute"
+    # Every benchmark client connects from 127.0.0.1 and a few accounts send
+    # thousands of messages: rate limits would measure the throttle, not the system.
+    for limit in (
+        "PARLEY_WS_CONNECT_LIMIT_IP",
+        "PARLEY_WS_CONNECT_LIMIT_ACCOUNT",
+        "PARLEY_SEND_LIMIT_ACCOUNT",
+        "PARLEY_SEND_LIMIT_IP",
+        "PARLEY_EDIT_LIMIT_ACCOUNT",
+        "PARLEY_EDIT_LIMIT_IP",
+    ):
+        os.environ[limit] = "1000000/minute"
     os.environ.update(env)
     return load_settings()
 

@@ -31,6 +31,16 @@ from parley.storage.postgres.database import PostgresDatabase
 from tests.support import ensure_running
 
 TEST_SECRET = "test-secret-for-parley-0123456789"
+UNLIMITED_SENDS = {
+    name: "1000000/minute"
+    for name in (
+        "PARLEY_SEND_LIMIT_ACCOUNT",
+        "PARLEY_SEND_LIMIT_IP",
+        "PARLEY_EDIT_LIMIT_ACCOUNT",
+        "PARLEY_EDIT_LIMIT_IP",
+        "PARLEY_WS_CONNECT_LIMIT_ACCOUNT",
+    )
+}
 
 
 @pytest.fixture(scope="session")
@@ -54,6 +64,10 @@ def settings(stack: DevStack) -> Settings:
     # The background verifier would repair what tests tamper with on purpose;
     # tests/integration/test_antientropy.py drives it step by step instead.
     os.environ["PARLEY_ANTIENTROPY"] = "false"
+    # Tests send, edit and connect much faster than people do, as a handful of
+    # accounts from one address; the rate-limit tests set their own limits
+    # (tests/integration/test_rate_limits.py, one of them with the defaults).
+    os.environ.update(UNLIMITED_SENDS)
     return load_settings()
 
 

@@ -30,15 +30,17 @@ from parley.replication.runtime import Replication
 from parley.resilience import Metrics
 from parley.rooms.access import RoomAccessPolicy
 from parley.rooms.router import router as rooms_router
+from parley.security.ratelimit import RateLimiter
 from parley.security.sessions import RevocationList
 from parley.security.setup import install_security
-from parley.security.throttle import SignInThrottle
+from parley.security.throttle import Throttle
 from parley.settings import Settings, load_settings
 from parley.shedding import LoadShedding
 from parley.state import AppState
 from parley.storage.deadline import within_deadline
 from parley.storage.mongo.database import MongoDatabase
 from parley.storage.postgres.database import PostgresDatabase
+from parley.storage.postgres.rate_limits import PostgresRateWindows
 from parley.web.router import router as web_router
 
 log = structlog.get_logger("parley.http")
@@ -56,6 +58,7 @@ def build_state(settings: Settings) -> AppState:
     instance_id = secrets.token_hex(8)
     messages = MessageLoader(replication)
     realtime = Realtime.build(settings, access, messages, instance_id, metrics)
+    rate_windows = PostgresRateWindows.from_settings(settings, metrics)
     return AppState(
         instance_id=instance_id,
         settings=settings,
@@ -67,7 +70,8 @@ def build_state(settings: Settings) -> AppState:
         realtime=realtime,
         events=realtime.service,
         revocations=RevocationList(),
-        sign_in_throttle=SignInThrottle(settings),
+        rate_windows=rate_windows,
+        throttle=Throttle(settings, RateLimiter(rate_windows, metrics)),
     )
 
 
@@ -90,7 +94,10 @@ def create_app(settings: Settings) -> FastAPI:
             await state.antientropy.start()
         log.info("startup", mongo_database=settings.mongo_database)
         try:
-            async with state.revocations.polling(state.postgres, settings.revocation_poll_interval):
+            async with (
+                state.revocations.polling(state.postgres, settings.revocation_poll_interval),
+                state.throttle.limiter.pruning(),
+            ):
                 yield
         finally:
             await _shut_down(state)
@@ -125,6 +132,7 @@ async def _shut_down(state: AppState) -> None:
         state.replication.stop,
         state.mongo.close,
         state.postgres.dispose,
+        state.rate_windows.dispose,
     ]
     ends = time.monotonic() + SHUTDOWN_SECONDS
     for step in steps:

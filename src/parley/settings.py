@@ -139,6 +139,28 @@ class Settings(BaseSettings):
     ws_connect_limit_ip: str = Field(
         default="60/minute", validation_alias="PARLEY_WS_CONNECT_LIMIT_IP"
     )
+    # Failed logins per account from any address before each further attempt
+    # waits (the slow-down before the lock of `login_limit_account`).
+    login_slowdown_account: str = Field(
+        default="5/minute", validation_alias="PARLEY_LOGIN_SLOWDOWN_ACCOUNT"
+    )
+    ws_connect_limit_account: str = Field(
+        default="30/minute", validation_alias="PARLEY_WS_CONNECT_LIMIT_ACCOUNT"
+    )
+    # Message sends, and edits plus deletes, per account and per client address.
+    send_limit_account: str = Field(
+        default="120/minute", validation_alias="PARLEY_SEND_LIMIT_ACCOUNT"
+    )
+    send_limit_ip: str = Field(default="600/minute", validation_alias="PARLEY_SEND_LIMIT_IP")
+    edit_limit_account: str = Field(
+        default="60/minute", validation_alias="PARLEY_EDIT_LIMIT_ACCOUNT"
+    )
+    edit_limit_ip: str = Field(default="300/minute", validation_alias="PARLEY_EDIT_LIMIT_IP")
+    # Seconds a check may wait for the shared counters (PostgreSQL) before this
+    # instance decides alone from its own counts (docs/SECURITY.md).
+    rate_limit_deadline: float = Field(
+        default=0.1, validation_alias="PARLEY_RATE_LIMIT_DEADLINE", gt=0, le=5
+    )
     # Seconds between an instance's looks for sessions logged out elsewhere.
     revocation_poll_interval: float = Field(
         default=2.0, validation_alias="PARLEY_REVOCATION_POLL_INTERVAL", gt=0, le=60
@@ -234,13 +256,21 @@ class Settings(BaseSettings):
         "login_limit_ip",
         "register_limit_ip",
         "ws_connect_limit_ip",
+        "login_slowdown_account",
+        "ws_connect_limit_account",
+        "send_limit_account",
+        "send_limit_ip",
+        "edit_limit_account",
+        "edit_limit_ip",
     )
     @classmethod
     def _check_rate_limit(cls, value: str) -> str:
         try:
-            parse_limit(value)
+            item = parse_limit(value)
         except ValueError:
             raise ValueError(f"{value!r} is not a rate like 5/minute or 20/hour") from None
+        if item.amount < 1:
+            raise ValueError(f"{value!r} allows nothing; the smallest rate is 1/day")
         return value
 
     @field_validator("log_level")

@@ -13,10 +13,11 @@ from parley.replication.antientropy import AntiEntropy
 from parley.replication.runtime import Replication
 from parley.rooms.access import RoomAccessPolicy
 from parley.security.sessions import RevocationList
-from parley.security.throttle import SignInThrottle
+from parley.security.throttle import Throttle
 from parley.settings import Settings
 from parley.storage.mongo.database import MongoDatabase
 from parley.storage.postgres.database import PostgresDatabase
+from parley.storage.postgres.rate_limits import PostgresRateWindows
 
 
 @dataclass
@@ -35,6 +36,9 @@ class AppState:
     # Where services publish message and access events: the realtime service
     # (tests put a recorder here).
     events: RoomEvents
-    # Revoked sessions, kept current by a poller in the lifespan; sign-in limits.
+    # Revoked sessions, kept current by a poller in the lifespan.
     revocations: RevocationList
-    sign_in_throttle: SignInThrottle
+    # Rate-limit counters shared by every instance (PostgreSQL, an engine of
+    # their own), and the rate limits built on them (local while it is down).
+    rate_windows: PostgresRateWindows
+    throttle: Throttle

@@ -65,8 +65,8 @@ async def browser() -> AsyncIterator[Browser]:
 
 
 # Every browser and helper client here connects from 127.0.0.1, so per-address
-# throttles would refuse the suite's own sign-ups; they are tested on their own
-# (tests/integration/test_login_throttle.py).
+# throttles would refuse the suite's own sign-ups and sends; they are tested on
+# their own (tests/integration/test_login_throttle.py, test_rate_limits.py).
 UNTHROTTLED = {
     name: "100000/minute"
     for name in (
@@ -74,6 +74,11 @@ UNTHROTTLED = {
         "PARLEY_LOGIN_LIMIT_IP",
         "PARLEY_LOGIN_LIMIT_ACCOUNT_IP",
         "PARLEY_WS_CONNECT_LIMIT_IP",
+        "PARLEY_WS_CONNECT_LIMIT_ACCOUNT",
+        "PARLEY_SEND_LIMIT_ACCOUNT",
+        "PARLEY_SEND_LIMIT_IP",
+        "PARLEY_EDIT_LIMIT_ACCOUNT",
+        "PARLEY_EDIT_LIMIT_IP",
     )
 }
 

@@ -99,3 +99,45 @@ async def test_registrations_per_ip(throttled_app: FastAPI) -> None:
         refused = await http.post("/api/auth/register", json=body)
         assert refused.status_code == 429
         assert refused.headers["retry-after"]
+
+
+async def test_failures_from_many_ips_slow_down_before_the_lock(
+    migrated: Settings, app: FastAPI
+) -> None:
+    """Two failures a minute from anywhere, then each attempt waits that
+    minute out (the lock, four an hour, is tested with a clock in
+    tests/unit/test_throttle.py)."""
+    del app
+    settings = migrated.model_copy(
+        update={"login_slowdown_account": "2/minute", "login_limit_account": "4/hour"}
+    )
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        async with client_from(application, "10.0.4.0") as http:
+            body = {"email": EMAIL, "password": PASSWORD, "name": "Ada"}
+            assert (await http.post("/api/auth/register", json=body)).status_code == 201
+        for i in range(2):
+            async with client_from(application, f"10.0.4.{i + 1}") as http:
+                assert (await login(http, "wrong password")).status_code == 401
+        async with client_from(application, "10.0.4.99") as http:
+            slowed = await login(http, PASSWORD)
+            assert slowed.status_code == 429
+            assert 1 <= int(slowed.headers["retry-after"]) <= 60
+
+
+async def test_a_password_change_lifts_the_lock(throttled_app: FastAPI) -> None:
+    async with client_from(throttled_app, "10.0.5.0") as http:
+        body = {"email": EMAIL, "password": PASSWORD, "name": "Ada"}
+        registered = await http.post("/api/auth/register", json=body)
+        token = registered.json()["token"]
+    for i in range(5):
+        async with client_from(throttled_app, f"10.0.5.{i + 1}") as http:
+            assert (await login(http, "wrong password")).status_code == 401
+    async with client_from(throttled_app, "10.0.5.99") as http:
+        assert (await login(http, PASSWORD)).status_code == 429
+        change = {"currentPassword": PASSWORD, "newPassword": "a brand new passphrase"}
+        changed = await http.patch(
+            "/api/profiles/me/password", json=change, headers={"Authorization": f"Bearer {token}"}
+        )
+        assert changed.status_code == 200, changed.text
+        assert (await login(http, "a brand new passphrase")).status_code == 200

@@ -51,7 +51,7 @@ async def test_migrate_creates_expected_tables_and_indexes(state: AppState) -> N
     assert {
         "profiles", "servers", "members", "channels", "conversations", "group_conversations",
         "group_conversation_members", "messages", "group_messages", "direct_messages",
-        "mongo_replay_queue", "antientropy_state",
+        "mongo_replay_queue", "antientropy_state", "rate_limit_windows",
     } <= tables  # fmt: skip
     index_names = {row[0] for row in indexes}
     assert "ix_direct_messages_conversation_id_id" in index_names

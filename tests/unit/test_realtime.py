@@ -80,7 +80,7 @@ def test_parse_rejects_bad_frames(text: str, room_id: str | None) -> None:
 
 def test_close_codes_are_stable() -> None:
     # Documented in docs/REALTIME.md; clients depend on them.
-    assert [int(c) for c in CloseCode] == [1000, 1001, 1009, 1011, 4001, 4008, 4009, 4010]
+    assert [int(c) for c in CloseCode] == [1000, 1001, 1009, 1011, 4001, 4008, 4009, 4010, 4029]
 
 
 async def test_hub_delivers_in_order_and_revokes() -> None:

@@ -45,6 +45,13 @@ def test_mongo_database_defaults_to_parley(env: pytest.MonkeyPatch) -> None:
         ("PARLEY_JWT_SECRET", "short", "PARLEY_JWT_SECRET is invalid"),
         ("PARLEY_DB_DEADLINE", "-1", "PARLEY_DB_DEADLINE is invalid"),
         ("PARLEY_LOG_LEVEL", "loud", "PARLEY_LOG_LEVEL is invalid"),
+        (
+            "PARLEY_SEND_LIMIT_ACCOUNT",
+            "lots",
+            "PARLEY_SEND_LIMIT_ACCOUNT is invalid: 'lots' is not",
+        ),
+        ("PARLEY_EDIT_LIMIT_IP", "0/minute", "PARLEY_EDIT_LIMIT_IP is invalid: .* allows nothing"),
+        ("PARLEY_RATE_LIMIT_DEADLINE", "0", "PARLEY_RATE_LIMIT_DEADLINE is invalid"),
     ],
 )
 def test_bad_value_names_the_variable(

@@ -14,7 +14,7 @@ from parley.auth.tokens import Claims, InvalidToken, verify_claims
 from parley.deps import AppStateDep
 from parley.errors import Unauthorized
 from parley.security.sessions import RevocationList
-from parley.security.throttle import SignInAttempt
+from parley.security.throttle import ClientThrottle
 
 # Declares the bearer scheme in the OpenAPI document (and the docs' Authorize
 # button); the header is read below so every failure is Parley's own 401.
@@ -29,14 +29,14 @@ def get_revocations(state: AppStateDep) -> RevocationList:
 RevocationsDep = Annotated[RevocationList, Depends(get_revocations)]
 
 
-def sign_in_attempt(request: Request, state: AppStateDep) -> SignInAttempt:
-    """The client address is the socket's peer (uvicorn rewrites it from
-    X-Forwarded-For only for proxies in `--forwarded-allow-ips`)."""
+def client_throttle(request: Request, state: AppStateDep) -> ClientThrottle:
+    """The rate limits bound to the client address: the socket's peer (uvicorn
+    rewrites it from X-Forwarded-For only for proxies in `--forwarded-allow-ips`)."""
     ip = request.client.host if request.client else "unknown"
-    return SignInAttempt(state.sign_in_throttle, ip)
+    return ClientThrottle(state.throttle, ip)
 
 
-SignInAttemptDep = Annotated[SignInAttempt, Depends(sign_in_attempt)]
+ClientThrottleDep = Annotated[ClientThrottle, Depends(client_throttle)]
 
 
 def current_claims(request: Request, state: AppStateDep, _scheme: BearerScheme = None) -> Claims:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from parley.auth import service
-from parley.auth.deps import CurrentClaims, RevocationsDep, SignInAttemptDep
+from parley.auth.deps import ClientThrottleDep, CurrentClaims, RevocationsDep
 from parley.auth.schemas import Login, Registration, SignedIn
 from parley.deps import AppStateDep, SessionDep
 from parley.fields import error_responses
@@ -15,14 +15,14 @@ router = APIRouter(prefix="/api/auth", tags=["auth"], responses=error_responses(
 
 @router.post("/register", status_code=201, summary="Create an account; returns a token")
 async def register(
-    body: Registration, session: SessionDep, state: AppStateDep, attempt: SignInAttemptDep
+    body: Registration, session: SessionDep, state: AppStateDep, attempt: ClientThrottleDep
 ) -> SignedIn:
     return await service.register(session, state.settings, body, attempt)
 
 
 @router.post("/login", summary="Log in with email and password; returns a token")
 async def login(
-    body: Login, session: SessionDep, state: AppStateDep, attempt: SignInAttemptDep
+    body: Login, session: SessionDep, state: AppStateDep, attempt: ClientThrottleDep
 ) -> SignedIn:
     return await service.login(session, state.settings, body, attempt)
 

@@ -5,6 +5,8 @@ account before any password is hashed (parley.security.throttle)."""
 
 from __future__ import annotations
 
+from functools import partial
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parley.auth import passwords
@@ -16,8 +18,9 @@ from parley.community.profiles.schemas import own_profile
 from parley.errors import Conflict, Forbidden, Unauthorized
 from parley.ids import new_id
 from parley.security.sessions import RevocationList
-from parley.security.throttle import SignInAttempt
+from parley.security.throttle import ClientThrottle
 from parley.settings import Settings
+from parley.storage.postgres.database import on_commit
 from parley.storage.postgres.models import Profile
 from parley.storage.postgres.replay_queue import queue_profile_mirror
 
@@ -34,7 +37,7 @@ def _session_for(profile: Profile, settings: Settings) -> SignedIn:
 
 
 async def register(
-    session: AsyncSession, settings: Settings, body: Registration, attempt: SignInAttempt
+    session: AsyncSession, settings: Settings, body: Registration, attempt: ClientThrottle
 ) -> SignedIn:
     await attempt.before_register()
     if await accounts.select_profile_by_email(session, body.email) is not None:
@@ -50,7 +53,7 @@ async def register(
 
 
 async def login(
-    session: AsyncSession, settings: Settings, body: Login, attempt: SignInAttempt
+    session: AsyncSession, settings: Settings, body: Login, attempt: ClientThrottle
 ) -> SignedIn:
     email = body.email.strip()
     await attempt.before_login(email)  # before any hashing
@@ -83,11 +86,13 @@ async def change_password(
     session: AsyncSession,
     settings: Settings,
     revocations: RevocationList,
+    throttle: ClientThrottle,
     claims: Claims,
     body: PasswordChange,
 ) -> SignedIn:
     """Check the current password, store the new one's hash, revoke every
-    session of the account and return a fresh token (which survives)."""
+    session of the account and return a fresh token (which survives). Once
+    committed, the account's failed logins are forgotten: a lock lifts."""
     profile = await profiles.select_profile(session, claims.profile_id)
     if profile is None:
         raise Unauthorized("The account this token belongs to no longer exists.")
@@ -96,4 +101,5 @@ async def change_password(
     new_hash = await passwords.hash_password(body.new_password)
     await accounts.update_password_hash(session, profile.id, new_hash)
     await revocations.revoke_all(session, profile.id, settings.jwt_expiry_seconds)
+    on_commit(session, partial(throttle.password_changed, profile.email))
     return _session_for(profile, settings)

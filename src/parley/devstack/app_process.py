@@ -3,6 +3,7 @@ separate app instance (to kill it, or to run several)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -13,6 +14,7 @@ from pathlib import Path
 import httpx
 
 from parley.devstack.ports import free_port
+from parley.devstack.process import descendants
 from parley.settings import Settings
 
 
@@ -66,13 +68,32 @@ class AppProcess:
         raise RuntimeError(f"app did not start; see {self._log}")
 
     def kill(self) -> None:
+        """kill -9 the server and its workers, as a crash would."""
         if self._proc is not None:
-            self._proc.send_signal(signal.SIGKILL)
+            self._signal_all(signal.SIGKILL)
             self._proc.wait()
             self._proc = None
 
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def _signal_all(self, sig: signal.Signals) -> None:
+        if self._proc is None:
+            return
+        for pid in [self._proc.pid, *descendants(self._proc.pid)]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+
+    def freeze(self) -> None:
+        """SIGSTOP the server and its workers: sockets stay open, nothing answers."""
+        self._signal_all(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        self._signal_all(signal.SIGCONT)
+
     def stop(self) -> None:
         if self._proc is not None:
+            self.thaw()
             self._proc.terminate()
             try:
                 self._proc.wait(10)

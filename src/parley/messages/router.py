@@ -14,9 +14,10 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
 
 from parley import cursors
-from parley.auth.deps import CurrentProfileId
+from parley.auth.deps import ClientThrottleDep, CurrentProfileId
 from parley.deps import AppStateDep
 from parley.errors import ValidationFailed
+from parley.fields import error_responses
 from parley.ids import parse_id
 from parley.messages.render import Reply
 from parley.messages.schemas import (
@@ -36,11 +37,12 @@ changes_router = APIRouter(prefix="/api/rooms/{room_id}/changes", tags=["message
 DATA_SOURCE = "X-Data-Source"
 
 
-def message_service(state: AppStateDep) -> MessageService:
+def message_service(state: AppStateDep, throttle: ClientThrottleDep) -> MessageService:
     return MessageService(
         state.replication,
         state.access,
         state.events,
+        throttle,
         changes_overlap=state.settings.changes_overlap,
     )
 
@@ -79,7 +81,13 @@ async def list_messages(
     return _respond(await messages.list(caller, query))
 
 
-@router.post("", status_code=201, response_model=MessageOut, summary="Send a message")
+@router.post(
+    "",
+    status_code=201,
+    response_model=MessageOut,
+    summary="Send a message",
+    responses=error_responses(429),
+)
 async def send_message(
     room_id: str, body: MessageCreate, messages: MessageServiceDep, caller: CurrentProfileId
 ) -> JSONResponse:
@@ -87,7 +95,12 @@ async def send_message(
     return _respond(reply)
 
 
-@router.patch("/{message_id}", response_model=MessageOut, summary="Edit your message")
+@router.patch(
+    "/{message_id}",
+    response_model=MessageOut,
+    summary="Edit your message",
+    responses=error_responses(429),
+)
 async def edit_message(
     room_id: str,
     message_id: str,
@@ -101,7 +114,12 @@ async def edit_message(
     return _respond(reply)
 
 
-@router.delete("/{message_id}", response_model=MessageOut, summary="Delete a message")
+@router.delete(
+    "/{message_id}",
+    response_model=MessageOut,
+    summary="Delete a message",
+    responses=error_responses(429),
+)
 async def delete_message(
     room_id: str, message_id: str, messages: MessageServiceDep, caller: CurrentProfileId
 ) -> JSONResponse:

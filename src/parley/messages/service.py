@@ -1,6 +1,7 @@
 """The message API's entry point: the caller's access (one policy for every
-room), then the path for the room's kind: DMs on two stores (`dms.py`),
-channel and group messages in PostgreSQL (`rooms.py`).
+room), then the caller's rate limits for sends, and for edits and deletes
+(`parley.security.throttle`), then the path for the room's kind: DMs on two
+stores (`dms.py`), channel and group messages in PostgreSQL (`rooms.py`).
 
 `MessageLoader` is what realtime delivery uses to load a message it must push
 to other instances' subscribers (who were authorised when they subscribed).
@@ -22,6 +23,7 @@ from parley.replication.runtime import Replication
 from parley.rooms.access import RoomAccessPolicy
 from parley.rooms.repository import select_room
 from parley.rooms.room import RoomAccess
+from parley.security.throttle import ClientThrottle
 from parley.storage.records import ChangeQuery, PageQuery, now_ms
 
 
@@ -31,10 +33,12 @@ class MessageService:
         replication: Replication,
         access: RoomAccessPolicy,
         events: RoomEvents,
+        throttle: ClientThrottle,
         *,
         changes_overlap: float = 5.0,
     ) -> None:
         self.access = access
+        self.throttle = throttle
         self.overlap = timedelta(seconds=changes_overlap)
         self.dms = dms.DirectMessagePath(replication, events)
         self.rooms = rooms.RoomMessagePath(replication.postgres, events)
@@ -65,6 +69,7 @@ class MessageService:
 
     async def post(self, profile_id: uuid.UUID, room_id: uuid.UUID, body: MessageCreate) -> Reply:
         access = await self._access(room_id, profile_id)
+        await self.throttle.before_send(profile_id)
         path = self.dms if access.kind == "dm" else self.rooms
         return await path.post(access, body)
 
@@ -72,6 +77,7 @@ class MessageService:
         self, profile_id: uuid.UUID, room_id: uuid.UUID, message_id: uuid.UUID, content: str
     ) -> Reply:
         access = await self._access(room_id, profile_id)
+        await self.throttle.before_edit(profile_id)
         path = self.dms if access.kind == "dm" else self.rooms
         return await path.edit(access, message_id, content)
 
@@ -79,6 +85,7 @@ class MessageService:
         self, profile_id: uuid.UUID, room_id: uuid.UUID, message_id: uuid.UUID
     ) -> Reply:
         access = await self._access(room_id, profile_id)
+        await self.throttle.before_edit(profile_id)
         path = self.dms if access.kind == "dm" else self.rooms
         return await path.delete(access, message_id)
 

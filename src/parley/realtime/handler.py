@@ -13,13 +13,14 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import structlog
 from pydantic import SecretStr
 from starlette.websockets import WebSocket
 
 from parley.auth.tokens import Claims, InvalidToken, verify_claims
+from parley.errors import TooManyRequests
 from parley.realtime.config import RealtimeConfig
 from parley.realtime.connection import Connection
 from parley.realtime.hub import Hub
@@ -73,6 +74,7 @@ class Session:
         config: RealtimeConfig,
         jwt_keys: Sequence[SecretStr],
         revocations: RevocationList,
+        admit: Callable[[uuid.UUID], Awaitable[None]],
     ) -> None:
         self.websocket = websocket
         self.service = service
@@ -80,6 +82,8 @@ class Session:
         self.config = config
         self.jwt_keys = jwt_keys
         self.revocations = revocations
+        # Raises TooManyRequests when the account opened too many connections.
+        self.admit = admit
 
     async def run(self) -> None:
         await self.websocket.accept()
@@ -155,6 +159,12 @@ class Session:
             return None
         if self.revocations.is_revoked(claims):
             await self._close(CloseCode.UNAUTHORIZED, "the session has been logged out")
+            return None
+        try:
+            await self.admit(claims.profile_id)
+        except TooManyRequests as exc:
+            reason = f"too many connections; retry after {exc.retry_after} s"
+            await self._close(CloseCode.TOO_MANY_REQUESTS, reason)
             return None
         return claims
 

@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse
 
 from parley.errors import TooManyRequests, error_body
 from parley.realtime.handler import Session
-from parley.security.throttle import SignInThrottle
+from parley.security.throttle import Throttle
 from parley.state import AppState
 
 router = APIRouter(tags=["realtime"])
@@ -17,17 +17,23 @@ router = APIRouter(tags=["realtime"])
 @router.websocket("/api/ws")
 async def websocket_endpoint(websocket: WebSocket) -> None:
     state: AppState = websocket.app.state.parley
-    if not await _admitted(websocket, state.sign_in_throttle):
+    if not await _admitted(websocket, state.throttle):
         return
     realtime, settings = state.realtime, state.settings
     keys = [settings.jwt_secret, *settings.jwt_previous_secrets]
     session = Session(
-        websocket, realtime.service, realtime.hub, realtime.config, keys, state.revocations
+        websocket,
+        realtime.service,
+        realtime.hub,
+        realtime.config,
+        keys,
+        state.revocations,
+        state.throttle.before_ws_sign_in,
     )
     await session.run()
 
 
-async def _admitted(websocket: WebSocket, throttle: SignInThrottle) -> bool:
+async def _admitted(websocket: WebSocket, throttle: Throttle) -> bool:
     """Refuse the upgrade with 429 and Retry-After when this client address
     has opened too many connections (PARLEY_WS_CONNECT_LIMIT_IP)."""
     ip = websocket.client.host if websocket.client else "unknown"

@@ -26,6 +26,7 @@ class CloseCode(IntEnum):
     AUTH_TIMEOUT = 4008  # no auth frame within the auth timeout
     SLOW_CONSUMER = 4009  # the outgoing queue filled up: the client reads too slowly
     HEARTBEAT_TIMEOUT = 4010  # no frame from the client after a server ping
+    TOO_MANY_REQUESTS = 4029  # this account opened too many connections; reason: retry after N s
 
 
 class _Frame(BaseModel):

@@ -3,10 +3,11 @@
 Reads of such a conversation merge both stores, so no acknowledged message (or
 newer version) is hidden. Two sources:
 
-- MongoDB's replay backlog: conversations with changes MongoDB is known to have
-  missed. Refreshed from PostgreSQL's replay queue on every replay tick and
-  before MongoDB's breaker closes, and updated at once when this instance
-  misses a MongoDB write.
+- Each store's replay backlog: conversations with changes a store is known to
+  have missed. MongoDB's comes from PostgreSQL's replay queue and
+  PostgreSQL's from MongoDB's (`missed` entries), refreshed on every replay
+  tick and before the store's breaker closes, and updated at once when this
+  instance misses a write.
 - Writes still settling on this instance: a DM write answered once one store
   had it, while the other was still writing (see `sync_to_both_databases`).
 """
@@ -19,21 +20,25 @@ from collections import Counter
 
 class Backlog:
     def __init__(self) -> None:
-        self._conversations: set[uuid.UUID] = set()
+        self._missed: dict[str, set[uuid.UUID]] = {}
         self._settling: Counter[tuple[uuid.UUID, str]] = Counter()
 
     def behind(self, conversation_id: object) -> set[str]:
         """The stores that may lack acknowledged changes to this conversation."""
         stores = {store for (room, store) in self._settling if room == conversation_id}
-        if conversation_id in self._conversations:
-            stores.add("mongodb")
+        stores.update(s for s, rooms in self._missed.items() if conversation_id in rooms)
         return stores
 
-    def add(self, conversation_id: uuid.UUID) -> None:
-        self._conversations.add(conversation_id)
+    def add(self, conversation_id: uuid.UUID, store: str) -> None:
+        """`store` missed a change to this conversation."""
+        self._missed.setdefault(store, set()).add(conversation_id)
 
-    def replace(self, conversations: set[uuid.UUID]) -> None:
-        self._conversations = set(conversations)
+    def replace(self, store: str, conversations: set[uuid.UUID]) -> None:
+        """What `store`'s replay backlog holds now, read from the other store."""
+        self._missed[store] = set(conversations)
+
+    def missing_in(self, store: str) -> int:
+        return len(self._missed.get(store, ()))
 
     def hold(self, conversation_id: uuid.UUID, behind: str) -> None:
         """A write answered while `behind` was still writing; until `release`."""

@@ -42,7 +42,7 @@ from parley.resilience import (
     with_mongo_fallback,
 )
 from parley.storage.deadline import detach
-from parley.storage.errors import StorageConflict, StorageError
+from parley.storage.errors import StorageConflict, StorageError, StorageUnavailable
 from parley.storage.mongo import direct_messages as mongo_dm
 from parley.storage.postgres import direct_messages as pg_dm
 from parley.storage.postgres import messages as pg_messages
@@ -181,7 +181,7 @@ class DirectMessages:
     async def _queue_for_mongo(
         self, write: DualWrite[Any, int | None], record: MessageRecord
     ) -> None:
-        self.backlog.add(record.room_id)
+        self.backlog.add(record.room_id, MONGODB)
         if write.postgres is not None:
             await self.postgres.run(
                 "DM_QUEUE_FOR_MONGO", partial(replay_queue.mark_missed, queue_row_id=write.postgres)
@@ -189,6 +189,7 @@ class DirectMessages:
 
     async def _queue_for_postgres(self, write: DualWrite[Any, Any], record: MessageRecord) -> None:
         del write
+        self.backlog.add(record.room_id, POSTGRESQL)
         await self.mongo.run("DM_QUEUE_FOR_POSTGRES", partial(mongo_dm.mark_missed, record=record))
 
     async def _resolve_retry(
@@ -208,6 +209,8 @@ class DirectMessages:
             original = await self.mongo.run(
                 "DM_GET_BY_NONCE", lambda db: mongo_dm.get_by_nonce(db, *lookup)
             )
+            if _is_ours(original, attempt):
+                return Written(attempt, True, [MONGODB, POSTGRESQL])
             if _is_later(original, attempt) and write.postgres is not None:
                 return await self._keep_earlier_send(attempt, write)
             if write.postgres is not None:  # PostgreSQL took our fresh copy: undo it
@@ -223,6 +226,8 @@ class DirectMessages:
                 "DM_GET_BY_NONCE",
                 lambda s: pg_messages.get_by_nonce(s, pg_messages.DIRECT_MESSAGES, *lookup),
             )
+            if _is_ours(original, attempt):
+                return Written(attempt, True, [MONGODB, POSTGRESQL])
             if _is_later(original, attempt) and write.mongo_ok:
                 return await self._keep_earlier_send(attempt, write)
             if write.mongo_ok:  # MongoDB took our fresh copy: undo it
@@ -233,7 +238,7 @@ class DirectMessages:
                     await self.postgres.run(
                         "DM_QUEUE_FOR_MONGO", partial(replay_queue.queue_missed, record=original)
                     )
-                    self.backlog.add(original.room_id)
+                    self.backlog.add(original.room_id, MONGODB)
         if original is None:
             raise StorageConflict(
                 "nonce reused but original not found", store=BOTH, operation="send"
@@ -322,7 +327,9 @@ class DirectMessages:
 
         A store that may lack acknowledged changes (`behind`) only adds to the
         answer: the others are awaited, a store behind gets the hedge delay
-        more. A store that fails is left out; None when neither answered."""
+        more. When no store that is not behind answers, the answer could hide
+        acknowledged changes: StorageUnavailable, never a partial page. None
+        when neither answered and both are behind (writes still settling)."""
         reads = {
             MONGODB: asyncio.ensure_future(self.mongo.run(name, mongo_read)),
             POSTGRESQL: asyncio.ensure_future(self.postgres.run(name, postgres_read)),
@@ -340,6 +347,12 @@ class DirectMessages:
                 answers[store] = task.result()
             elif not isinstance(task.exception(), StorageError):
                 raise task.exception()  # type: ignore[misc]
+        if complete and not any(store in answers for store in reads if store not in behind):
+            raise StorageUnavailable(
+                f"{name}: only a store that lacks changes to this conversation answered",
+                store=",".join(sorted(behind)),
+                operation=name,
+            )
         if not answers:
             return None
         by_id: dict[uuid.UUID, MessageRecord] = {}
@@ -348,6 +361,13 @@ class DirectMessages:
             by_id[record.id] = newest(known, record) if known else record
         sources = [store for store in (MONGODB, POSTGRESQL) if store in answers]
         return Sourced(list(by_id.values()), ",".join(sources))
+
+
+def _is_ours(found: MessageRecord | None, attempt: MessageRecord) -> bool:
+    """The "original" is this very send, already copied by replay (which does
+    not wait for the writer when clocks disagree or the writer is slow): not a
+    retry, and nothing to undo."""
+    return found is not None and found.id == attempt.id
 
 
 def _is_later(found: MessageRecord | None, attempt: MessageRecord) -> bool:

@@ -27,14 +27,14 @@ import structlog
 
 from parley.replication.backlog import Backlog
 from parley.replication.duplicates import resolve_nonce_duplicate
-from parley.resilience import Metrics, StoreGuard
+from parley.resilience import MONGODB, POSTGRESQL, Metrics, StoreGuard
 from parley.storage.errors import StorageConflict, StorageError
 from parley.storage.mongo import direct_messages as mongo_dm
 from parley.storage.mongo import mirror
 from parley.storage.postgres import direct_messages as pg_dm
 from parley.storage.postgres import mirror as pg_mirror
 from parley.storage.postgres import replay_queue
-from parley.storage.records import MessageRecord, now_ms
+from parley.storage.records import MessageRecord
 
 log = structlog.get_logger("parley.replay")
 
@@ -131,11 +131,24 @@ class ReplayWorker:
         return max(to_mongo, to_postgres) >= self.batch_size
 
     async def refresh_backlog(self) -> None:
+        await self.refresh_mongo_backlog()
+        await self.refresh_postgres_backlog()
+
+    async def refresh_mongo_backlog(self) -> None:
+        """Which conversations MongoDB lacks changes for, from PostgreSQL's queue."""
         conversations = await self.postgres.run(
             "REPLAY_BACKLOG_CONVERSATIONS", replay_queue.conversations_with_missed
         )
-        self.backlog.replace(conversations)
+        self.backlog.replace(MONGODB, conversations)
         self.metrics.set_gauge("parley_replay_backlog_conversations", len(conversations))
+
+    async def refresh_postgres_backlog(self) -> None:
+        """Which conversations PostgreSQL lacks changes for, from MongoDB's queue."""
+        conversations = await self.mongo.run(
+            "REPLAY_BACKLOG_CONVERSATIONS_PG", mongo_dm.conversations_with_missed
+        )
+        self.backlog.replace(POSTGRESQL, conversations)
+        self.metrics.set_gauge("parley_replay_backlog_conversations_postgresql", len(conversations))
 
     async def replay_to_mongo(self) -> int:
         batch: ForMongo = await self.postgres.run(
@@ -167,15 +180,13 @@ class ReplayWorker:
 
     async def replay_to_postgres(self) -> int:
         token = secrets.token_hex(8)
-        now = now_ms()
         records, entry_ids = await self.mongo.run(
             "REPLAY_CLAIM_FOR_POSTGRES",
             lambda db: mongo_dm.claim_pending(
                 db,
                 token,
-                now,
-                now + timedelta(seconds=LEASE_SECONDS),
-                now - timedelta(seconds=GRACE_SECONDS),
+                timedelta(seconds=LEASE_SECONDS),
+                timedelta(seconds=GRACE_SECONDS),
                 self.batch_size,
             ),
             deadline=CLAIM_DEADLINE,

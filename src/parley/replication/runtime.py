@@ -70,7 +70,7 @@ class Replication:
         )
         self.directory = Directory(self.mongo, self.postgres, hedge_after=settings.hedge_delay)
         self.mongo_breaker.on_recovery(self._before_mongo_serves_again)
-        self.postgres_breaker.on_recovery(self._kick_replay)
+        self.postgres_breaker.on_recovery(self._before_postgres_serves_again)
         self.supervisor = Supervisor(self.metrics)
 
     def verifier(self) -> Verifier:
@@ -103,15 +103,20 @@ class Replication:
     async def _before_mongo_serves_again(self) -> None:
         # Learn which conversations MongoDB still lacks before reads return to it.
         with contextlib.suppress(StorageError):
-            await self.replay.refresh_backlog()
+            await self.replay.refresh_mongo_backlog()
         self.replay.kick()
 
-    async def _kick_replay(self) -> None:
+    async def _before_postgres_serves_again(self) -> None:
+        # Learn which conversations PostgreSQL still lacks before reads return to it.
+        with contextlib.suppress(StorageError):
+            await self.replay.refresh_postgres_backlog()
         self.replay.kick()
 
     async def start(self) -> None:
         with contextlib.suppress(StorageError):
-            await self.replay.refresh_backlog()
+            await self.replay.refresh_mongo_backlog()
+        with contextlib.suppress(StorageError):
+            await self.replay.refresh_postgres_backlog()
         self.supervisor.spawn("mongo-breaker-probe", self.mongo_breaker.run_probe_loop)
         self.supervisor.spawn("postgres-breaker-probe", self.postgres_breaker.run_probe_loop)
         self.supervisor.spawn("dm-confirmer", self.confirmer.run)

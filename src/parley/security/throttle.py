@@ -1,88 +1,117 @@
-"""Sign-in throttling with the `limits` library (moving windows, in memory).
+"""Who is rate-limited, for what, and how hard (the counting is
+`security/ratelimit.py`: shared by every instance through PostgreSQL, per
+instance while PostgreSQL is down).
 
-    failed logins per account and IP   PARLEY_LOGIN_LIMIT_ACCOUNT_IP  5/minute
-    failed logins per account, any IP  PARLEY_LOGIN_LIMIT_ACCOUNT     20/hour  (the lock)
-    login attempts per IP, any account PARLEY_LOGIN_LIMIT_IP          30/minute
-    registrations per IP               PARLEY_REGISTER_LIMIT_IP       10/hour
-    WebSocket connects per IP          PARLEY_WS_CONNECT_LIMIT_IP     60/minute
+    failed logins per account and IP    PARLEY_LOGIN_LIMIT_ACCOUNT_IP    5/minute
+    failed logins per account, any IP   PARLEY_LOGIN_SLOWDOWN_ACCOUNT    5/minute (slow-down)
+    failed logins per account, any IP   PARLEY_LOGIN_LIMIT_ACCOUNT       20/hour  (the lock)
+    login attempts per IP, any account  PARLEY_LOGIN_LIMIT_IP            30/minute
+    registrations per IP                PARLEY_REGISTER_LIMIT_IP         10/hour
+    WebSocket connects per IP           PARLEY_WS_CONNECT_LIMIT_IP       60/minute
+    WebSocket sign-ins per account      PARLEY_WS_CONNECT_LIMIT_ACCOUNT  30/minute
+    message sends per account / per IP  PARLEY_SEND_LIMIT_ACCOUNT / _IP  120 / 600 per minute
+    edits and deletes per account / IP  PARLEY_EDIT_LIMIT_ACCOUNT / _IP  60 / 300 per minute
 
-Each is checked before the password is hashed, so a throttled request costs
-no argon2 time; going over one answers 429 `TooManyRequests` with
-`Retry-After` (seconds until the window lets one more through). A successful
-login clears its account-and-IP count; the account lock lifts when its window
-has passed (there is no other way to lift it yet, short of restarting every
-instance).
+Sign-ins are checked before the password is hashed, so a throttled attempt
+costs no argon2 time; messages after the caller's access to the room (order
+of checks in docs/SECURITY.md). Going over a limit raises `TooManyRequests`
+with `Retry-After` (seconds until the window lets one more through).
 
-Per instance: the counters live in the process's memory (`limits`' async
-MemoryStorage), so N instances behind a balancer allow up to N times each
-limit and a restart forgets them. `limits` also has Redis and MongoDB storage;
-moving the counters to the shared MongoDB is the next step (docs/SECURITY.md).
+Failed logins first slow down, then lock: after five failures for an account
+within a minute (from any addresses) each further attempt waits until the
+oldest leaves the minute; after twenty within an hour the account is locked
+until the oldest leaves the hour. A locked account's attempts, even with the right
+password, count nothing, so they never extend the lock. A successful login
+clears its account-and-IP count; a password change clears the account's
+failures (lifting a lock). Failure counts are never pre-checked locally,
+since clearing them on one instance must count everywhere.
 """
 
 from __future__ import annotations
 
-import math
-import time
-
-from limits import RateLimitItem, parse
-from limits.aio.storage import MemoryStorage
-from limits.aio.strategies import MovingWindowRateLimiter
+import uuid
 
 from parley.errors import TooManyRequests
+from parley.security.ratelimit import Limit, RateLimiter, Rule, retry_after
 from parley.settings import Settings
 
 
-class SignInThrottle:
-    def __init__(self, settings: Settings) -> None:
-        self._limiter = MovingWindowRateLimiter(MemoryStorage())
-        self.account_ip = parse(settings.login_limit_account_ip)
-        self.account = parse(settings.login_limit_account)
-        self.ip = parse(settings.login_limit_ip)
-        self.register_ip = parse(settings.register_limit_ip)
-        self.ws_connect_ip = parse(settings.ws_connect_limit_ip)
+def _refuse_if(wait: float | None, detail: str) -> None:
+    if wait is not None:
+        raise TooManyRequests(detail, retry_after=retry_after(wait))
 
-    async def _refuse_if_spent(self, checks: list[tuple[RateLimitItem, tuple[str, ...]]]) -> None:
-        waits = []
-        for item, keys in checks:
-            if not await self._limiter.test(item, *keys):
-                stats = await self._limiter.get_window_stats(item, *keys)
-                waits.append(stats.reset_time - time.time())
-        if waits:
-            retry_after = max(1, math.ceil(max(waits)))
-            raise TooManyRequests(
-                "Too many attempts; wait before trying again.", retry_after=retry_after
-            )
+
+TOO_MANY_ATTEMPTS = "Too many attempts; wait before trying again."
+
+
+class Throttle:
+    """Every API rate limit of one process, over its `RateLimiter`."""
+
+    def __init__(self, settings: Settings, limiter: RateLimiter) -> None:
+        self.limiter = limiter
+        self.account_ip = Rule.parse("login-failed", settings.login_limit_account_ip)
+        self.account_slowdown = Rule.parse("login-failed-slow", settings.login_slowdown_account)
+        self.account = Rule.parse("login-failed-lock", settings.login_limit_account)
+        self.ip = Rule.parse("login", settings.login_limit_ip)
+        self.register_ip = Rule.parse("register", settings.register_limit_ip)
+        self.ws_connect_ip = Rule.parse("ws-connect", settings.ws_connect_limit_ip)
+        self.ws_connect_account = Rule.parse("ws-auth", settings.ws_connect_limit_account)
+        self.send_account = Rule.parse("send", settings.send_limit_account)
+        self.send_ip = Rule.parse("send-ip", settings.send_limit_ip)
+        self.edit_account = Rule.parse("edit", settings.edit_limit_account)
+        self.edit_ip = Rule.parse("edit-ip", settings.edit_limit_ip)
+
+    def _failures(self, email: str, ip: str) -> list[Limit]:
+        return [
+            Limit(self.account_ip, f"{email}|{ip}"),
+            Limit(self.account_slowdown, email),
+            Limit(self.account, email),
+        ]
 
     async def before_login(self, email: str, ip: str) -> None:
-        await self._refuse_if_spent(
-            [
-                (self.account_ip, ("login-failed", email, ip)),
-                (self.account, ("login-failed", email)),
-                (self.ip, ("login", ip)),
-            ]
-        )
-        await self._limiter.hit(self.ip, "login", ip)
+        _refuse_if(await self.limiter.peek(self._failures(email, ip)), TOO_MANY_ATTEMPTS)
+        _refuse_if(await self.limiter.hit([Limit(self.ip, ip)]), TOO_MANY_ATTEMPTS)
 
     async def login_failed(self, email: str, ip: str) -> None:
-        await self._limiter.hit(self.account_ip, "login-failed", email, ip)
-        await self._limiter.hit(self.account, "login-failed", email)
+        await self.limiter.hit(self._failures(email, ip))
 
     async def login_succeeded(self, email: str, ip: str) -> None:
-        await self._limiter.clear(self.account_ip, "login-failed", email, ip)
+        await self.limiter.clear([Limit(self.account_ip, f"{email}|{ip}")])
+
+    async def password_changed(self, email: str) -> None:
+        """The account's failures are forgotten: a lock lifts."""
+        await self.limiter.clear(
+            [Limit(self.account_slowdown, email.lower()), Limit(self.account, email.lower())]
+        )
 
     async def before_register(self, ip: str) -> None:
-        await self._refuse_if_spent([(self.register_ip, ("register", ip))])
-        await self._limiter.hit(self.register_ip, "register", ip)
+        _refuse_if(await self.limiter.hit([Limit(self.register_ip, ip)]), TOO_MANY_ATTEMPTS)
 
     async def before_ws_connect(self, ip: str) -> None:
-        await self._refuse_if_spent([(self.ws_connect_ip, ("ws-connect", ip))])
-        await self._limiter.hit(self.ws_connect_ip, "ws-connect", ip)
+        wait = await self.limiter.hit([Limit(self.ws_connect_ip, ip)], precheck=True)
+        _refuse_if(wait, "Too many connections; wait before reconnecting.")
+
+    async def before_ws_sign_in(self, profile_id: uuid.UUID) -> None:
+        wait = await self.limiter.hit(
+            [Limit(self.ws_connect_account, str(profile_id))], precheck=True
+        )
+        _refuse_if(wait, "Too many connections; wait before reconnecting.")
+
+    async def before_send(self, profile_id: uuid.UUID, ip: str) -> None:
+        limits = [Limit(self.send_account, str(profile_id)), Limit(self.send_ip, ip)]
+        wait = await self.limiter.hit(limits, precheck=True)
+        _refuse_if(wait, "Too many messages; wait before sending more.")
+
+    async def before_edit(self, profile_id: uuid.UUID, ip: str) -> None:
+        limits = [Limit(self.edit_account, str(profile_id)), Limit(self.edit_ip, ip)]
+        wait = await self.limiter.hit(limits, precheck=True)
+        _refuse_if(wait, "Too many changes; wait before editing more.")
 
 
-class SignInAttempt:
+class ClientThrottle:
     """The throttle bound to one request's client address."""
 
-    def __init__(self, throttle: SignInThrottle, ip: str) -> None:
+    def __init__(self, throttle: Throttle, ip: str) -> None:
         self.throttle = throttle
         self.ip = ip
 
@@ -97,3 +126,12 @@ class SignInAttempt:
 
     async def before_register(self) -> None:
         await self.throttle.before_register(self.ip)
+
+    async def password_changed(self, email: str) -> None:
+        await self.throttle.password_changed(email)
+
+    async def before_send(self, profile_id: uuid.UUID) -> None:
+        await self.throttle.before_send(profile_id, self.ip)
+
+    async def before_edit(self, profile_id: uuid.UUID) -> None:
+        await self.throttle.before_edit(profile_id, self.ip)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from parley.auth import service as auth_service
-from parley.auth.deps import CurrentClaims, CurrentProfileId, RevocationsDep
+from parley.auth.deps import ClientThrottleDep, CurrentClaims, CurrentProfileId, RevocationsDep
 from parley.auth.schemas import PasswordChange, SignedIn
 from parley.community.profiles import service
 from parley.community.profiles.schemas import (
@@ -57,5 +57,8 @@ async def change_password(
     state: AppStateDep,
     claims: CurrentClaims,
     revocations: RevocationsDep,
+    throttle: ClientThrottleDep,
 ) -> SignedIn:
-    return await auth_service.change_password(session, state.settings, revocations, claims, body)
+    return await auth_service.change_password(
+        session, state.settings, revocations, throttle, claims, body
+    )

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, DeleteOne, ReplaceOne, UpdateOne
@@ -30,7 +30,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 from parley.storage.mongo.bulk import bulk_write_chunked
 from parley.storage.mongo.database import MongoDocument
 from parley.storage.mongo.schema import DIRECT_MESSAGES, PG_REPLAY_QUEUE, key, uuid_of
-from parley.storage.records import ChangeQuery, MessageRecord, PageQuery, now_ms
+from parley.storage.records import ChangeQuery, MessageRecord, PageQuery
 
 DUPLICATE_KEY = 11000
 # Every find asks for its whole answer in one batch, so no server-side cursor
@@ -70,14 +70,12 @@ def from_document(doc: MongoDocument) -> MessageRecord:
 
 
 def _entry_update(record: MessageRecord, *, missed: bool = False) -> dict[str, Any]:
-    fields: dict[str, Any] = {
-        "conversationId": key(record.room_id),
-        "version": record.updated_at,
-        "markedAt": now_ms(),
-    }
+    fields: dict[str, Any] = {"conversationId": key(record.room_id), "version": record.updated_at}
     if missed:
         fields["missed"] = True
-    return {"$set": fields, **UNCLAIM}
+    # The server's clock, as `claim_pending` compares it with the server's now:
+    # the writer's and the replayer's clocks never meet.
+    return {"$set": fields, "$currentDate": {"markedAt": True}, **UNCLAIM}
 
 
 async def _queue_for_postgres(
@@ -177,6 +175,13 @@ async def mark_missed(db: AsyncDatabase[MongoDocument], record: MessageRecord) -
     await _queue_for_postgres(db, record, missed=True)
 
 
+async def conversations_with_missed(db: AsyncDatabase[MongoDocument]) -> set[uuid.UUID]:
+    """Conversations PostgreSQL is known to lack changes for (reads merge them)."""
+    # Not `distinct`: FerretDB v1 refuses it with the maxTimeMS every call carries.
+    found = db[PG_REPLAY_QUEUE].find({"missed": True}, {"conversationId": 1, "_id": 0})
+    return {uuid_of(doc["conversationId"]) async for doc in found}
+
+
 async def delete(db: AsyncDatabase[MongoDocument], message_id: uuid.UUID) -> None:
     """Remove a document this request inserted but must not keep (a nonce retry
     that lost to an earlier send); never used for user-visible deletes."""
@@ -197,18 +202,27 @@ async def confirm(
     await bulk_write_chunked(db[PG_REPLAY_QUEUE], requests)
 
 
+async def server_time(db: AsyncDatabase[MongoDocument]) -> datetime:
+    """The MongoDB server's clock (`hello.localTime`), as an aware UTC datetime."""
+    hello = await db.command("hello")
+    local: datetime = hello["localTime"]
+    return local if local.tzinfo else local.replace(tzinfo=UTC)
+
+
 async def claim_pending(
     db: AsyncDatabase[MongoDocument],
     token: str,
-    now: datetime,
-    lease_until: datetime,
-    older_than: datetime,
+    lease: timedelta,
+    grace: timedelta,
     limit: int,
 ) -> tuple[list[MessageRecord], list[str]]:
     """Lease up to `limit` queue entries; returns the current DM documents they
     point at and the claimed entry ids. Each claim is a conditional UpdateOne,
-    atomic per entry, so concurrent workers never share one. Entries younger
-    than `older_than` that are not known missed are left to their writer."""
+    atomic per entry, so concurrent workers never share one. Entries marked
+    less than `grace` ago that are not known missed are left to their writer.
+    Leases and marks are on the server's clock, so app clocks may disagree."""
+    now = await server_time(db)
+    lease_until, older_than = now + lease, now - grace
     free = {"$or": [{"claimUntil": {"$exists": False}}, {"claimUntil": {"$lt": now}}]}
     due = {"$or": [{"missed": True}, {"markedAt": {"$lt": older_than}}]}
     candidates = db[PG_REPLAY_QUEUE].find({"$and": [free, due]}, {"_id": 1}).limit(limit)

@@ -287,3 +287,18 @@ class AntiEntropyState(Base):
     pass_started_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), nullable=False, server_default=func.now()
     )
+
+
+class RateLimitWindow(Base):
+    """Hits counted in one fixed window of one rate-limit key, shared by every
+    instance (`storage/postgres/rate_limits.py`). Two adjacent windows make
+    a sliding-window estimate; a row is useless once `expires_at` (the end of
+    the window after it) has passed and is pruned."""
+
+    __tablename__ = "rate_limit_windows"
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
+    window_index: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    hits: Mapped[int] = mapped_column(Integer, nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+    __table_args__ = (Index("ix_rate_limit_windows_expires_at", "expires_at"),)

@@ -10,6 +10,7 @@ a large production table, create them first by hand with
 this revision then finds them and changes nothing.
 
 Revision ID: 0005
+Revises: 0004
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0005"
-down_revision = "0003"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,123 @@
+"""One checker run: a cluster, the workload and the nemesis for a while, then
+heal everything, wait for the stores to converge, and check the history
+against both stores' final contents."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from bench.checker.checks import Report, check
+from bench.checker.cluster import PEOPLE, Cluster, cluster
+from bench.checker.history import Clock, History
+from bench.checker.nemesis import Nemesis
+from bench.checker.workload import Workload
+
+WORKERS_PER_PERSON = 2
+CONVERGE_TIMEOUT = 60.0
+QUIET_SECONDS = 2.0
+"""After convergence, how long subscribers stay connected for the last events."""
+
+
+@dataclass
+class Config:
+    seed: int
+    seconds: float
+    instances: int = 2
+    antientropy: bool = False
+    log_dir: Path = Path("bench/results/chaos")
+
+
+@dataclass
+class Result:
+    config: Config
+    history: History
+    report: Report
+    converged_after: float | None
+
+    def summary(self) -> str:
+        ops = Counter(f"{op.kind}:{op.outcome}" for op in self.history.ops)
+        faults = Counter(f"{f.action} {'+'.join(f.targets)}" for f in self.history.faults)
+        lines = [
+            f"seed {self.config.seed}, {self.config.seconds:.0f} s, "
+            f"{self.config.instances} instances",
+            f"operations: {len(self.history.ops)} ({_tally(ops)})",
+            f"faults: {len(self.history.faults)} ({_tally(faults)})",
+            "converged after heal: "
+            + (f"{self.converged_after:.1f} s" if self.converged_after is not None else "NO"),
+            "counts: " + ", ".join(f"{k} {v}" for k, v in self.report.counts.items()),
+        ]
+        return "\n".join(lines)
+
+    def minimal_history(self) -> str:
+        """For every example of a failed check: the operations on the messages
+        it names and the faults, so the run can be read and repeated."""
+        lines = [
+            f"rerun: python -m bench.chaos --seed {self.config.seed} "
+            f"--seconds {self.config.seconds:.0f}"
+        ]
+        for name, examples in self.report.examples.items():
+            for example in examples:
+                lines.append(f"[{name}] {example}")
+                for op in self.history.ops:
+                    if op.message_id and op.message_id in example:
+                        lines.append(
+                            f"    op {op.index} {op.kind} {op.person}@app{op.instance} "
+                            f"{op.start:.2f}-{op.end:.2f} {op.outcome} {op.status} {op.content}"
+                        )
+        for fault in self.history.faults:
+            lines.append(
+                f"fault {fault.action} {'+'.join(fault.targets)} {fault.start:.2f}-{fault.end:.2f}"
+            )
+        return "\n".join(lines)
+
+
+async def run(config: Config) -> Result:
+    config.log_dir.mkdir(parents=True, exist_ok=True)
+    history, clock = History(config.seed), Clock()
+    async with cluster(config.instances, config.antientropy, config.log_dir) as under_test:
+        await _converge(under_test, CONVERGE_TIMEOUT)  # the DM mirror reached MongoDB
+        nemesis = Nemesis(under_test, history, clock, config.seed)
+        async with Workload(under_test, history, clock, config.seed) as load:
+            subscribers = [asyncio.create_task(load.subscriber(p)) for p in PEOPLE]
+            workers = [
+                asyncio.create_task(load.worker(p, n))
+                for p in PEOPLE
+                for n in range(WORKERS_PER_PERSON)
+            ]
+            faults = asyncio.create_task(nemesis.run(load.stopping))
+            await asyncio.sleep(config.seconds)
+            load.stopping.set()
+            await asyncio.gather(faults, *workers)
+            converged_after = await _converge(under_test, CONVERGE_TIMEOUT)
+            await asyncio.sleep(QUIET_SECONDS)
+            load.closing.set()
+            await asyncio.gather(*subscribers)
+        stores = await under_test.snapshot()
+    stamp = time.strftime("%H%M%S")
+    history.dump(config.log_dir / f"history-{config.seed}-{stamp}.json")
+    (config.log_dir / f"stores-{config.seed}-{stamp}.json").write_text(
+        json.dumps({name: [asdict(m) for m in store.values()] for name, store in stores.items()})
+    )
+    return Result(config, history, check(history, stores), converged_after)
+
+
+def _tally(counts: Counter[str]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+
+
+async def _converge(under_test: Cluster, timeout: float) -> float | None:
+    """Seconds until no replay marker is left in either direction, or None."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        try:
+            if await under_test.replay_backlog() == 0:
+                return time.monotonic() - started
+        except Exception:  # a store still recovering
+            pass
+        await asyncio.sleep(0.2)
+    return None

@@ -1,0 +1,292 @@
+"""A rate limiter whose counts are shared by every instance (PostgreSQL), and
+that keeps enforcing limits per instance while the shared store is down.
+
+    RateLimiter.hit(limits)    count one hit against every limit, or none if
+                               any is spent; answers None or the seconds to wait
+    RateLimiter.peek(limits)   the same answer, counting nothing
+    RateLimiter.clear(limits)  forget the counts
+
+Counting (`parley.storage.rate_windows`): a moving window of `seconds` kept
+in ten buckets, so a hit stops counting at most `seconds` after it was made
+and the wait is known to the bucket. A request refused by one of its limits
+counts against none of them, so a client that keeps retrying while refused
+gets through again as soon as the window allows.
+
+Two counters, the same counting:
+
+- the shared store (`SharedWindows`, PostgreSQL's `rate_limit_windows`), one
+  statement per check under `PARLEY_RATE_LIMIT_DEADLINE`;
+- this process's `LocalWindows`, which sees every hit this instance let
+  through. It answers alone while the shared store is unavailable: for
+  `RETRY_SHARED` seconds after a failure or a missed deadline every decision
+  is local, then one check tries the store again. The transitions are
+  logged once each (`rate_limit_store_down`, `rate_limit_store_up`) and
+  counted in `/api/metrics`.
+
+With `precheck`, a hot path (sends, edits, WebSocket connects) first asks its
+local counts: they never exceed the shared ones (every hit counted here was
+counted there too, and those limits are never cleared), so a client over a
+limit on this instance alone is refused without a round trip.
+
+What it will not do: decide who is limited (that is `security/throttle.py`),
+retry the shared store within a request, or fail a request because the store
+is down (it decides locally instead). Any other error is a bug and surfaces.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
+
+import structlog
+from limits import parse
+
+from parley.resilience import Metrics
+from parley.storage.errors import StorageError, StorageUnavailable
+from parley.storage.rate_windows import WindowCheck, WindowCounts
+
+log = structlog.get_logger("parley.ratelimit")
+
+T = TypeVar("T")
+# Buckets per window: the wait is exact to a tenth of the window.
+SPAN = 10
+# Seconds every decision stays local after the shared store failed.
+RETRY_SHARED = 1.0
+# How often expired buckets are removed (the shared table and local memory).
+PRUNE_INTERVAL = 60.0
+LOCAL_GAUGE = "parley_rate_limit_local_only"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """`amount` hits per `seconds`, under a name that becomes part of its keys."""
+
+    name: str
+    amount: int
+    seconds: int
+
+    @classmethod
+    def parse(cls, name: str, rate: str) -> Rule:
+        """From `limits`' notation: `5/minute`, `20/hour`, `10 per 15 minutes`."""
+        item = parse(rate)
+        return cls(name, item.amount, item.get_expiry())
+
+
+@dataclass(frozen=True)
+class Limit:
+    """A rule applied to one subject (an account, an address, a pair)."""
+
+    rule: Rule
+    subject: str
+
+    @property
+    def key(self) -> str:
+        # The window length is in the key: buckets of another length never mix.
+        return f"{self.rule.name}/{self.rule.seconds}:{self.subject}"
+
+    def check(self, now: float) -> WindowCheck:
+        bucket_seconds = self.rule.seconds / SPAN
+        return WindowCheck(
+            self.key, int(now // bucket_seconds), SPAN, self.rule.amount, bucket_seconds
+        )
+
+
+def fits(check: WindowCheck, counts: WindowCounts, cost: int) -> bool:
+    return counts.total + cost <= check.amount
+
+
+def wait_seconds(check: WindowCheck, counts: WindowCounts, cost: int, now: float) -> float:
+    """Seconds until `cost` more hits fit: until enough of the oldest buckets
+    have left the window."""
+    excess = counts.total + cost - check.amount
+    if excess <= 0:
+        return 0.0
+    left = 0
+    for index, hits in counts.buckets:
+        left += hits
+        if left >= excess:
+            return max(check.drops_out(index) - now, 0.0)
+    return max(check.drops_out(check.bucket) - now, 0.0)  # more than the whole window
+
+
+class SharedWindows(Protocol):
+    """The counting every instance shares (`PostgresRateWindows`)."""
+
+    async def hit(self, checks: Sequence[WindowCheck], cost: int) -> list[WindowCounts]: ...
+    async def peek(self, checks: Sequence[WindowCheck]) -> list[WindowCounts]: ...
+    async def clear(self, keys: Sequence[str]) -> None: ...
+    async def prune(self) -> int: ...
+
+
+class LocalWindows:
+    """The same counting in this process's memory."""
+
+    def __init__(self) -> None:
+        self._keys: dict[str, dict[int, int]] = {}
+        self._expiry: dict[str, float] = {}
+
+    def _read(self, check: WindowCheck) -> WindowCounts:
+        buckets = self._keys.get(check.key)
+        if not buckets:
+            return WindowCounts(())
+        for index in [i for i in buckets if i < check.oldest]:
+            del buckets[index]
+        return WindowCounts(tuple(sorted((i, n) for i, n in buckets.items() if i <= check.bucket)))
+
+    def record(self, checks: Sequence[WindowCheck], cost: int) -> None:
+        """Count hits the shared store has already let through."""
+        for check in checks:
+            buckets = self._keys.setdefault(check.key, {})
+            buckets[check.bucket] = buckets.get(check.bucket, 0) + cost
+            self._expiry[check.key] = check.expires_at
+
+    def hit(self, checks: Sequence[WindowCheck], cost: int) -> list[WindowCounts]:
+        found = self.peek(checks)
+        if all(fits(check, counts, cost) for check, counts in zip(checks, found, strict=True)):
+            self.record(checks, cost)
+            return [WindowCounts(counts.buckets, counted=True) for counts in found]
+        return found
+
+    def peek(self, checks: Sequence[WindowCheck]) -> list[WindowCounts]:
+        return [self._read(check) for check in checks]
+
+    def clear(self, keys: Sequence[str]) -> None:
+        for key in keys:
+            self._keys.pop(key, None)
+            self._expiry.pop(key, None)
+
+    def prune(self, now: float) -> int:
+        expired = [key for key, expiry in self._expiry.items() if expiry <= now]
+        self.clear(expired)
+        return len(expired)
+
+
+class RateLimiter:
+    def __init__(
+        self,
+        shared: SharedWindows,
+        metrics: Metrics,
+        *,
+        local: LocalWindows | None = None,
+        clock: Callable[[], float] = time.time,
+        retry_shared: float = RETRY_SHARED,
+    ) -> None:
+        self.shared = shared
+        self.local = local or LocalWindows()
+        self.metrics = metrics
+        self.clock = clock
+        self.retry_shared = retry_shared
+        self._down = False
+        self._retry_at = 0.0
+        self._trying = False
+        metrics.set_gauge(LOCAL_GAUGE, 0)
+
+    @property
+    def shared_available(self) -> bool:
+        """False while decisions are made from this instance's counts alone."""
+        return not self._down
+
+    async def hit(
+        self, limits: Sequence[Limit], *, precheck: bool = False, cost: int = 1
+    ) -> float | None:
+        """Count `cost` hits against every limit if each has room; None when
+        counted, else the seconds until they would fit."""
+        now = self.clock()
+        checks = [limit.check(now) for limit in limits]
+        if precheck:
+            wait = _wait(checks, self.local.peek(checks), cost, now)
+            if wait is not None:
+                return wait
+        shared = await self._shared("RATE_LIMIT_HIT", lambda: self.shared.hit(checks, cost))
+        if shared is None:
+            return _wait(checks, self.local.hit(checks, cost), cost, now)
+        if all(counts.counted for counts in shared):
+            self.local.record(checks, cost)
+            return None
+        return _wait(checks, shared, cost, now) or 1.0  # refused on a race: try again soon
+
+    async def peek(self, limits: Sequence[Limit], *, cost: int = 1) -> float | None:
+        """None when `cost` more hits would fit every limit, else the seconds
+        until they would."""
+        now = self.clock()
+        checks = [limit.check(now) for limit in limits]
+        shared = await self._shared("RATE_LIMIT_PEEK", lambda: self.shared.peek(checks))
+        return _wait(checks, shared if shared is not None else self.local.peek(checks), cost, now)
+
+    async def clear(self, limits: Sequence[Limit]) -> None:
+        """Forget the counts, here and (when it answers) in the shared store."""
+        keys = [limit.key for limit in limits]
+        self.local.clear(keys)
+        await self._shared("RATE_LIMIT_CLEAR", lambda: self.shared.clear(keys))
+
+    async def _shared(self, operation: str, call: Callable[[], Awaitable[T]]) -> T | None:
+        """The shared store's answer, or None when this decision is local."""
+        if self._down and (time.monotonic() < self._retry_at or self._trying):
+            self.metrics.count("local", "postgresql", operation)
+            return None
+        trying = self._down
+        self._trying = self._trying or trying
+        try:
+            result = await call()
+        except StorageUnavailable as exc:
+            self.metrics.count("unavailable", "postgresql", operation)
+            self.metrics.count("local", "postgresql", operation)
+            self._went_down(exc)
+            return None
+        finally:
+            if trying:
+                self._trying = False
+        self.metrics.count("ok", "postgresql", operation)
+        if self._down:
+            self._down = False
+            self.metrics.set_gauge(LOCAL_GAUGE, 0)
+            log.info("rate_limit_store_up")
+        return result
+
+    def _went_down(self, exc: StorageUnavailable) -> None:
+        self._retry_at = time.monotonic() + self.retry_shared
+        if not self._down:
+            self._down = True
+            self.metrics.set_gauge(LOCAL_GAUGE, 1)
+            log.warning("rate_limit_store_down", error=str(exc), local_for=self.retry_shared)
+
+    async def prune_forever(self, interval: float = PRUNE_INTERVAL) -> None:
+        while True:
+            self.local.prune(self.clock())
+            try:
+                await self.shared.prune()
+            except StorageError as exc:
+                log.debug("rate_limit_prune_failed", error=str(exc))
+            await asyncio.sleep(interval)
+
+    @asynccontextmanager
+    async def pruning(self, interval: float = PRUNE_INTERVAL) -> AsyncIterator[None]:
+        """Remove expired buckets every `interval` seconds while the block runs."""
+        task = asyncio.create_task(self.prune_forever(interval), name="rate-limit-prune")
+        try:
+            yield
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+
+def _wait(
+    checks: Sequence[WindowCheck], found: Sequence[WindowCounts], cost: int, now: float
+) -> float | None:
+    """None when every limit counted or has room, else the longest wait."""
+    waits = [
+        wait_seconds(check, counts, cost, now)
+        for check, counts in zip(checks, found, strict=True)
+        if not counts.counted and not fits(check, counts, cost)
+    ]
+    return max(waits) if waits else None
+
+
+def retry_after(wait: float) -> int:
+    """A `Retry-After` value: whole seconds, at least one."""
+    return max(1, math.ceil(wait))

@@ -1,0 +1,185 @@
+"""Rate-limit counters in PostgreSQL (`rate_limit_windows`), shared by every
+instance. The rules and the fallback are in `parley.security.ratelimit`; this
+module only counts.
+
+Every call is one statement on a small engine of its own, in autocommit, so a
+check costs one round trip and never waits for (or takes) a connection the
+message path needs:
+
+    RATE_LIMIT_HIT    read the keys' windows and, if every key still has
+                      room, add the hit to each key's current bucket
+                      (INSERT ... ON CONFLICT DO UPDATE, re-checked on the
+                      locked row, so concurrent hits cannot overshoot)
+    RATE_LIMIT_PEEK   read the keys' windows
+    RATE_LIMIT_CLEAR  forget keys (a successful login, a password change)
+    RATE_LIMIT_PRUNE  delete buckets that no longer count, in batches
+
+The engine's `statement_timeout` is the limiter's deadline, so a statement the
+app gave up on stops on the server too. Driver errors become Parley's storage
+errors here (`translate_errors`), so the limiter reacts to those only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from parley.settings import Settings
+from parley.storage.deadline import DRIVER_TIMEOUT_FACTOR, within_deadline
+from parley.storage.operations import OperationObserver, Operations
+from parley.storage.postgres.errors import translate_errors
+from parley.storage.rate_windows import WindowCheck, WindowCounts
+
+# Connections of the limiter's own pool: one statement of well under a
+# millisecond each, so a few serve thousands of checks a second.
+POOL_SIZE = 4
+PRUNE_BATCH = 5000
+
+_INPUT = """
+input AS (
+    SELECT * FROM unnest(
+        CAST(:keys AS text[]), CAST(:buckets AS bigint[]), CAST(:spans AS int[]),
+        CAST(:amounts AS int[]), CAST(:expires AS timestamptz[])
+    ) WITH ORDINALITY AS t(key, bucket, span, amount, expires_at, ord)
+),
+seen AS (
+    SELECT i.ord, i.key, i.bucket, i.amount, i.expires_at,
+           coalesce(array_agg(w.window_index ORDER BY w.window_index)
+                    FILTER (WHERE w.window_index IS NOT NULL), '{}') AS indexes,
+           coalesce(array_agg(w.hits ORDER BY w.window_index)
+                    FILTER (WHERE w.window_index IS NOT NULL), '{}') AS hits,
+           coalesce(sum(w.hits), 0) AS total,
+           coalesce(sum(w.hits) FILTER (WHERE w.window_index = i.bucket), 0) AS current
+    FROM input i
+    LEFT JOIN rate_limit_windows w
+      ON w.key = i.key AND w.window_index > i.bucket - i.span AND w.window_index <= i.bucket
+    GROUP BY i.ord, i.key, i.bucket, i.amount, i.expires_at
+)"""
+
+# `_INPUT` is a constant of this module: nothing from a request is in the text.
+_HIT = text(
+    f"""
+WITH {_INPUT},
+counted AS (
+    INSERT INTO rate_limit_windows AS w (key, window_index, hits, expires_at)
+    SELECT key, bucket, CAST(:cost AS int), expires_at FROM seen
+    WHERE NOT EXISTS (SELECT 1 FROM seen WHERE total + CAST(:cost AS int) > amount)
+    ON CONFLICT (key, window_index) DO UPDATE SET hits = w.hits + excluded.hits
+    WHERE w.hits + excluded.hits
+          + (SELECT s.total - s.current - s.amount FROM seen s WHERE s.key = excluded.key) <= 0
+    RETURNING w.key
+)
+SELECT s.indexes, s.hits, k.key IS NOT NULL AS counted
+FROM seen s LEFT JOIN counted k ON k.key = s.key
+ORDER BY s.ord
+"""  # noqa: S608
+)
+
+_PEEK = text(
+    f"""
+WITH {_INPUT}
+SELECT s.indexes, s.hits, false AS counted FROM seen s ORDER BY s.ord
+"""  # noqa: S608
+)
+
+_CLEAR = text("DELETE FROM rate_limit_windows WHERE key = ANY(CAST(:keys AS text[]))")
+
+_PRUNE = text(
+    """
+DELETE FROM rate_limit_windows WHERE ctid = ANY(ARRAY(
+    SELECT ctid FROM rate_limit_windows WHERE expires_at < now() LIMIT :batch
+))
+"""
+)
+
+
+def _parameters(checks: Sequence[WindowCheck]) -> dict[str, Any]:
+    if len({check.key for check in checks}) != len(checks):
+        raise ValueError("each key may be checked once per call")
+    return {
+        "keys": [c.key for c in checks],
+        "buckets": [c.bucket for c in checks],
+        "spans": [c.span for c in checks],
+        "amounts": [c.amount for c in checks],
+        "expires": [datetime.fromtimestamp(c.expires_at, UTC) for c in checks],
+    }
+
+
+class PostgresRateWindows:
+    def __init__(
+        self, engine: AsyncEngine, deadline: float, observer: OperationObserver | None = None
+    ) -> None:
+        self.engine = engine
+        self.deadline = deadline
+        self.operations = Operations("postgresql", observer)
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, observer: OperationObserver | None = None
+    ) -> PostgresRateWindows:
+        deadline = settings.rate_limit_deadline
+        engine = create_async_engine(
+            settings.sqlalchemy_url.get_secret_value(),
+            pool_size=POOL_SIZE,
+            max_overflow=POOL_SIZE,
+            pool_timeout=deadline,
+            pool_recycle=1800,
+            isolation_level="AUTOCOMMIT",
+            # Autocommit: nothing to roll back when a connection is returned,
+            # so no extra round trip per check.
+            pool_reset_on_return=None,
+            connect_args={
+                "timeout": settings.connect_timeout,
+                "command_timeout": max(deadline * DRIVER_TIMEOUT_FACTOR, 1.0),
+                "server_settings": {
+                    "application_name": "parley-rate-limits",
+                    "statement_timeout": str(max(int(deadline * 1000), 1)),
+                },
+            },
+        )
+        return cls(engine, deadline, observer)
+
+    async def _execute(self, name: str, statement: Any, parameters: dict[str, Any]) -> Any:
+        async def execute() -> Any:
+            async with self.engine.connect() as conn:
+                result = await conn.execute(statement, parameters)
+                return result.all() if result.returns_rows else result.rowcount
+
+        with self.operations.timed(name), translate_errors(name):
+            return await within_deadline(execute(), self.deadline)
+
+    async def hit(self, checks: Sequence[WindowCheck], cost: int) -> list[WindowCounts]:
+        """RATE_LIMIT_HIT: count `cost` hits against every key, or none if any
+        key lacks room; the counts are those before this call."""
+        rows = await self._execute("RATE_LIMIT_HIT", _HIT, {**_parameters(checks), "cost": cost})
+        return [_counts(row) for row in rows]
+
+    async def peek(self, checks: Sequence[WindowCheck]) -> list[WindowCounts]:
+        """RATE_LIMIT_PEEK: the keys' windows, counting nothing."""
+        rows = await self._execute("RATE_LIMIT_PEEK", _PEEK, _parameters(checks))
+        return [_counts(row) for row in rows]
+
+    async def clear(self, keys: Sequence[str]) -> None:
+        """RATE_LIMIT_CLEAR: forget every bucket of these keys."""
+        await self._execute("RATE_LIMIT_CLEAR", _CLEAR, {"keys": list(keys)})
+
+    async def prune(self) -> int:
+        """RATE_LIMIT_PRUNE: delete buckets past their expiry; returns how many."""
+        deleted = 0
+        while True:
+            n = int(await self._execute("RATE_LIMIT_PRUNE", _PRUNE, {"batch": PRUNE_BATCH}))
+            deleted += n
+            if n < PRUNE_BATCH:
+                return deleted
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def _counts(row: Any) -> WindowCounts:
+    indexes, hits, counted = row
+    return WindowCounts(tuple(zip(indexes, hits, strict=True)), bool(counted))

@@ -1,0 +1,202 @@
+"""The rate limiter's counting and its fallback, with a fake shared store and a
+fake clock: the window and its wait, all-or-nothing counting, the local
+pre-check, and local decisions while the shared store is unavailable."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+
+from parley.resilience import Metrics
+from parley.security.ratelimit import (
+    LOCAL_GAUGE,
+    Limit,
+    LocalWindows,
+    RateLimiter,
+    Rule,
+    retry_after,
+)
+from parley.storage.errors import StorageConflict, StorageTimeout
+from parley.storage.rate_windows import WindowCheck, WindowCounts
+
+PER_MINUTE = Rule("send", 3, 60)
+T0 = 6_000_000.0  # the start of a bucket (and of a minute)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class FakeShared:
+    """Another instance's view of the shared store: LocalWindows behind the
+    shared interface, which can be made unavailable or buggy."""
+
+    def __init__(self) -> None:
+        self.windows = LocalWindows()
+        self.down = False
+        self.broken = False
+        self.calls = 0
+
+    def _call(self) -> None:
+        self.calls += 1
+        if self.broken:
+            raise StorageConflict("a bug", store="postgresql")
+        if self.down:
+            raise StorageTimeout("frozen", store="postgresql", operation="RATE_LIMIT_HIT")
+
+    async def hit(self, checks: Sequence[WindowCheck], cost: int) -> list[WindowCounts]:
+        self._call()
+        return self.windows.hit(checks, cost)
+
+    async def peek(self, checks: Sequence[WindowCheck]) -> list[WindowCounts]:
+        self._call()
+        return self.windows.peek(checks)
+
+    async def clear(self, keys: Sequence[str]) -> None:
+        self._call()
+        self.windows.clear(keys)
+
+    async def prune(self) -> int:
+        return 0
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def shared() -> FakeShared:
+    return FakeShared()
+
+
+def limiter(shared: FakeShared, clock: Clock, metrics: Metrics | None = None) -> RateLimiter:
+    return RateLimiter(shared, metrics or Metrics(), clock=clock, retry_shared=3600)
+
+
+def test_rule_parses_the_limits_notation() -> None:
+    assert Rule.parse("login", "5/minute") == Rule("login", 5, 60)
+    assert Rule.parse("slow", "10 per 15 minutes") == Rule("slow", 10, 900)
+
+
+async def test_the_window_moves_bucket_by_bucket(shared: FakeShared, clock: Clock) -> None:
+    rl = limiter(shared, clock)
+    alice = [Limit(PER_MINUTE, "alice")]
+    assert await rl.hit(alice) is None  # at 0 s
+    clock.now += 30
+    assert await rl.hit(alice) is None  # at 30 s
+    assert await rl.hit(alice) is None
+    clock.now += 1
+    wait = await rl.hit(alice)
+    # The first hit's bucket (0-6 s) leaves the window at 60 s: 29 s from now.
+    assert wait == pytest.approx(29)
+    assert retry_after(wait or 0) == 29
+    clock.now = T0 + 60
+    assert await rl.hit(alice) is None
+    assert await rl.hit(alice) is not None  # the two at 30 s still count
+
+
+async def test_refused_hits_count_against_nothing(shared: FakeShared, clock: Clock) -> None:
+    rl = limiter(shared, clock)
+    account, address = Limit(PER_MINUTE, "alice"), Limit(Rule("send-ip", 5, 60), "10.0.0.1")
+    for _ in range(3):
+        assert await rl.hit([account, address]) is None
+    for _ in range(10):  # a client hammering while refused
+        assert await rl.hit([account, address]) is not None
+    # The address was not charged for the refused sends: another account
+    # from it still has its two.
+    other = Limit(PER_MINUTE, "bob")
+    assert await rl.hit([other, address]) is None
+    assert await rl.hit([other, address]) is None
+    assert await rl.hit([other, address]) is not None
+    clock.now += 60
+    assert await rl.hit([account, address]) is None  # hammering did not extend the wait
+
+
+async def test_a_limit_spent_elsewhere_is_refused_here(shared: FakeShared, clock: Clock) -> None:
+    elsewhere, here = limiter(shared, clock), limiter(shared, clock)
+    alice = [Limit(PER_MINUTE, "alice")]
+    for _ in range(3):
+        assert await elsewhere.hit(alice, precheck=True) is None
+    assert await here.hit(alice, precheck=True) is not None
+    assert await here.peek(alice) is not None
+
+
+async def test_the_local_precheck_refuses_without_asking(shared: FakeShared, clock: Clock) -> None:
+    rl = limiter(shared, clock)
+    alice = [Limit(PER_MINUTE, "alice")]
+    for _ in range(3):
+        assert await rl.hit(alice, precheck=True) is None
+    calls = shared.calls
+    assert await rl.hit(alice, precheck=True) is not None
+    assert shared.calls == calls
+    assert await rl.hit(alice) is not None  # without it, the store is asked
+    assert shared.calls == calls + 1
+
+
+async def test_while_the_store_is_down_each_instance_decides_alone(
+    shared: FakeShared, clock: Clock
+) -> None:
+    metrics = Metrics()
+    rl = limiter(shared, clock, metrics)
+    alice = [Limit(PER_MINUTE, "alice")]
+    assert await rl.hit(alice) is None  # counted in both
+    shared.down = True
+    assert await rl.hit(alice) is None
+    assert not rl.shared_available
+    assert metrics.gauges[LOCAL_GAUGE] == 1
+    calls = shared.calls
+    assert await rl.hit(alice) is None  # the third, from local counts only
+    assert await rl.hit(alice) is not None  # still enforced
+    assert shared.calls == calls  # not asked again until retry_shared has passed
+    assert metrics.operations[("local", "postgresql", "RATE_LIMIT_HIT")] == 3
+    assert metrics.operations[("unavailable", "postgresql", "RATE_LIMIT_HIT")] == 1
+
+
+async def test_the_store_is_tried_again_and_used_when_back(
+    shared: FakeShared, clock: Clock
+) -> None:
+    metrics = Metrics()
+    rl = RateLimiter(shared, metrics, clock=clock, retry_shared=0)
+    alice = [Limit(PER_MINUTE, "alice")]
+    shared.down = True
+    assert await rl.hit(alice) is None
+    assert not rl.shared_available
+    shared.down = False
+    assert await rl.hit(alice) is None
+    assert rl.shared_available
+    assert metrics.gauges[LOCAL_GAUGE] == 0
+    # The shared store missed the hit made while it was down; it counts its own.
+    assert shared.windows.peek([alice[0].check(clock.now)])[0].total == 1
+
+
+async def test_a_bug_in_the_store_is_not_hidden(shared: FakeShared, clock: Clock) -> None:
+    rl = limiter(shared, clock)
+    shared.broken = True
+    with pytest.raises(StorageConflict):
+        await rl.hit([Limit(PER_MINUTE, "alice")])
+
+
+async def test_clear_forgets_here_and_in_the_store(shared: FakeShared, clock: Clock) -> None:
+    rl = limiter(shared, clock)
+    alice = [Limit(PER_MINUTE, "alice")]
+    for _ in range(3):
+        await rl.hit(alice)
+    assert await rl.peek(alice) is not None
+    await rl.clear(alice)
+    assert await rl.peek(alice) is None
+    assert await rl.hit(alice, precheck=True) is None
+
+
+def test_local_windows_forget_expired_keys(clock: Clock) -> None:
+    windows = LocalWindows()
+    check = Limit(PER_MINUTE, "alice").check(clock.now)
+    windows.record([check], 1)
+    assert windows.prune(clock.now + 59) == 0
+    assert windows.prune(clock.now + 60) == 1
+    assert windows.peek([check])[0].total == 0
