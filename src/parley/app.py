@@ -21,6 +21,7 @@ from parley.community.router import router as community_router
 from parley.errors import install_error_handlers
 from parley.health.router import router as health_router
 from parley.logging import configure_logging
+from parley.messages.router import changes_router
 from parley.messages.router import router as messages_router
 from parley.messages.service import MessageLoader
 from parley.realtime.lifecycle import Realtime
@@ -114,6 +115,7 @@ def create_app(settings: Settings) -> FastAPI:
         community_router,
         rooms_router,
         messages_router,
+        changes_router,
         realtime_router,
         web_router,
     ):

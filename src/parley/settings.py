@@ -57,6 +57,12 @@ class Settings(BaseSettings):
     # answers once one store has it and the other has had `write_grace` more.
     hedge_delay: float = Field(default=0.05, validation_alias="PARLEY_HEDGE_DELAY", ge=0, le=5)
     write_grace: float = Field(default=0.1, validation_alias="PARLEY_WRITE_GRACE", ge=0, le=5)
+    # The change feed re-serves this much before a cursor's high-water mark: a
+    # bound on clock skew between instances plus the time from a change's
+    # `updatedAt` to its commit (docs/API.md, "Change feed").
+    changes_overlap: float = Field(
+        default=5.0, validation_alias="PARLEY_CHANGES_OVERLAP", ge=0, le=3600
+    )
     # The circuit breaker (resilience4j's model; docs/OPERATIONS.md explains
     # "slow" and "down" and how to tune these): over the last `breaker_window`
     # calls, once `breaker_minimum_calls` were made, it opens when the failure

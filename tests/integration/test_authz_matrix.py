@@ -191,6 +191,11 @@ CASES = [
          lambda w: {"profileIds": _ids("p_admin")(w)}),
     Case("leave-dm", "DELETE", "/api/rooms/{dm}/members/{p_guest}",
          (403, 404, 404, 403, 404, 401)),
+    # the change feed: whoever is in the room
+    Case("changes-channel", "GET", "/api/rooms/{general}/changes",
+         (200, 200, 200, 200, 404, 401)),
+    Case("changes-group", "GET", "/api/rooms/{group}/changes", (200, 200, 200, 404, 404, 401)),
+    Case("changes-dm", "GET", "/api/rooms/{dm}/changes", (200, 404, 404, 200, 404, 401)),
 ]  # fmt: skip
 
 

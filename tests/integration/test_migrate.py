@@ -56,9 +56,16 @@ async def test_migrate_creates_expected_tables_and_indexes(state: AppState) -> N
     index_names = {row[0] for row in indexes}
     assert "ix_direct_messages_conversation_id_id" in index_names
     assert "uq_profiles_email_lower" in index_names
-    assert version == (("0004",),)
+    assert version == (("0005",),)
+    for table, room in (
+        ("messages", "channel_id"),
+        ("group_messages", "group_id"),
+        ("direct_messages", "conversation_id"),
+    ):
+        assert f"ix_{table}_{room}_updated_at_id" in index_names
     assert "conversation_newest" in dict(mongo)["direct_messages"]
     assert "conversation_author_nonce" in dict(mongo)["direct_messages"]
+    assert "conversation_changes" in dict(mongo)["direct_messages"]
 
 
 async def test_migrate_converts_ids_stored_as_bson_uuids(

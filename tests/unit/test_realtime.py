@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from parley.cursors import event_cursor
 from parley.realtime.connection import Connection
 from parley.realtime.hub import Hub
 from parley.realtime.redact import RedactTokens, install_token_redaction
@@ -203,7 +204,12 @@ def subscriber(service: RealtimeService) -> tuple[Connection, list[dict[str, Any
 
 
 def message(content: str) -> dict[str, Any]:
-    return {"id": str(uuid.uuid4()), "roomId": str(ROOM), "content": content}
+    return {
+        "id": str(uuid.uuid4()),
+        "roomId": str(ROOM),
+        "content": content,
+        "updatedAt": "2026-11-30T14:00:00.123Z",
+    }
 
 
 async def test_events_cross_instances_once() -> None:
@@ -218,6 +224,8 @@ async def test_events_cross_instances_once() -> None:
     await drain(on_b)
     for frames in (a_frames, b_frames):
         assert [f["message"] for f in frames] == sent  # once each, in order
+        # Every instance gives an event the same change-feed cursor.
+        assert {f["cursor"] for f in frames} == {event_cursor(sent[0]["updatedAt"])}
 
 
 async def test_oversized_message_travels_by_id_and_is_loaded() -> None:
@@ -230,7 +238,10 @@ async def test_oversized_message_travels_by_id_and_is_loaded() -> None:
     await bus.flush()
     await drain(on_a)
     assert loader.loaded == [(ROOM, uuid.UUID(big["id"]))]
-    assert frames == [{"type": "message.updated", "roomId": str(ROOM), "message": big}]
+    cursor = event_cursor(big["updatedAt"])
+    assert frames == [
+        {"type": "message.updated", "roomId": str(ROOM), "message": big, "cursor": cursor}
+    ]
 
 
 async def test_unloadable_message_asks_for_resync() -> None:
@@ -317,9 +328,10 @@ async def test_publishing_never_raises_into_the_publisher() -> None:
     on_a, frames = subscriber(a)
     # Too large for a NOTIFY and without an id to send instead: delivered
     # locally, logged, and the publisher's acknowledged write stays a success.
-    await a.message_event("message.created", ROOM, {"content": "x" * 9000})
+    body = {"content": "x" * 9000, "updatedAt": "2026-11-30T14:00:00.123Z"}
+    await a.message_event("message.created", ROOM, body)
     await drain(on_a)
-    assert frames[0]["message"] == {"content": "x" * 9000}
+    assert frames[0]["message"] == body
     assert bus.pending == []
 
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from parley.errors import Conflict
-from parley.messages import rules
+from parley.messages import changes, rules
 from parley.messages.render import Reply, created_or_found, message_json, page_body
 from parley.messages.schemas import MessageCreate
 from parley.realtime.events import MessageEventType, RoomEvents
@@ -21,7 +22,7 @@ from parley.replication.direct_messages import Saved
 from parley.replication.runtime import Replication
 from parley.rooms.room import RoomAccess
 from parley.storage.deadline import detach
-from parley.storage.records import MessageRecord, PageQuery
+from parley.storage.records import ChangeQuery, MessageRecord, PageQuery
 
 
 async def render(replication: Replication, records: list[MessageRecord]) -> list[dict[str, Any]]:
@@ -49,6 +50,12 @@ class DirectMessagePath:
         found = await self.dms.page(query)
         items = await render(self.replication, found.value[: query.limit + 1])
         return Reply(page_body(items, found.value, query.limit), data_source=found.source)
+
+    async def changes(self, query: ChangeQuery, run: changes.Pass, overlap: timedelta) -> Reply:
+        found = await self.dms.changes(query)
+        items = await render(self.replication, found.value[: query.limit])
+        body = changes.feed_body(items, found.value, query, run, overlap)
+        return Reply(body, data_source=found.source)
 
     async def post(self, access: RoomAccess, body: MessageCreate) -> Reply:
         record = rules.new_message(access, body)

@@ -6,18 +6,19 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from parley.messages import rules
+from parley.messages import changes, rules
 from parley.messages.render import Reply, created_or_found, message_json, page_body
 from parley.messages.schemas import MessageCreate
 from parley.realtime.events import MessageEventType, RoomEvents
 from parley.resilience import StoreGuard
 from parley.rooms.room import Room, RoomAccess
 from parley.storage.postgres import messages as pg_messages
-from parley.storage.records import MessageRecord, PageQuery
+from parley.storage.records import ChangeQuery, MessageRecord, PageQuery
 
 Change = Callable[[MessageRecord], MessageRecord]
 
@@ -63,6 +64,18 @@ class RoomMessagePath:
             return page_body(await render(session, room, records), records, query.limit)
 
         return Reply(await self.postgres.run(_name("GET", room), read))
+
+    async def changes(
+        self, access: RoomAccess, query: ChangeQuery, run: changes.Pass, overlap: timedelta
+    ) -> Reply:
+        room = access.room
+
+        async def read(session: AsyncSession) -> dict[str, Any]:
+            records = await pg_messages.changes(session, _table(room), query)
+            items = await render(session, room, records[: query.limit])
+            return changes.feed_body(items, records, query, run, overlap)
+
+        return Reply(await self.postgres.run(_name("CHANGES", room), read))
 
     async def post(self, access: RoomAccess, body: MessageCreate) -> Reply:
         room, record = access.room, rules.new_message(access, body)

@@ -1,4 +1,5 @@
-"""`/api/rooms/{roomId}/messages`: list, send, edit and delete messages.
+"""`/api/rooms/{roomId}/messages`: list, send, edit and delete messages;
+`/api/rooms/{roomId}/changes`: the room's change feed.
 
 DM responses carry `X-Data-Source`: on reads the store that served them, on
 writes the stores that durably accepted the write before the response.
@@ -12,24 +13,38 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
 
+from parley import cursors
 from parley.auth.deps import ClientThrottleDep, CurrentProfileId
 from parley.deps import AppStateDep
 from parley.errors import ValidationFailed
 from parley.fields import error_responses
 from parley.ids import parse_id
 from parley.messages.render import Reply
-from parley.messages.schemas import MessageCreate, MessageEdit, MessageOut, MessagePage
+from parley.messages.schemas import (
+    ChangePage,
+    MessageCreate,
+    MessageEdit,
+    MessageOut,
+    MessagePage,
+)
 from parley.messages.service import MessageService
 from parley.paths import id_or_404
 from parley.storage.records import PageQuery
 
 router = APIRouter(prefix="/api/rooms/{room_id}/messages", tags=["messages"])
+changes_router = APIRouter(prefix="/api/rooms/{room_id}/changes", tags=["messages"])
 
 DATA_SOURCE = "X-Data-Source"
 
 
 def message_service(state: AppStateDep, throttle: ClientThrottleDep) -> MessageService:
-    return MessageService(state.replication, state.access, state.events, throttle)
+    return MessageService(
+        state.replication,
+        state.access,
+        state.events,
+        throttle,
+        changes_overlap=state.settings.changes_overlap,
+    )
 
 
 MessageServiceDep = Annotated[MessageService, Depends(message_service)]
@@ -111,4 +126,25 @@ async def delete_message(
     reply = await messages.delete(
         caller, id_or_404(room_id, "room"), id_or_404(message_id, "message")
     )
+    return _respond(reply)
+
+
+def _since(value: str | None) -> cursors.ChangeCursor | None:
+    if value is None:
+        return None
+    try:
+        return cursors.decode(value)
+    except ValueError:
+        raise ValidationFailed("since: not a change cursor") from None
+
+
+@changes_router.get("", response_model=ChangePage, summary="A room's change feed")
+async def list_changes(
+    room_id: str,
+    messages: MessageServiceDep,
+    caller: CurrentProfileId,
+    since: Annotated[str | None, Query(max_length=cursors.MAX_CHARS)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+) -> JSONResponse:
+    reply = await messages.changes(caller, id_or_404(room_id, "room"), _since(since), limit)
     return _respond(reply)

@@ -76,3 +76,12 @@ class MessageOut(_Model):
 class MessagePage(_Model):
     items: list[MessageOut]
     next_cursor: uuid.UUID | None
+
+
+class ChangePage(_Model):
+    """`GET /api/rooms/{id}/changes`: messages created, edited or deleted after
+    the cursor, oldest version first; `cursor` is opaque, pass it as `since`."""
+
+    items: list[MessageOut]
+    cursor: str
+    more: bool

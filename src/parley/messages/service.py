@@ -10,10 +10,12 @@ to other instances' subscribers (who were authorised when they subscribed).
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from functools import partial
 from typing import Any
 
-from parley.messages import dms, rooms, rules
+from parley.cursors import ChangeCursor, Now
+from parley.messages import changes, dms, rooms, rules
 from parley.messages.render import Reply
 from parley.messages.schemas import MessageCreate
 from parley.realtime.events import RoomEvents
@@ -22,7 +24,7 @@ from parley.rooms.access import RoomAccessPolicy
 from parley.rooms.repository import select_room
 from parley.rooms.room import RoomAccess
 from parley.security.throttle import ClientThrottle
-from parley.storage.records import PageQuery
+from parley.storage.records import ChangeQuery, PageQuery, now_ms
 
 
 class MessageService:
@@ -32,9 +34,12 @@ class MessageService:
         access: RoomAccessPolicy,
         events: RoomEvents,
         throttle: ClientThrottle,
+        *,
+        changes_overlap: float = 5.0,
     ) -> None:
         self.access = access
         self.throttle = throttle
+        self.overlap = timedelta(seconds=changes_overlap)
         self.dms = dms.DirectMessagePath(replication, events)
         self.rooms = rooms.RoomMessagePath(replication.postgres, events)
 
@@ -48,6 +53,19 @@ class MessageService:
         if access.kind == "dm":
             return await self.dms.list(query)
         return await self.rooms.list(access, query)
+
+    async def changes(
+        self, profile_id: uuid.UUID, room_id: uuid.UUID, since: ChangeCursor | None, limit: int
+    ) -> Reply:
+        """The room's change feed after `since` (rules in `messages/changes.py`)."""
+        access = await self._access(room_id, profile_id)
+        if isinstance(since, Now):
+            return Reply(changes.from_now(now_ms()))
+        run = changes.start(since, self.overlap, now_ms())
+        query = ChangeQuery(room_id, limit, run.after)
+        if access.kind == "dm":
+            return await self.dms.changes(query, run, self.overlap)
+        return await self.rooms.changes(access, query, run, self.overlap)
 
     async def post(self, profile_id: uuid.UUID, room_id: uuid.UUID, body: MessageCreate) -> Reply:
         access = await self._access(room_id, profile_id)

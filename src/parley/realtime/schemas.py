@@ -14,6 +14,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from parley.cursors import event_cursor
+
 
 class CloseCode(IntEnum):
     NORMAL = 1000
@@ -120,7 +122,11 @@ def render(frame: dict[str, Any]) -> str:
 
 
 def message_frame(event_type: str, room_id: uuid.UUID, message: dict[str, Any]) -> str:
-    return render({"type": event_type, "roomId": str(room_id), "message": message})
+    """`cursor` resumes the room's change feed after this event; it depends on
+    the message alone, so every instance gives the same one."""
+    frame = {"type": event_type, "roomId": str(room_id), "message": message}
+    frame["cursor"] = event_cursor(message["updatedAt"])
+    return render(frame)
 
 
 def authenticated_frame(profile_id: uuid.UUID, instance: str) -> str:

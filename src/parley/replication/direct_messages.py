@@ -6,7 +6,7 @@
                   (`storage.records.version_key`); a version that lost is
                   reported as lost, never as accepted
     page / get    MongoDB, PostgreSQL when MongoDB is unavailable
-                  (with_mongo_fallback); both merged while the conversation
+    changes       (with_mongo_fallback); both merged while the conversation
                   has a MongoDB replay backlog, so nothing acknowledged is hidden
 
 New DMs are written with group commit (`Coalescer`): sends that arrive while
@@ -49,7 +49,14 @@ from parley.storage.mongo import direct_messages as mongo_dm
 from parley.storage.postgres import direct_messages as pg_dm
 from parley.storage.postgres import messages as pg_messages
 from parley.storage.postgres import replay_queue
-from parley.storage.records import MessageRecord, PageQuery, newest, version_key
+from parley.storage.records import (
+    ChangeQuery,
+    MessageRecord,
+    PageQuery,
+    feed_position,
+    newest,
+    version_key,
+)
 
 BOTH = f"{MONGODB},{POSTGRESQL}"
 
@@ -318,6 +325,25 @@ class DirectMessages:
             partial(mongo_dm.page, query=query),
             partial(pg_messages.page, table=pg_messages.DIRECT_MESSAGES, query=query),
             "ROOM_MESSAGES_GET_DM",
+            mongo=self.mongo,
+            postgres=self.postgres,
+            hedge_after=self.hedge_after,
+        )
+
+    async def changes(self, query: ChangeQuery) -> Sourced[list[MessageRecord]]:
+        """The change feed's read: versions after `query.after`, oldest first,
+        from the same stores, fallback and merge as `page`."""
+        mongo_read = partial(mongo_dm.changes, query=query)
+        postgres_read = partial(pg_messages.changes, table=pg_messages.DIRECT_MESSAGES, query=query)
+        if behind := self.backlog.behind(query.room_id):
+            merged = await self._merged(mongo_read, postgres_read, "ROOM_CHANGES_GET_DM", behind)
+            if merged is not None:
+                ordered = sorted(merged.value, key=feed_position)
+                return Sourced(ordered[: query.limit + 1], merged.source)
+        return await with_mongo_fallback(
+            mongo_read,
+            postgres_read,
+            "ROOM_CHANGES_GET_DM",
             mongo=self.mongo,
             postgres=self.postgres,
             hedge_after=self.hedge_after,

@@ -109,3 +109,19 @@ class PageQuery:
     @property
     def ascending(self) -> bool:
         return self.after is not None
+
+
+@dataclass(frozen=True)
+class ChangeQuery:
+    """A room's messages whose version `(updated_at, id)` is after `after` (from
+    the first when None), oldest version first; `limit + 1` rows are fetched so
+    callers know whether more exist. A message appears once, as stored now."""
+
+    room_id: uuid.UUID
+    limit: int
+    after: tuple[datetime, uuid.UUID] | None = None
+
+
+def feed_position(record: MessageRecord) -> tuple[datetime, uuid.UUID]:
+    """Where a message's current version sits in the change feed's order."""
+    return record.updated_at, record.id

@@ -36,7 +36,7 @@ from parley.storage.fingerprint import row_digest
 from parley.storage.mongo.bulk import bulk_write_chunked
 from parley.storage.mongo.database import MongoDocument, durable
 from parley.storage.mongo.schema import DIRECT_MESSAGES, PG_REPLAY_QUEUE, key, uuid_of
-from parley.storage.records import MessageRecord, PageQuery
+from parley.storage.records import ChangeQuery, MessageRecord, PageQuery
 
 DUPLICATE_KEY = 11000
 # Every find asks for its whole answer in one batch, so no server-side cursor
@@ -178,6 +178,28 @@ async def page(db: AsyncDatabase[MongoDocument], query: PageQuery) -> list[Messa
     order = ASCENDING if query.ascending else DESCENDING
     size = query.limit + 1
     cursor = db[DIRECT_MESSAGES].find(condition).sort("_id", order).limit(size).batch_size(size)
+    return [from_document(doc) async for doc in cursor]
+
+
+async def changes(db: AsyncDatabase[MongoDocument], query: ChangeQuery) -> list[MessageRecord]:
+    """The change feed: DMs by version `(updatedAt, _id)` after `query.after`,
+    oldest first, on the `conversation_changes` index. The range is on
+    `updatedAt` alone (`$gte`), so both MongoDB and FerretDB bound the scan by
+    it; the few documents of that very millisecond at or before the cursor's
+    id are filtered out after."""
+    condition: dict[str, Any] = {"conversationId": key(query.room_id)}
+    if query.after is not None:
+        at, after_id = query.after
+        condition["updatedAt"] = {"$gte": at}
+        condition["$nor"] = [{"updatedAt": at, "_id": {"$lte": key(after_id)}}]
+    size = query.limit + 1
+    cursor = (
+        db[DIRECT_MESSAGES]
+        .find(condition)
+        .sort([("updatedAt", ASCENDING), ("_id", ASCENDING)])
+        .limit(size)
+        .batch_size(size)
+    )
     return [from_document(doc) async for doc in cursor]
 
 

@@ -54,6 +54,11 @@ INDEXES: dict[str, list[IndexModel]] = {
             name="conversation_author_nonce",
             unique=True,
         ),
+        # The change feed (`direct_messages.changes`): versions in order.
+        IndexModel(
+            [("conversationId", ASCENDING), ("updatedAt", ASCENDING), ("_id", ASCENDING)],
+            name="conversation_changes",
+        ),
     ],
     PG_REPLAY_QUEUE: [IndexModel([("claimUntil", ASCENDING)], name="claim_until")],
     CONVERSATIONS: [IndexModel([("profileIds", ASCENDING)], name="profile_ids")],

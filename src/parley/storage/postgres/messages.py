@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Column, Table, select, update
+from sqlalchemy import Column, Table, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,7 +25,7 @@ from parley.storage.postgres.models import (
     Member,
     Profile,
 )
-from parley.storage.records import Author, MessageRecord, PageQuery
+from parley.storage.records import Author, ChangeQuery, MessageRecord, PageQuery
 
 
 @dataclass(frozen=True)
@@ -105,6 +105,21 @@ async def page(session: AsyncSession, table: MessageTable, query: PageQuery) -> 
         if query.before is not None:
             statement = statement.where(id_column < query.before)
         statement = statement.order_by(id_column.desc())
+    rows = (await session.execute(statement.limit(query.limit + 1))).all()
+    return [table.to_record(row) for row in rows]
+
+
+async def changes(
+    session: AsyncSession, table: MessageTable, query: ChangeQuery
+) -> list[MessageRecord]:
+    """The change feed: messages by version `(updated_at, id)` after
+    `query.after`, oldest first; one range scan of the (room, updated_at, id)
+    index (migration 0005), so a page costs what it returns."""
+    columns = table.table.c
+    statement = select(table.table).where(table.room == query.room_id)
+    if query.after is not None:
+        statement = statement.where(tuple_(columns.updated_at, columns.id) > tuple_(*query.after))
+    statement = statement.order_by(columns.updated_at.asc(), columns.id.asc())
     rows = (await session.execute(statement.limit(query.limit + 1))).all()
     return [table.to_record(row) for row in rows]
 

@@ -155,7 +155,8 @@ class GroupConversationMember(Base):
 
 class _MessageColumns:
     """Columns every message table shares. Ids are UUIDv7, so ordering by id is
-    ordering by creation time; paging indexes are (room, id)."""
+    ordering by creation time; paging indexes are (room, id), change-feed
+    indexes (room, updated_at, id)."""
 
     id: Mapped[uuid.UUID] = _id()
     content: Mapped[str] = mapped_column(Text, nullable=False)
@@ -173,6 +174,7 @@ class ChannelMessage(_MessageColumns, Base):
     member_id: Mapped[uuid.UUID | None] = _fk("members.id", "SET NULL", nullable=True)
     __table_args__ = (
         Index("ix_messages_channel_id_id", "channel_id", "id"),
+        Index("ix_messages_channel_id_updated_at_id", "channel_id", "updated_at", "id"),
         UniqueConstraint("channel_id", "author_id", "nonce"),
     )
 
@@ -183,6 +185,7 @@ class GroupMessage(_MessageColumns, Base):
     author_id: Mapped[uuid.UUID] = _fk("profiles.id", "RESTRICT")
     __table_args__ = (
         Index("ix_group_messages_group_id_id", "group_id", "id"),
+        Index("ix_group_messages_group_id_updated_at_id", "group_id", "updated_at", "id"),
         UniqueConstraint("group_id", "author_id", "nonce"),
     )
 
@@ -195,6 +198,12 @@ class DirectMessage(_MessageColumns, Base):
     author_id: Mapped[uuid.UUID] = _fk("profiles.id", "RESTRICT")
     __table_args__ = (
         Index("ix_direct_messages_conversation_id_id", "conversation_id", "id"),
+        Index(
+            "ix_direct_messages_conversation_id_updated_at_id",
+            "conversation_id",
+            "updated_at",
+            "id",
+        ),
         UniqueConstraint("conversation_id", "author_id", "nonce"),
     )
 
