@@ -692,6 +692,8 @@ function startEdit(item, message) {
       renderMessage(logFor(message.roomId).byId.get(message.id));
     } catch (error) {
       toast(error.detail);
+      // 409: a later change won; show what is stored now.
+      if (error.status === 409) catchUp(message.roomId);
     }
   });
   area.addEventListener('keydown', (event) => {
@@ -712,6 +714,7 @@ async function deleteMessage(message) {
     applyMessage(message.roomId, tombstone, false);
   } catch (error) {
     toast(error.detail);
+    if (error.status === 409) catchUp(message.roomId);
   }
 }
 
