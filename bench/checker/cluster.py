@@ -6,17 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import shutil
-import tempfile
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from bench.checker.checks import Store, Stored
-from bench.common import bench_settings, raw_clients
+from bench.common import bench_settings, bench_stack, raw_clients
 from parley.app import build_state
 from parley.cli.migrate import run_migrations
 from parley.devstack import DevStack
@@ -126,26 +123,9 @@ async def _people_and_dms(settings: Settings) -> tuple[dict[str, Person], dict[s
         await state.postgres.dispose()
 
 
-@contextlib.contextmanager
-def _stack() -> Iterator[DevStack]:
-    data_dir = Path(tempfile.mkdtemp(prefix="parley-chaos-"))
-    data_dir.chmod(0o755)
-    stack = DevStack(data_dir)
-    try:
-        stack.start()
-        yield stack
-    finally:
-        for process in (stack.mongo.process, stack.postgres.process):
-            if process.frozen:
-                process.thaw()
-        with contextlib.suppress(Exception):
-            stack.stop()
-        shutil.rmtree(data_dir, ignore_errors=True)
-
-
 @contextlib.asynccontextmanager
 async def cluster(instances: int, antientropy: bool, log_dir: Path) -> Any:
-    with _stack() as stack:
+    with bench_stack("chaos") as stack:
         settings = bench_settings(stack)  # rate limits off: one address, many sends
         await run_migrations(settings)
         people, rooms = await _people_and_dms(settings)
