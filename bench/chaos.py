@@ -7,7 +7,7 @@ from a seed. Afterwards every fault is healed, the stores converge, and the
 checker counts every broken guarantee (bench/checker/checks.py). Exit status 0
 when every count is 0; otherwise the seed and a minimal history are printed.
 
-    .venv/bin/python -m bench.chaos --minutes 30 --seed 7
+    .venv/bin/python -m bench.chaos --minutes 30 --seed 7 --record
     .venv/bin/python -m bench.chaos --seconds 60 --seed 1
 """
 
@@ -19,6 +19,7 @@ import sys
 import time
 
 from bench.checker.run import Config, run
+from bench.common import machine, write_section
 
 
 def main() -> int:
@@ -36,6 +37,8 @@ def main() -> int:
     seconds = args.minutes * 60 if args.minutes else args.seconds
     result = asyncio.run(run(Config(args.seed, seconds, args.instances, args.antientropy)))
     print(result.summary())
+    if args.record:
+        write_section("## Chaos checker", result.markdown(machine()))
     if result.report.ok and result.converged_after is not None:
         return 0
     print(result.minimal_history())

@@ -16,6 +16,7 @@ from bench.checker.cluster import PEOPLE, Cluster, cluster
 from bench.checker.history import Clock, History
 from bench.checker.nemesis import Nemesis
 from bench.checker.workload import Workload
+from bench.common import markdown_table
 
 WORKERS_PER_PERSON = 2
 CONVERGE_TIMEOUT = 60.0
@@ -52,6 +53,34 @@ class Result:
             "counts: " + ", ".join(f"{k} {v}" for k, v in self.report.counts.items()),
         ]
         return "\n".join(lines)
+
+    def markdown(self, machine: str) -> str:
+        """The run as a section of docs/BENCHMARKS.md."""
+        ops = Counter((op.kind, op.outcome) for op in self.history.ops)
+        kinds = sorted({kind for kind, _ in ops})
+        op_rows = [[k, ops[(k, "ok")], ops[(k, "fail")], ops[(k, "unknown")]] for k in kinds]
+        faults = Counter(f"{f.action} {' + '.join(f.targets)}" for f in self.history.faults)
+        events = sum(1 for f in self.history.frames if f.version is not None)
+        resyncs = sum(1 for f in self.history.frames if f.type == "resync")
+        converged = (
+            f"{self.converged_after:.1f} s" if self.converged_after is not None else "**no**"
+        )
+        return "\n\n".join(
+            [
+                f"`python -m bench.chaos --minutes {self.config.seconds / 60:g} "
+                f"--seed {self.config.seed}` on {machine}; {self.config.instances} `parley serve` "
+                "instances, 4 people in 3 DMs, 2 clients per person and one WebSocket "
+                "subscriber each. The MongoDB role is FerretDB v1: it accepts and ignores "
+                "write concerns, so a rollback after an election is not exercised here.",
+                markdown_table(["operation", "ok", "fail", "unknown"], op_rows),
+                f"Events received: {events}; resyncs: {resyncs}.",
+                markdown_table(
+                    ["fault injected", "times"], sorted(faults.items(), key=lambda r: -r[1])
+                ),
+                f"Converged after the last fault healed: {converged}.",
+                markdown_table(["check", "count"], list(self.report.counts.items())),
+            ]
+        )
 
     def minimal_history(self) -> str:
         """For every example of a failed check: the operations on the messages

@@ -193,6 +193,9 @@ async def test_verify_during_live_traffic_reports_nothing(
         n = 0
         while not stop.is_set():
             sent = await client.post(url, json={"content": f"live {n}"}, headers=person.headers)
+            n += 1
+            if sent.status_code != 201:  # a 503 on a loaded machine: traffic all the same
+                continue
             message_id = sent.json()["id"]
             if n % 3 == 1:
                 await client.patch(
@@ -200,7 +203,6 @@ async def test_verify_during_live_traffic_reports_nothing(
                 )
             if n % 5 == 2:
                 await client.delete(f"{url}/{message_id}", headers=person.headers)
-            n += 1
 
     workers = [asyncio.create_task(traffic(p, r)) for p, r in rooms]
     try:

@@ -2,8 +2,8 @@
 rule that says which version wins, and the report `parley verify` prints.
 
 The version order is the one both stores' conditional writes and replay
-apply (`storage.records.version_key`, `newest`): the later `updatedAt` wins;
-at equal time a deleted version wins (a delete is never undone), then the
+apply (`storage.records.version_key`, `newest`): a deleted version wins over
+any edit (a delete is never undone), then the later `updatedAt`, then the
 greater content, then the greater file URL. Two different versions with the
 same `updatedAt` are still reported apart, as "conflicting equal versions",
 so an operator can see them; repair settles them like any other difference.

@@ -9,8 +9,8 @@ Work is leased, not locked for the duration: PostgreSQL rows with
 `FOR UPDATE SKIP LOCKED` plus a `not_before` lease, MongoDB documents with a
 per-entry conditional claim. Several instances may replay at once; a crashed
 worker's lease simply expires. Every DM write is conditional on the version
-order (`storage.records.version_key`: `updatedAt`, then delete over edit, then
-content and file URL), the same in both stores, and mirror documents are
+order (`storage.records.version_key`: a delete over any edit, then `updatedAt`,
+then content and file URL), the same in both stores, and mirror documents are
 idempotent upserts, so replaying twice, or in any order, never resurrects an
 old version and never leaves the stores on different versions.
 """

@@ -6,8 +6,10 @@ are built from them and never from a storage shape.
 The version order (`version_key`) is total, so two stores that apply the same
 versions in different orders end with the same one:
 
-    1. updatedAt          later wins
-    2. deleted            at equal time a delete wins over an edit
+    1. deleted            a delete wins over every edit, whatever their times:
+                          deleting is final (an edit that read the message
+                          before it was deleted must not bring it back)
+    2. updatedAt          later wins
     3. content            then the greater content, by code point
     4. fileUrl            then a file URL over none, then the greater URL
 
@@ -73,11 +75,11 @@ class MessageRecord:
         return version_key(self) > version_key(other)
 
 
-def version_key(record: MessageRecord) -> tuple[datetime, bool, str, bool, str]:
+def version_key(record: MessageRecord) -> tuple[bool, datetime, str, bool, str]:
     """Where a version stands in the total order of a message's versions
-    (module docstring): (updatedAt, deleted, content, has a file, file URL)."""
+    (module docstring): (deleted, updatedAt, content, has a file, file URL)."""
     file_url = record.file_url
-    return (record.updated_at, record.deleted, record.content, file_url is not None, file_url or "")
+    return (record.deleted, record.updated_at, record.content, file_url is not None, file_url or "")
 
 
 def newest(a: MessageRecord, b: MessageRecord) -> MessageRecord:

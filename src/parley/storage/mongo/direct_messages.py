@@ -128,12 +128,11 @@ def _older_filter(record: MessageRecord) -> dict[str, Any]:
     compares code points; a missing `deleted` is false, a missing `fileUrl` none)."""
     at, content, file_url = record.updated_at, record.content, record.file_url
     deleted: Any = True if record.deleted else {"$ne": True}
-    branches: list[dict[str, Any]] = [{"updatedAt": {"$lt": at}}]
-    if record.deleted:
-        branches.append({"updatedAt": at, "deleted": {"$ne": True}})
-    branches.append({"updatedAt": at, "deleted": deleted, "content": {"$lt": content}})
+    branches: list[dict[str, Any]] = [{"deleted": {"$ne": True}}] if record.deleted else []
+    branches.append({"deleted": deleted, "updatedAt": {"$lt": at}})
+    branches.append({"deleted": deleted, "updatedAt": at, "content": {"$lt": content}})
     if file_url is not None:
-        same = {"updatedAt": at, "deleted": deleted, "content": content}
+        same = {"deleted": deleted, "updatedAt": at, "content": content}
         branches.append({**same, "fileUrl": None})
         branches.append({**same, "fileUrl": {"$lt": file_url}})
     return {"_id": key(record.id), "$or": branches}

@@ -91,11 +91,11 @@ async def insert_new_many(
 
 def _version_key(columns: Any) -> Any:
     """The version order (`storage.records.version_key`) over a row's columns:
-    (updated_at, deleted, content, has a file, file URL), strings in byte
+    (deleted, updated_at, content, has a file, file URL), strings in byte
     order (`COLLATE "C"`, code-point order in UTF-8), false before true."""
     return tuple_(
-        columns.updated_at,
         columns.deleted,
+        columns.updated_at,
         columns.content.collate("C"),
         columns.file_url.is_not(None),
         func.coalesce(columns.file_url, "").collate("C"),
