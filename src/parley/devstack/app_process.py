@@ -58,13 +58,16 @@ class AppProcess:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
+        # Serving is enough: health may say "unhealthy" (503) for a while when
+        # the stores are still recovering, as after a fault.
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
-                if httpx.get(f"{self.url}/api/health", timeout=1).status_code == 200:
+                if httpx.get(f"{self.url}/api/health", timeout=1).status_code in (200, 503):
                     return
             except httpx.HTTPError:
-                time.sleep(0.1)
+                pass
+            time.sleep(0.1)
         raise RuntimeError(f"app did not start; see {self._log}")
 
     def kill(self) -> None:

@@ -48,9 +48,11 @@ GRACE_SECONDS = 5.0
 CLAIM_DEADLINE = 5.0
 WRITE_DEADLINE = 10.0
 # A MongoDB queue entry whose DM document has not appeared this long after it
-# was marked belongs to an insert that failed for good (every write's deadline,
-# on the server too, is far shorter): it is dropped.
-ORPHAN_SECONDS = 60.0
+# was marked belongs to an insert that failed for good (a send both stores
+# refused, or an instance killed between the two): it is dropped. A request's
+# write has a 0.5 s deadline, on the server too; a document held up longer
+# (a server frozen mid-insert) is left to anti-entropy.
+ORPHAN_SECONDS = 15.0
 # Time for what follows the write under the same claim: confirming or
 # releasing the batch, resolving the odd nonce collision.
 SETTLE_MARGIN = 5.0
