@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from typing import Any
 
 import structlog
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 
 from parley.auth.router import router as auth_router
 from parley.community.router import router as community_router
@@ -27,6 +27,7 @@ from parley.messages.service import MessageLoader
 from parley.realtime.lifecycle import Realtime
 from parley.realtime.router import router as realtime_router
 from parley.replication.runtime import Replication
+from parley.requestlog import RequestLog
 from parley.resilience import Metrics
 from parley.rooms.access import RoomAccessPolicy
 from parley.rooms.router import router as rooms_router
@@ -106,7 +107,7 @@ def create_app(settings: Settings) -> FastAPI:
     # /docs is served without a CDN by parley.security.docs; no /redoc.
     app = FastAPI(title="Parley", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
     install_error_handlers(app)
-    app.middleware("http")(_log_request)
+    app.add_middleware(RequestLog)
     app.add_middleware(LoadShedding, max_in_flight=settings.max_in_flight)
     install_security(app, settings)
     for router in (
@@ -140,18 +141,3 @@ async def _shut_down(state: AppState) -> None:
             await within_deadline(step(), max(ends - time.monotonic(), 0.05))
         except Exception as exc:
             log.warning("shutdown_step_abandoned", step=step.__qualname__, error=repr(exc))
-
-
-async def _log_request(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
-    started = time.perf_counter()
-    response = await call_next(request)
-    log.info(
-        "request",
-        method=request.method,
-        path=request.url.path,
-        status=response.status_code,
-        ms=round((time.perf_counter() - started) * 1000, 2),
-    )
-    return response

@@ -1,0 +1,108 @@
+"""Where a DM send spends its time: `py-spy` samples one `parley serve` (one
+worker) while `wrk` sends DMs at 32 connections, then prints the functions
+with the most samples of their own and the most samples inside them.
+
+    .venv/bin/python -m bench.profile_send [--seconds 20] [--top 25]
+
+A sampling profiler barely slows the server (cProfile did, so much that every
+send ran past its deadline); the proportions are the point. py-spy is a dev
+dependency; it needs ptrace, which root has.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import httpx
+
+from bench.common import bench_settings, bench_stack, make_dm_pair
+from bench.http import SEND_LUA, ensure_wrk, run_wrk
+from parley.cli.migrate import run_migrations
+from parley.devstack.ports import free_port
+
+CONNECTIONS = 32
+
+
+def serve(port: int, log: Path) -> subprocess.Popen[bytes]:
+    argv = [sys.executable, "-m", "parley.cli", "serve", "--port", str(port), "--workers", "1"]
+    env = {**os.environ, "PARLEY_LOG_LEVEL": "warning"}
+    with log.open("ab") as out:
+        process = subprocess.Popen(argv, env=env, stdout=out, stderr=out)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=1)
+            return process
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    process.kill()
+    raise SystemExit(f"parley serve did not start; see {log}")
+
+
+def record(pid: int, seconds: int, out: Path) -> subprocess.Popen[bytes]:
+    py_spy = Path(sys.executable).with_name("py-spy")
+    argv = [str(py_spy), "record", "--pid", str(pid), "--duration", str(seconds)]
+    return subprocess.Popen(
+        [*argv, "--format", "raw", "--output", str(out), "--nonblocking"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def report(raw: Path, top: int) -> str:
+    """Self and total samples per function from py-spy's collapsed stacks."""
+    own: Counter[str] = Counter()
+    inside: Counter[str] = Counter()
+    total = 0
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        frames = [f.split(" (")[0] + " (" + f.split("/")[-1] for f in stack.split(";")]
+        total += int(count)
+        own[frames[-1]] += int(count)
+        for frame in set(frames):
+            inside[frame] += int(count)
+    lines = [f"{total} samples"]
+    for title, counts in (("own time", own), ("inside", inside)):
+        lines.append(f"\n--- most samples, {title} ---")
+        lines += [f"{100 * n / total:5.1f}%  {name}" for name, n in counts.most_common(top)]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--top", type=int, default=25)
+    args = parser.parse_args()
+    wrk = ensure_wrk()
+    work = Path(tempfile.mkdtemp(prefix="parley-profile-"))
+    with bench_stack("profile") as stack:
+        settings = bench_settings(stack)
+        asyncio.run(run_migrations(settings))
+        ada, _, dm = asyncio.run(make_dm_pair(settings))
+        port = free_port()
+        process = serve(port, work / "serve.log")
+        try:
+            url = f"http://127.0.0.1:{port}/api/rooms/{dm}/messages"
+            lua = SEND_LUA.format(token=ada.token)
+            run_wrk(wrk, url, lua, CONNECTIONS, 3)  # warm up
+            sampler = record(process.pid, args.seconds, work / "send.txt")
+            load = run_wrk(wrk, url, lua, CONNECTIONS, args.seconds)
+            sampler.wait(args.seconds + 30)
+        finally:
+            process.send_signal(signal.SIGINT)
+            process.wait(30)
+        print(f"{load} (sampled)")
+        print(report(work / "send.txt", args.top))
+
+
+if __name__ == "__main__":
+    main()
