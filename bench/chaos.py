@@ -28,6 +28,7 @@ def main() -> int:
     parser.add_argument("--minutes", type=float)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--instances", type=int, default=2)
+    parser.add_argument("--record", action="store_true", help="write the run to BENCHMARKS.md")
     parser.add_argument(
         "--antientropy",
         action="store_true",

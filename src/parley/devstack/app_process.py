@@ -17,6 +17,10 @@ from parley.devstack.ports import free_port
 from parley.devstack.process import descendants
 from parley.settings import Settings
 
+# Importing and starting the app takes a few seconds; on a loaded two-core
+# machine (a chaos run restarting instances beside other work) far longer.
+STARTUP_SECONDS = 60.0
+
 
 class AppProcess:
     def __init__(
@@ -60,8 +64,10 @@ class AppProcess:
             )
         # Serving is enough: health may say "unhealthy" (503) for a while when
         # the stores are still recovering, as after a fault.
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + STARTUP_SECONDS
         while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                raise RuntimeError(f"app exited with {self._proc.returncode}; see {self._log}")
             try:
                 if httpx.get(f"{self.url}/api/health", timeout=1).status_code in (200, 503):
                     return
