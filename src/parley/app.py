@@ -23,6 +23,7 @@ from parley.health.router import router as health_router
 from parley.logging import configure_logging
 from parley.messages.router import router as messages_router
 from parley.messages.service import MessageLoader
+from parley.openapi import install_openapi
 from parley.realtime.lifecycle import Realtime
 from parley.realtime.router import router as realtime_router
 from parley.replication.runtime import Replication
@@ -98,6 +99,7 @@ def create_app(settings: Settings) -> FastAPI:
     # /docs is served without a CDN by parley.security.docs; no /redoc.
     app = FastAPI(title="Parley", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
     install_error_handlers(app)
+    install_openapi(app)
     app.middleware("http")(_log_request)
     app.add_middleware(LoadShedding, max_in_flight=settings.max_in_flight)
     install_security(app, settings)

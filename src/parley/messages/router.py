@@ -19,10 +19,15 @@ from parley.ids import parse_id
 from parley.messages.render import Reply
 from parley.messages.schemas import MessageCreate, MessageEdit, MessageOut, MessagePage
 from parley.messages.service import MessageService
+from parley.openapi import responses
 from parley.paths import id_or_404
 from parley.storage.records import PageQuery
 
-router = APIRouter(prefix="/api/rooms/{room_id}/messages", tags=["messages"])
+# 404 for a room or message you may not see; 422 also for a non-TEXT channel;
+# 429 on sends and edits (the per-account message rate limit).
+router = APIRouter(
+    prefix="/api/rooms/{room_id}/messages", tags=["messages"], responses=responses(401, 404)
+)
 
 DATA_SOURCE = "X-Data-Source"
 
@@ -48,7 +53,12 @@ def _cursor(value: str | None, name: str) -> uuid.UUID | None:
     return parsed
 
 
-@router.get("", response_model=MessagePage, summary="Page through a room's messages")
+@router.get(
+    "",
+    response_model=MessagePage,
+    summary="Page through a room's messages",
+    responses=responses(422),
+)
 async def list_messages(
     room_id: str,
     messages: MessageServiceDep,
@@ -65,7 +75,16 @@ async def list_messages(
     return _respond(await messages.list(caller, query))
 
 
-@router.post("", status_code=201, response_model=MessageOut, summary="Send a message")
+@router.post(
+    "",
+    status_code=201,
+    response_model=MessageOut,
+    summary="Send a message (201; 200 with the first message for a repeated nonce)",
+    responses={
+        200: {"description": "The nonce was already used: the first message", "model": MessageOut},
+        **responses(422, 429),
+    },
+)
 async def send_message(
     room_id: str, body: MessageCreate, messages: MessageServiceDep, caller: CurrentProfileId
 ) -> JSONResponse:
@@ -73,7 +92,12 @@ async def send_message(
     return _respond(reply)
 
 
-@router.patch("/{message_id}", response_model=MessageOut, summary="Edit your message")
+@router.patch(
+    "/{message_id}",
+    response_model=MessageOut,
+    summary="Edit your message",
+    responses=responses(403, 422, 429),
+)
 async def edit_message(
     room_id: str,
     message_id: str,
@@ -87,7 +111,12 @@ async def edit_message(
     return _respond(reply)
 
 
-@router.delete("/{message_id}", response_model=MessageOut, summary="Delete a message")
+@router.delete(
+    "/{message_id}",
+    response_model=MessageOut,
+    summary="Delete a message",
+    responses=responses(403, 422),
+)
 async def delete_message(
     room_id: str, message_id: str, messages: MessageServiceDep, caller: CurrentProfileId
 ) -> JSONResponse:

@@ -8,16 +8,17 @@ from parley.auth.deps import CurrentProfileId
 from parley.community.channels import service
 from parley.community.channels.schemas import ChannelChanges, ChannelOut, NewChannel
 from parley.deps import AppStateDep, SessionDep
-from parley.fields import error_responses
+from parley.openapi import responses
 from parley.paths import id_or_404
 
-router = APIRouter(tags=["channels"], responses=error_responses(401, 403, 404, 409, 422))
+router = APIRouter(tags=["channels"], responses=responses(401, 403, 404, 409))
 
 
 @router.post(
     "/api/servers/{server_id}/channels",
     status_code=201,
     summary="Create a channel (ADMIN or MODERATOR)",
+    responses=responses(422),
 )
 async def create_channel(
     server_id: str, body: NewChannel, session: SessionDep, caller: CurrentProfileId
@@ -28,7 +29,9 @@ async def create_channel(
 
 
 @router.patch(
-    "/api/channels/{channel_id}", summary="Rename or retype a channel (ADMIN or MODERATOR)"
+    "/api/channels/{channel_id}",
+    summary="Rename or retype a channel (ADMIN or MODERATOR)",
+    responses=responses(422),
 )
 async def update_channel(
     channel_id: str, body: ChannelChanges, session: SessionDep, caller: CurrentProfileId

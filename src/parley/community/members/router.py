@@ -8,15 +8,13 @@ from parley.auth.deps import CurrentProfileId
 from parley.community.members import service
 from parley.community.members.schemas import MemberOut, RoleChange
 from parley.deps import AppStateDep, SessionDep
-from parley.fields import error_responses
+from parley.openapi import responses
 from parley.paths import id_or_404
 
-router = APIRouter(
-    prefix="/api/members", tags=["members"], responses=error_responses(401, 403, 404, 422)
-)
+router = APIRouter(prefix="/api/members", tags=["members"], responses=responses(401, 403, 404, 409))
 
 
-@router.patch("/{member_id}", summary="Change a member's role (ADMIN)")
+@router.patch("/{member_id}", summary="Change a member's role (ADMIN)", responses=responses(422))
 async def change_role(
     member_id: str, body: RoleChange, session: SessionDep, caller: CurrentProfileId
 ) -> MemberOut:

@@ -16,12 +16,10 @@ from parley.community.profiles.schemas import (
     public_profile,
 )
 from parley.deps import AppStateDep, SessionDep
-from parley.fields import error_responses
+from parley.openapi import responses
 from parley.paths import id_or_404
 
-router = APIRouter(
-    prefix="/api/profiles", tags=["profiles"], responses=error_responses(401, 404, 422)
-)
+router = APIRouter(prefix="/api/profiles", tags=["profiles"], responses=responses(401))
 
 
 @router.get("/me", summary="Your own profile, with your email")
@@ -29,7 +27,7 @@ async def get_me(session: SessionDep, caller: CurrentProfileId) -> OwnProfile:
     return own_profile(await service.get_own_profile(session, caller))
 
 
-@router.patch("/me", summary="Change your name or image")
+@router.patch("/me", summary="Change your name or image", responses=responses(409, 422))
 async def patch_me(
     body: ProfileChanges, session: SessionDep, state: AppStateDep, caller: CurrentProfileId
 ) -> OwnProfile:
@@ -38,7 +36,9 @@ async def patch_me(
     return own_profile(profile)
 
 
-@router.get("/{profile_id}", summary="Someone who shares a server with you")
+@router.get(
+    "/{profile_id}", summary="Someone who shares a server with you", responses=responses(404)
+)
 async def get_profile(
     profile_id: str, session: SessionDep, caller: CurrentProfileId
 ) -> PublicProfile:
@@ -49,7 +49,7 @@ async def get_profile(
 @router.patch(
     "/me/password",
     summary="Change your password; every other session is logged out",
-    responses=error_responses(403, 429),
+    responses=responses(403, 409, 422),
 )
 async def change_password(
     body: PasswordChange,

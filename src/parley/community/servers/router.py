@@ -16,13 +16,18 @@ from parley.community.servers.schemas import (
     ServerSummary,
 )
 from parley.deps import AppStateDep, SessionDep
-from parley.fields import error_responses
+from parley.openapi import responses
 from parley.paths import id_or_404, invite_code_or_404
 
-router = APIRouter(tags=["servers"], responses=error_responses(401, 403, 404, 409, 422))
+router = APIRouter(tags=["servers"], responses=responses(401))
 
 
-@router.post("/api/servers", status_code=201, summary="Create a server (you become its owner)")
+@router.post(
+    "/api/servers",
+    status_code=201,
+    summary="Create a server (you become its owner)",
+    responses=responses(409, 422),
+)
 async def create_server(
     body: NewServer, session: SessionDep, caller: CurrentProfileId
 ) -> ServerDetail:
@@ -34,12 +39,20 @@ async def list_servers(session: SessionDep, caller: CurrentProfileId) -> list[Se
     return await service.list_servers(session, caller)
 
 
-@router.get("/api/servers/{server_id}", summary="A server with its channels and members")
+@router.get(
+    "/api/servers/{server_id}",
+    summary="A server with its channels and members",
+    responses=responses(404),
+)
 async def get_server(server_id: str, session: SessionDep, caller: CurrentProfileId) -> ServerDetail:
     return await service.get_server(session, caller, id_or_404(server_id, "server"))
 
 
-@router.patch("/api/servers/{server_id}", summary="Change a server's name or image (ADMIN)")
+@router.patch(
+    "/api/servers/{server_id}",
+    summary="Change a server's name or image (ADMIN)",
+    responses=responses(403, 404, 422),
+)
 async def update_server(
     server_id: str, body: ServerChanges, session: SessionDep, caller: CurrentProfileId
 ) -> ServerDetail:
@@ -47,7 +60,12 @@ async def update_server(
     return await service.update_server(session, caller, id_or_404(server_id, "server"), changes)
 
 
-@router.delete("/api/servers/{server_id}", status_code=204, summary="Delete a server (owner)")
+@router.delete(
+    "/api/servers/{server_id}",
+    status_code=204,
+    summary="Delete a server (owner)",
+    responses=responses(403, 404),
+)
 async def delete_server(
     server_id: str, session: SessionDep, state: AppStateDep, caller: CurrentProfileId
 ) -> Response:
@@ -58,6 +76,7 @@ async def delete_server(
 @router.post(
     "/api/servers/{server_id}/transfer-ownership",
     summary="Make another member the owner (owner)",
+    responses=responses(403, 404, 409, 422),
 )
 async def transfer_ownership(
     server_id: str, body: OwnershipTransfer, session: SessionDep, caller: CurrentProfileId
@@ -70,6 +89,7 @@ async def transfer_ownership(
 @router.post(
     "/api/servers/{server_id}/invite-code",
     summary="Replace the invite code (ADMIN or MODERATOR)",
+    responses=responses(403, 404, 409),
 )
 async def rotate_invite_code(
     server_id: str, session: SessionDep, caller: CurrentProfileId
@@ -78,7 +98,11 @@ async def rotate_invite_code(
     return InviteCode(invite_code=code)
 
 
-@router.post("/api/invites/{code}", summary="Join a server by invite code (as GUEST)")
+@router.post(
+    "/api/invites/{code}",
+    summary="Join a server by invite code (as GUEST)",
+    responses=responses(404, 409),
+)
 async def join_by_invite(code: str, session: SessionDep, caller: CurrentProfileId) -> JoinResult:
     return await service.join_by_invite(session, caller, invite_code_or_404(code))
 
@@ -87,6 +111,7 @@ async def join_by_invite(code: str, session: SessionDep, caller: CurrentProfileI
     "/api/servers/{server_id}/leave",
     status_code=204,
     summary="Leave a server (not its owner)",
+    responses=responses(404, 409),
 )
 async def leave_server(
     server_id: str, session: SessionDep, state: AppStateDep, caller: CurrentProfileId
