@@ -56,7 +56,9 @@ def _accepts(adapter: TypeAdapter[Any], value: object) -> bool:
 
 
 def _schema_accepts(value: str, pattern: str, max_length: int) -> bool:
-    return len(value) <= max_length and re.search(pattern, value) is not None
+    # fullmatch: in ECMA-262 `$` is the end of the text; Python's `re.search`
+    # would also let it match before a final newline.
+    return len(value) <= max_length and re.fullmatch(pattern, value) is not None
 
 
 # Text that exercises the tables: controls, bidi and invisible characters, spaces.

@@ -15,12 +15,12 @@ from fastapi.responses import JSONResponse
 from parley.auth.deps import CurrentProfileId
 from parley.deps import AppStateDep
 from parley.errors import ValidationFailed
-from parley.ids import parse_id
+from parley.ids import UUID_PATTERN, parse_canonical_id
 from parley.messages.render import Reply
 from parley.messages.schemas import MessageCreate, MessageEdit, MessageOut, MessagePage
 from parley.messages.service import MessageService
 from parley.openapi import responses
-from parley.paths import id_or_404
+from parley.paths import PathId, id_or_404
 from parley.storage.records import PageQuery
 
 # 404 for a room or message you may not see; 422 also for a non-TEXT channel;
@@ -44,10 +44,14 @@ def _respond(reply: Reply) -> JSONResponse:
     return JSONResponse(reply.body, status_code=reply.status, headers=headers)
 
 
+# A message id, in the form `nextCursor` is rendered in.
+CURSOR = {"format": "uuid", "pattern": UUID_PATTERN}
+
+
 def _cursor(value: str | None, name: str) -> uuid.UUID | None:
     if value is None:
         return None
-    parsed = parse_id(value)
+    parsed = parse_canonical_id(value)
     if parsed is None:
         raise ValidationFailed(f"{name}: must be a message id")
     return parsed
@@ -60,12 +64,12 @@ def _cursor(value: str | None, name: str) -> uuid.UUID | None:
     responses=responses(422),
 )
 async def list_messages(
-    room_id: str,
+    room_id: PathId,
     messages: MessageServiceDep,
     caller: CurrentProfileId,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
-    before: Annotated[str | None, Query(max_length=64)] = None,
-    after: Annotated[str | None, Query(max_length=64)] = None,
+    before: Annotated[str | None, Query(json_schema_extra=CURSOR)] = None,
+    after: Annotated[str | None, Query(json_schema_extra=CURSOR)] = None,
 ) -> JSONResponse:
     if before is not None and after is not None:
         raise ValidationFailed("before and after cannot be combined")
@@ -86,7 +90,7 @@ async def list_messages(
     },
 )
 async def send_message(
-    room_id: str, body: MessageCreate, messages: MessageServiceDep, caller: CurrentProfileId
+    room_id: PathId, body: MessageCreate, messages: MessageServiceDep, caller: CurrentProfileId
 ) -> JSONResponse:
     reply = await messages.post(caller, id_or_404(room_id, "room"), body)
     return _respond(reply)
@@ -99,8 +103,8 @@ async def send_message(
     responses=responses(403, 422, 429),
 )
 async def edit_message(
-    room_id: str,
-    message_id: str,
+    room_id: PathId,
+    message_id: PathId,
     body: MessageEdit,
     messages: MessageServiceDep,
     caller: CurrentProfileId,
@@ -118,7 +122,7 @@ async def edit_message(
     responses=responses(403, 422),
 )
 async def delete_message(
-    room_id: str, message_id: str, messages: MessageServiceDep, caller: CurrentProfileId
+    room_id: PathId, message_id: PathId, messages: MessageServiceDep, caller: CurrentProfileId
 ) -> JSONResponse:
     reply = await messages.delete(
         caller, id_or_404(room_id, "room"), id_or_404(message_id, "message")

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Body, Response, status
 from parley.auth.deps import CurrentProfileId
 from parley.deps import AppStateDep, SessionDep
 from parley.openapi import responses
-from parley.paths import id_or_404
+from parley.paths import PathId, id_or_404
 from parley.rooms import service
 from parley.rooms.schemas import GroupChanges, NewDm, NewGroup, NewGroupMembers, RoomOut
 
@@ -43,7 +43,7 @@ async def list_rooms(session: SessionDep, caller: CurrentProfileId) -> list[Room
 
 
 @router.get("/{room_id}", summary="A DM, group or channel you are in", responses=responses(404))
-async def get_room(room_id: str, session: SessionDep, caller: CurrentProfileId) -> RoomOut:
+async def get_room(room_id: PathId, session: SessionDep, caller: CurrentProfileId) -> RoomOut:
     return await service.get_room(session, caller, id_or_404(room_id, "room"))
 
 
@@ -53,7 +53,7 @@ async def get_room(room_id: str, session: SessionDep, caller: CurrentProfileId) 
     responses=responses(403, 404, 422),
 )
 async def update_room(
-    room_id: str, body: GroupChanges, session: SessionDep, caller: CurrentProfileId
+    room_id: PathId, body: GroupChanges, session: SessionDep, caller: CurrentProfileId
 ) -> RoomOut:
     changes = body.model_dump(exclude_unset=True)
     return await service.update_room(session, caller, id_or_404(room_id, "room"), changes)
@@ -65,7 +65,7 @@ async def update_room(
     responses=responses(403, 404, 409, 422),
 )
 async def add_members(
-    room_id: str, body: NewGroupMembers, session: SessionDep, caller: CurrentProfileId
+    room_id: PathId, body: NewGroupMembers, session: SessionDep, caller: CurrentProfileId
 ) -> RoomOut:
     return await service.add_room_members(
         session, caller, id_or_404(room_id, "room"), body.profile_ids
@@ -79,8 +79,8 @@ async def add_members(
     responses=responses(403, 404),
 )
 async def remove_member(
-    room_id: str,
-    profile_id: str,
+    room_id: PathId,
+    profile_id: PathId,
     session: SessionDep,
     state: AppStateDep,
     caller: CurrentProfileId,

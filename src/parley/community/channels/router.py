@@ -9,7 +9,7 @@ from parley.community.channels import service
 from parley.community.channels.schemas import ChannelChanges, ChannelOut, NewChannel
 from parley.deps import AppStateDep, SessionDep
 from parley.openapi import responses
-from parley.paths import id_or_404
+from parley.paths import PathId, id_or_404
 
 router = APIRouter(tags=["channels"], responses=responses(401, 403, 404, 409))
 
@@ -21,7 +21,7 @@ router = APIRouter(tags=["channels"], responses=responses(401, 403, 404, 409))
     responses=responses(422),
 )
 async def create_channel(
-    server_id: str, body: NewChannel, session: SessionDep, caller: CurrentProfileId
+    server_id: PathId, body: NewChannel, session: SessionDep, caller: CurrentProfileId
 ) -> ChannelOut:
     return await service.create_channel(
         session, caller, id_or_404(server_id, "server"), body.name, body.type
@@ -34,7 +34,7 @@ async def create_channel(
     responses=responses(422),
 )
 async def update_channel(
-    channel_id: str, body: ChannelChanges, session: SessionDep, caller: CurrentProfileId
+    channel_id: PathId, body: ChannelChanges, session: SessionDep, caller: CurrentProfileId
 ) -> ChannelOut:
     changes = body.model_dump(exclude_unset=True)
     return await service.update_channel(session, caller, id_or_404(channel_id, "channel"), changes)
@@ -46,7 +46,7 @@ async def update_channel(
     summary="Delete a channel and its messages (ADMIN or MODERATOR)",
 )
 async def delete_channel(
-    channel_id: str, session: SessionDep, state: AppStateDep, caller: CurrentProfileId
+    channel_id: PathId, session: SessionDep, state: AppStateDep, caller: CurrentProfileId
 ) -> Response:
     await service.delete_channel(session, state, caller, id_or_404(channel_id, "channel"))
     return Response(status_code=status.HTTP_204_NO_CONTENT)

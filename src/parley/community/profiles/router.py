@@ -17,7 +17,7 @@ from parley.community.profiles.schemas import (
 )
 from parley.deps import AppStateDep, SessionDep
 from parley.openapi import responses
-from parley.paths import id_or_404
+from parley.paths import PathId, id_or_404
 
 router = APIRouter(prefix="/api/profiles", tags=["profiles"], responses=responses(401))
 
@@ -40,7 +40,7 @@ async def patch_me(
     "/{profile_id}", summary="Someone who shares a server with you", responses=responses(404)
 )
 async def get_profile(
-    profile_id: str, session: SessionDep, caller: CurrentProfileId
+    profile_id: PathId, session: SessionDep, caller: CurrentProfileId
 ) -> PublicProfile:
     target = id_or_404(profile_id, "profile")
     return public_profile(await service.get_visible_profile(session, caller, target))

@@ -17,7 +17,7 @@ from parley.community.servers.schemas import (
 )
 from parley.deps import AppStateDep, SessionDep
 from parley.openapi import responses
-from parley.paths import id_or_404, invite_code_or_404
+from parley.paths import PathId, PathInviteCode, id_or_404, invite_code_or_404
 
 router = APIRouter(tags=["servers"], responses=responses(401))
 
@@ -44,7 +44,9 @@ async def list_servers(session: SessionDep, caller: CurrentProfileId) -> list[Se
     summary="A server with its channels and members",
     responses=responses(404),
 )
-async def get_server(server_id: str, session: SessionDep, caller: CurrentProfileId) -> ServerDetail:
+async def get_server(
+    server_id: PathId, session: SessionDep, caller: CurrentProfileId
+) -> ServerDetail:
     return await service.get_server(session, caller, id_or_404(server_id, "server"))
 
 
@@ -54,7 +56,7 @@ async def get_server(server_id: str, session: SessionDep, caller: CurrentProfile
     responses=responses(403, 404, 422),
 )
 async def update_server(
-    server_id: str, body: ServerChanges, session: SessionDep, caller: CurrentProfileId
+    server_id: PathId, body: ServerChanges, session: SessionDep, caller: CurrentProfileId
 ) -> ServerDetail:
     changes = body.model_dump(exclude_unset=True)
     return await service.update_server(session, caller, id_or_404(server_id, "server"), changes)
@@ -67,7 +69,7 @@ async def update_server(
     responses=responses(403, 404),
 )
 async def delete_server(
-    server_id: str, session: SessionDep, state: AppStateDep, caller: CurrentProfileId
+    server_id: PathId, session: SessionDep, state: AppStateDep, caller: CurrentProfileId
 ) -> Response:
     await service.delete_server(session, state, caller, id_or_404(server_id, "server"))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -79,7 +81,7 @@ async def delete_server(
     responses=responses(403, 404, 409, 422),
 )
 async def transfer_ownership(
-    server_id: str, body: OwnershipTransfer, session: SessionDep, caller: CurrentProfileId
+    server_id: PathId, body: OwnershipTransfer, session: SessionDep, caller: CurrentProfileId
 ) -> ServerDetail:
     return await service.transfer_ownership(
         session, caller, id_or_404(server_id, "server"), body.member_id
@@ -92,7 +94,7 @@ async def transfer_ownership(
     responses=responses(403, 404, 409),
 )
 async def rotate_invite_code(
-    server_id: str, session: SessionDep, caller: CurrentProfileId
+    server_id: PathId, session: SessionDep, caller: CurrentProfileId
 ) -> InviteCode:
     code = await service.rotate_invite_code(session, caller, id_or_404(server_id, "server"))
     return InviteCode(invite_code=code)
@@ -103,7 +105,9 @@ async def rotate_invite_code(
     summary="Join a server by invite code (as GUEST)",
     responses=responses(404, 409),
 )
-async def join_by_invite(code: str, session: SessionDep, caller: CurrentProfileId) -> JoinResult:
+async def join_by_invite(
+    code: PathInviteCode, session: SessionDep, caller: CurrentProfileId
+) -> JoinResult:
     return await service.join_by_invite(session, caller, invite_code_or_404(code))
 
 
@@ -114,7 +118,7 @@ async def join_by_invite(code: str, session: SessionDep, caller: CurrentProfileI
     responses=responses(404, 409),
 )
 async def leave_server(
-    server_id: str, session: SessionDep, state: AppStateDep, caller: CurrentProfileId
+    server_id: PathId, session: SessionDep, state: AppStateDep, caller: CurrentProfileId
 ) -> Response:
     await service.leave_server(session, state, caller, id_or_404(server_id, "server"))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
