@@ -23,7 +23,7 @@ from parley.health.router import router as health_router
 from parley.logging import configure_logging
 from parley.messages.router import router as messages_router
 from parley.messages.service import MessageLoader
-from parley.openapi import install_openapi
+from parley.openapi import install_openapi, operation_id
 from parley.realtime.lifecycle import Realtime
 from parley.realtime.router import router as realtime_router
 from parley.replication.runtime import Replication
@@ -97,7 +97,14 @@ def create_app(settings: Settings) -> FastAPI:
             log.info("shutdown")
 
     # /docs is served without a CDN by parley.security.docs; no /redoc.
-    app = FastAPI(title="Parley", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title="Parley",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        generate_unique_id_function=operation_id,
+    )
     install_error_handlers(app)
     install_openapi(app)
     app.middleware("http")(_log_request)

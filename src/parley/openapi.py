@@ -21,6 +21,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
 
 from parley.fields import ApiModel
 
@@ -31,6 +32,8 @@ class ErrorBody(ApiModel):
     error: str
     detail: str
 
+
+ERROR_BODY_REF = "#/components/schemas/ErrorBody"
 
 _RETRY_AFTER = {
     "Retry-After": {
@@ -71,6 +74,31 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
             entry["headers"] = headers
         entries[status] = entry
     return entries
+
+
+def responses_of_a_plain_route(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """`responses()` for a route whose success is not JSON (`/api/metrics`):
+    FastAPI files a `model` under the route's own media type, but errors are
+    JSON whatever the route, so the content is spelled out."""
+    entries = responses(*statuses)
+    for entry in entries.values():
+        entry.pop("model")
+        entry["content"] = {"application/json": {"schema": {"$ref": ERROR_BODY_REF}}}
+    return entries
+
+
+def links(status: int, **operations: dict[str, str]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI links from a `status` answer: which operations (by operation
+    id, the route function's name) take a value of this answer, and where from
+    (`$response.body#/id`). Clients and schemathesis's stateful phase follow
+    them to use what was just created."""
+    entries = {op: {"operationId": op, "parameters": params} for op, params in operations.items()}
+    return {status: {"links": entries}}
+
+
+def operation_id(route: APIRoute) -> str:
+    """An operation's id is its route function's name (`create_server`)."""
+    return route.name
 
 
 def install_openapi(app: FastAPI) -> None:

@@ -19,7 +19,7 @@ from parley.ids import UUID_PATTERN, parse_canonical_id
 from parley.messages.render import Reply
 from parley.messages.schemas import MessageCreate, MessageEdit, MessageOut, MessagePage
 from parley.messages.service import MessageService
-from parley.openapi import responses
+from parley.openapi import links, responses
 from parley.paths import PathId, id_or_404
 from parley.storage.records import PageQuery
 
@@ -30,6 +30,7 @@ router = APIRouter(
 )
 
 DATA_SOURCE = "X-Data-Source"
+_SENT = {"room_id": "$request.path.room_id", "message_id": "$response.body#/id"}
 
 
 def message_service(state: AppStateDep) -> MessageService:
@@ -87,6 +88,7 @@ async def list_messages(
     responses={
         200: {"description": "The nonce was already used: the first message", "model": MessageOut},
         **responses(422, 429),
+        **links(201, edit_message=_SENT, delete_message=_SENT),
     },
 )
 async def send_message(

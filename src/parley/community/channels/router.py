@@ -8,17 +8,28 @@ from parley.auth.deps import CurrentProfileId
 from parley.community.channels import service
 from parley.community.channels.schemas import ChannelChanges, ChannelOut, NewChannel
 from parley.deps import AppStateDep, SessionDep
-from parley.openapi import responses
+from parley.openapi import links, responses
 from parley.paths import PathId, id_or_404
 
 router = APIRouter(tags=["channels"], responses=responses(401, 403, 404, 409))
+
+_CHANNEL = {"channel_id": "$response.body#/id"}
+_ROOM = {"room_id": "$response.body#/id"}  # a TEXT channel is a room
+_NEW_CHANNEL_LINKS = links(
+    201,
+    update_channel=_CHANNEL,
+    delete_channel=_CHANNEL,
+    get_room=_ROOM,
+    list_messages=_ROOM,
+    send_message=_ROOM,
+)
 
 
 @router.post(
     "/api/servers/{server_id}/channels",
     status_code=201,
     summary="Create a channel (ADMIN or MODERATOR)",
-    responses=responses(422),
+    responses={**responses(422), **_NEW_CHANNEL_LINKS},
 )
 async def create_channel(
     server_id: PathId, body: NewChannel, session: SessionDep, caller: CurrentProfileId

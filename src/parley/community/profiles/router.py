@@ -16,13 +16,17 @@ from parley.community.profiles.schemas import (
     public_profile,
 )
 from parley.deps import AppStateDep, SessionDep
-from parley.openapi import responses
+from parley.openapi import links, responses
 from parley.paths import PathId, id_or_404
 
 router = APIRouter(prefix="/api/profiles", tags=["profiles"], responses=responses(401))
 
 
-@router.get("/me", summary="Your own profile, with your email")
+@router.get(
+    "/me",
+    summary="Your own profile, with your email",
+    responses=links(200, get_profile={"profile_id": "$response.body#/id"}),
+)
 async def get_me(session: SessionDep, caller: CurrentProfileId) -> OwnProfile:
     return own_profile(await service.get_own_profile(session, caller))
 

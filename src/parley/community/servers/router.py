@@ -16,17 +16,37 @@ from parley.community.servers.schemas import (
     ServerSummary,
 )
 from parley.deps import AppStateDep, SessionDep
-from parley.openapi import responses
+from parley.openapi import links, responses
 from parley.paths import PathId, PathInviteCode, id_or_404, invite_code_or_404
 
 router = APIRouter(tags=["servers"], responses=responses(401))
+
+_SERVER = {"server_id": "$response.body#/id"}
+_GENERAL = {"room_id": "$response.body#/channels/0/id"}
+_OWN_MEMBERSHIP = {"member_id": "$response.body#/members/0/id"}
+_NEW_SERVER_LINKS = links(
+    201,
+    get_server=_SERVER,
+    update_server=_SERVER,
+    delete_server=_SERVER,
+    create_channel=_SERVER,
+    rotate_invite_code=_SERVER,
+    transfer_ownership=_SERVER,
+    leave_server=_SERVER,
+    join_by_invite={"code": "$response.body#/inviteCode"},
+    get_room=_GENERAL,
+    list_messages=_GENERAL,
+    send_message=_GENERAL,
+    change_role=_OWN_MEMBERSHIP,
+    kick=_OWN_MEMBERSHIP,
+)
 
 
 @router.post(
     "/api/servers",
     status_code=201,
     summary="Create a server (you become its owner)",
-    responses=responses(409, 422),
+    responses={**responses(409, 422), **_NEW_SERVER_LINKS},
 )
 async def create_server(
     body: NewServer, session: SessionDep, caller: CurrentProfileId
