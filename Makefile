@@ -6,7 +6,7 @@ UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 PY := .venv/bin/python
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: run test test-browser screenshots chromium lint format env bench clean-data
+.PHONY: run test test-browser test-contract screenshots chromium lint format env bench clean-data
 
 $(UV):
 	python3 -m venv .tools
@@ -28,6 +28,10 @@ lint: env
 
 test: lint chromium
 	$(PY) -m pytest -q -p no:cacheprovider
+
+# The API contract alone: schemathesis against a real app (tests/contract, part of `make test`).
+test-contract: env
+	$(PY) -m pytest -q -p no:cacheprovider tests/contract
 
 # The browser tests alone (tests/browser); `make screenshots` refreshes the README's.
 test-browser: env chromium

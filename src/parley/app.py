@@ -24,6 +24,7 @@ from parley.logging import configure_logging
 from parley.messages.router import changes_router
 from parley.messages.router import router as messages_router
 from parley.messages.service import MessageLoader
+from parley.openapi import install_openapi, operation_id
 from parley.realtime.lifecycle import Realtime
 from parley.realtime.router import router as realtime_router
 from parley.replication.runtime import Replication
@@ -105,8 +106,16 @@ def create_app(settings: Settings) -> FastAPI:
             log.info("shutdown")
 
     # /docs is served without a CDN by parley.security.docs; no /redoc.
-    app = FastAPI(title="Parley", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title="Parley",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        generate_unique_id_function=operation_id,
+    )
     install_error_handlers(app)
+    install_openapi(app)
     app.add_middleware(RequestLog)
     app.add_middleware(LoadShedding, max_in_flight=settings.max_in_flight)
     install_security(app, settings)

@@ -11,8 +11,9 @@
     └── ServiceUnavailable           503  (carries Retry-After)
 
 Every error reaches the client as `{"error": "<Code>", "detail": "<sentence>"}`.
-A body that is not JSON is 400 (after a 401 if a token was needed and missing);
-a JSON body that breaks a rule is 422.
+A body that is not JSON, or is sent with a Content-Type that is not JSON, is
+400 (after a 401 if a token was needed and missing); a JSON body that breaks a
+rule is 422.
 Storage errors (`parley.storage.errors`) are translated by the handlers below:
 unavailability answers 503 (never 500); a conflict 409, or 401 when the token's
 profile no longer exists. Only unavailability is ever 503.
@@ -153,12 +154,25 @@ def _methods_for(request: Request) -> list[str]:
     return allowed
 
 
-def _unparseable_body(request: Request) -> ParleyError:
+def _unparseable_body(request: Request, detail: str = "The body is not valid JSON.") -> ParleyError:
     """A body that is not JSON: 401 first if the route needs a caller and has
     none (auth before body), else 400."""
     from parley.security.auth_first import auth_failure  # imports parley.errors
 
-    return auth_failure(request) or BadRequest("The body is not valid JSON.")
+    return auth_failure(request) or BadRequest(detail)
+
+
+def _declared_not_json(request: Request, errors: list[Any]) -> bool:
+    """A body sent with a Content-Type that is not JSON (a form, text/plain):
+    FastAPI does not parse it and reports the raw bytes as the wrong type,
+    which would read as a 422 for a body that was never JSON at all."""
+    content_type = request.headers.get("content-type")
+    if content_type is None:  # FastAPI parses a body without one as JSON
+        return False
+    media = content_type.split(";", 1)[0].strip().lower()
+    if media == "application/json" or media.endswith("+json"):
+        return False
+    return any(tuple(error.get("loc", ())) == ("body",) for error in errors)
 
 
 def _conflict(exc: StorageConflict) -> ParleyError:
@@ -184,6 +198,12 @@ def install_error_handlers(app: FastAPI) -> None:
         errors = list(exc.errors())
         if any(error.get("type") == "json_invalid" for error in errors):
             return _render(_unparseable_body(request))
+        if _declared_not_json(request, errors):
+            return _render(
+                _unparseable_body(
+                    request, "The body must be JSON (Content-Type: application/json)."
+                )
+            )
         return _render(ValidationFailed(_describe_validation(errors)))
 
     async def on_http_error(request: Request, exc: Exception) -> JSONResponse:

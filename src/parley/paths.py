@@ -6,19 +6,27 @@ from __future__ import annotations
 
 import re
 import uuid
-from typing import TypeVar
+from typing import Annotated, TypeVar
+
+from fastapi import Path
 
 from parley.errors import NotFound
-from parley.ids import parse_id
+from parley.ids import UUID_PATTERN, parse_canonical_id
 
 T = TypeVar("T")
 
-_INVITE_CODE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+INVITE_CODE_PATTERN = "^[A-Za-z0-9_-]{1,64}$"
+_INVITE_CODE = re.compile(INVITE_CODE_PATTERN)
+
+# What the OpenAPI document says of an id in a path: a UUID in its canonical
+# form. Anything else answers 404 (`id_or_404`), like an id that names nothing.
+PathId = Annotated[str, Path(json_schema_extra={"format": "uuid", "pattern": UUID_PATTERN})]
+PathInviteCode = Annotated[str, Path(json_schema_extra={"pattern": INVITE_CODE_PATTERN})]
 
 
 def id_or_404(value: str, what: str) -> uuid.UUID:
     """The UUID in a path segment, or `NotFound("No such <what>.")`."""
-    parsed = parse_id(value) if len(value) <= 64 else None
+    parsed = parse_canonical_id(value)
     if parsed is None:
         raise NotFound(f"No such {what}.")
     return parsed

@@ -97,6 +97,44 @@ async def test_with_a_token_malformed_json_is_400_and_invalid_body_422(
     assert_error(response, 422, "ValidationError")
 
 
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data"]
+)
+async def test_a_body_declared_as_not_json_is_400_like_malformed_json(
+    client: httpx.AsyncClient, state: AppState, content_type: str
+) -> None:
+    """FastAPI does not parse such a body and used to answer 422 ("Input should
+    be a valid dictionary"), as if well-formed JSON had broken a rule."""
+    ada = await make_person(state)
+    headers = {**ada.headers, "Content-Type": content_type}
+    response = await client.post("/api/servers", content=b'{"name": "Lab"}', headers=headers)
+    assert_error(response, 400, "BadRequest")
+    assert "application/json" in response.json()["detail"]
+    anonymous = await client.post(LOGIN, content=b"email=a&password=b", headers=headers)
+    assert_error(anonymous, 400, "BadRequest")
+    without_token = {"Content-Type": content_type}
+    response = await client.post("/api/servers", content=b"name=Lab", headers=without_token)
+    assert_error(response, 401, "Unauthorized")  # auth before body
+
+
+async def test_json_media_types_with_parameters_or_suffixes_are_json(
+    client: httpx.AsyncClient, state: AppState
+) -> None:
+    ada = await make_person(state)
+    for content_type in ("application/json; charset=utf-8", "application/merge-patch+json"):
+        headers = {**ada.headers, "Content-Type": content_type}
+        response = await client.post("/api/servers", content=b'{"name": "Lab"}', headers=headers)
+        assert response.status_code == 201, (content_type, response.text)
+
+
+async def test_every_method_of_a_path_is_in_allow(client: httpx.AsyncClient) -> None:
+    response = await client.put(f"/api/servers/{new_id()}")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "DELETE, GET, PATCH"
+    response = await client.put("/api/rooms")
+    assert response.headers["allow"] == "GET, POST"
+
+
 async def test_unknown_route_and_method_use_the_error_shape(client: httpx.AsyncClient) -> None:
     assert_error(await client.get("/api/nothing-here"), 404, "NotFound")
     assert_error(await client.delete("/api/health"), 405, "MethodNotAllowed")

@@ -141,7 +141,7 @@ async def test_a_dm_cannot_be_changed_or_left(client: httpx.AsyncClient, state: 
 
 async def test_group_creator_is_admin(client: httpx.AsyncClient, state: AppState) -> None:
     ada, bob, cy = await people(state, 3)
-    response = await new_group(client, ada, [bob, cy, bob], name=" Trio ")
+    response = await new_group(client, ada, [bob, cy], name=" Trio ")
     assert response.status_code == 201, response.text
     room = response.json()
     assert (room["type"], room["name"], room["imageUrl"]) == ("group", "Trio", None)
@@ -153,6 +153,16 @@ async def test_group_creator_is_admin(client: httpx.AsyncClient, state: AppState
         assert seen.json() == room
 
 
+async def test_a_group_list_names_each_person_once(
+    client: httpx.AsyncClient, state: AppState
+) -> None:
+    """`profileIds` is `uniqueItems` in the schema, so a repeat is a 422."""
+    ada, bob, cy = await people(state, 3)
+    response = await new_group(client, ada, [bob, cy, bob])
+    assert response.status_code == 422
+    assert response.json()["detail"] == "group.profileIds: must not repeat an item"
+
+
 @pytest.mark.parametrize("others", [0, 1, 10])
 async def test_group_needs_two_to_nine_others(
     client: httpx.AsyncClient, state: AppState, others: int
@@ -160,7 +170,7 @@ async def test_group_needs_two_to_nine_others(
     crowd = await people(state, 11)
     response = await new_group(client, crowd[0], crowd[1 : 1 + others])
     assert response.status_code == 422
-    assert response.json()["detail"].startswith("profileIds")
+    assert response.json()["detail"].startswith("group.profileIds: ")
 
 
 async def test_group_of_nine_others_is_allowed(client: httpx.AsyncClient, state: AppState) -> None:

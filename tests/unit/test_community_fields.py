@@ -16,7 +16,13 @@ PASSWORD = TypeAdapter(NewPassword)
 def test_names_are_trimmed() -> None:
     assert NAME.validate_python("  Ada  ") == "Ada"
     assert NAME.validate_python("x" * 100) == "x" * 100
-    assert NAME.validate_python("  " + "é" * 100 + "  ") == "é" * 100
+    assert NAME.validate_python("  " + "é" * 96 + "  ") == "é" * 96
+
+
+def test_name_length_counts_the_characters_as_sent() -> None:
+    """As the schema's maxLength does: spaces that trimming removes count."""
+    with pytest.raises(ValidationError, match="at most 100"):
+        NAME.validate_python("  " + "é" * 100 + "  ")
 
 
 @pytest.mark.parametrize(

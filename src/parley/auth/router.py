@@ -8,19 +8,28 @@ from parley.auth import service
 from parley.auth.deps import ClientThrottleDep, CurrentClaims, RevocationsDep
 from parley.auth.schemas import Login, Registration, SignedIn
 from parley.deps import AppStateDep, SessionDep
-from parley.fields import error_responses
+from parley.openapi import responses
 
-router = APIRouter(prefix="/api/auth", tags=["auth"], responses=error_responses(401, 409, 422, 429))
+router = APIRouter(prefix="/api/auth", tags=["auth"])
 
 
-@router.post("/register", status_code=201, summary="Create an account; returns a token")
+@router.post(
+    "/register",
+    status_code=201,
+    summary="Create an account; returns a token",
+    responses=responses(409, 422, 429),
+)
 async def register(
     body: Registration, session: SessionDep, state: AppStateDep, attempt: ClientThrottleDep
 ) -> SignedIn:
     return await service.register(session, state.settings, body, attempt)
 
 
-@router.post("/login", summary="Log in with email and password; returns a token")
+@router.post(
+    "/login",
+    summary="Log in with email and password; returns a token",
+    responses=responses(401, 422, 429),
+)
 async def login(
     body: Login, session: SessionDep, state: AppStateDep, attempt: ClientThrottleDep
 ) -> SignedIn:
@@ -31,6 +40,7 @@ async def login(
     "/logout",
     status_code=204,
     summary="Log out: this token stops working on every instance within seconds",
+    responses=responses(401),
 )
 async def logout(
     session: SessionDep, claims: CurrentClaims, revocations: RevocationsDep
@@ -43,6 +53,7 @@ async def logout(
     "/logout-all",
     status_code=204,
     summary="Log out everywhere: every token of your account stops working",
+    responses=responses(401),
 )
 async def logout_all(
     session: SessionDep, state: AppStateDep, claims: CurrentClaims, revocations: RevocationsDep

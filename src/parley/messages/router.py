@@ -17,8 +17,7 @@ from parley import cursors
 from parley.auth.deps import ClientThrottleDep, CurrentProfileId
 from parley.deps import AppStateDep
 from parley.errors import ValidationFailed
-from parley.fields import error_responses
-from parley.ids import parse_id
+from parley.ids import UUID_PATTERN, parse_canonical_id
 from parley.messages.render import Reply
 from parley.messages.schemas import (
     ChangePage,
@@ -28,13 +27,22 @@ from parley.messages.schemas import (
     MessagePage,
 )
 from parley.messages.service import MessageService
-from parley.paths import id_or_404
+from parley.openapi import links, responses
+from parley.paths import PathId, id_or_404
 from parley.storage.records import PageQuery
 
-router = APIRouter(prefix="/api/rooms/{room_id}/messages", tags=["messages"])
-changes_router = APIRouter(prefix="/api/rooms/{room_id}/changes", tags=["messages"])
+# 404 for a room or message you may not see; 422 also for a non-TEXT channel;
+# 429 on sends, edits and deletes (the per-account message rate limits); 409 for
+# an edit or delete that a later change superseded.
+router = APIRouter(
+    prefix="/api/rooms/{room_id}/messages", tags=["messages"], responses=responses(401, 404)
+)
+changes_router = APIRouter(
+    prefix="/api/rooms/{room_id}/changes", tags=["messages"], responses=responses(401, 404)
+)
 
 DATA_SOURCE = "X-Data-Source"
+_SENT = {"room_id": "$request.path.room_id", "message_id": "$response.body#/id"}
 
 
 def message_service(state: AppStateDep, throttle: ClientThrottleDep) -> MessageService:
@@ -55,23 +63,32 @@ def _respond(reply: Reply) -> JSONResponse:
     return JSONResponse(reply.body, status_code=reply.status, headers=headers)
 
 
+# A message id, in the form `nextCursor` is rendered in.
+CURSOR = {"format": "uuid", "pattern": UUID_PATTERN}
+
+
 def _cursor(value: str | None, name: str) -> uuid.UUID | None:
     if value is None:
         return None
-    parsed = parse_id(value)
+    parsed = parse_canonical_id(value)
     if parsed is None:
         raise ValidationFailed(f"{name}: must be a message id")
     return parsed
 
 
-@router.get("", response_model=MessagePage, summary="Page through a room's messages")
+@router.get(
+    "",
+    response_model=MessagePage,
+    summary="Page through a room's messages",
+    responses=responses(422),
+)
 async def list_messages(
-    room_id: str,
+    room_id: PathId,
     messages: MessageServiceDep,
     caller: CurrentProfileId,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
-    before: Annotated[str | None, Query(max_length=64)] = None,
-    after: Annotated[str | None, Query(max_length=64)] = None,
+    before: Annotated[str | None, Query(json_schema_extra=CURSOR)] = None,
+    after: Annotated[str | None, Query(json_schema_extra=CURSOR)] = None,
 ) -> JSONResponse:
     if before is not None and after is not None:
         raise ValidationFailed("before and after cannot be combined")
@@ -85,11 +102,15 @@ async def list_messages(
     "",
     status_code=201,
     response_model=MessageOut,
-    summary="Send a message",
-    responses=error_responses(429),
+    summary="Send a message (201; 200 with the first message for a repeated nonce)",
+    responses={
+        200: {"description": "The nonce was already used: the first message", "model": MessageOut},
+        **responses(422, 429),
+        **links(201, edit_message=_SENT, delete_message=_SENT),
+    },
 )
 async def send_message(
-    room_id: str, body: MessageCreate, messages: MessageServiceDep, caller: CurrentProfileId
+    room_id: PathId, body: MessageCreate, messages: MessageServiceDep, caller: CurrentProfileId
 ) -> JSONResponse:
     reply = await messages.post(caller, id_or_404(room_id, "room"), body)
     return _respond(reply)
@@ -99,11 +120,11 @@ async def send_message(
     "/{message_id}",
     response_model=MessageOut,
     summary="Edit your message",
-    responses=error_responses(429),
+    responses=responses(403, 409, 422, 429),
 )
 async def edit_message(
-    room_id: str,
-    message_id: str,
+    room_id: PathId,
+    message_id: PathId,
     body: MessageEdit,
     messages: MessageServiceDep,
     caller: CurrentProfileId,
@@ -118,10 +139,10 @@ async def edit_message(
     "/{message_id}",
     response_model=MessageOut,
     summary="Delete a message",
-    responses=error_responses(429),
+    responses=responses(403, 409, 422, 429),
 )
 async def delete_message(
-    room_id: str, message_id: str, messages: MessageServiceDep, caller: CurrentProfileId
+    room_id: PathId, message_id: PathId, messages: MessageServiceDep, caller: CurrentProfileId
 ) -> JSONResponse:
     reply = await messages.delete(
         caller, id_or_404(room_id, "room"), id_or_404(message_id, "message")
@@ -138,9 +159,11 @@ def _since(value: str | None) -> cursors.ChangeCursor | None:
         raise ValidationFailed("since: not a change cursor") from None
 
 
-@changes_router.get("", response_model=ChangePage, summary="A room's change feed")
+@changes_router.get(
+    "", response_model=ChangePage, summary="A room's change feed", responses=responses(422)
+)
 async def list_changes(
-    room_id: str,
+    room_id: PathId,
     messages: MessageServiceDep,
     caller: CurrentProfileId,
     since: Annotated[str | None, Query(max_length=cursors.MAX_CHARS)] = None,

@@ -7,22 +7,42 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
+from pydantic.config import JsonDict
 
-from parley.fields import ImageUrl, clean_text
+from parley.fields import NO_NUL_PATTERN, NONBLANK_PATTERN, ImageUrl, clean_text, schema
 
 MAX_CONTENT = 4000
 MAX_NONCE = 64
 
 
 def _trimmed_content(value: str) -> str:
-    value = value.strip()
     if len(value) > MAX_CONTENT:
-        raise ValueError(f"must be at most {MAX_CONTENT} characters after trimming")
-    return value
+        raise ValueError(f"must be at most {MAX_CONTENT} characters")
+    return value.strip()
 
 
-Content = Annotated[str, BeforeValidator(clean_text), AfterValidator(_trimmed_content)]
-Nonce = Annotated[str, BeforeValidator(clean_text), Field(min_length=1, max_length=MAX_NONCE)]
+# At most 4000 characters as sent, then trimmed; may be blank only beside a fileUrl.
+Content = Annotated[
+    str,
+    BeforeValidator(clean_text),
+    AfterValidator(_trimmed_content),
+    schema(maxLength=MAX_CONTENT, pattern=NO_NUL_PATTERN),
+]
+Nonce = Annotated[
+    str,
+    BeforeValidator(clean_text),
+    Field(min_length=1, max_length=MAX_NONCE),
+    schema(pattern=NO_NUL_PATTERN),
+]
+# "content or fileUrl": the model validators below, as JSON Schema.
+_CONTENT_OR_FILE: JsonDict = {
+    "anyOf": [
+        {"required": ["content"], "properties": {"content": {"pattern": NONBLANK_PATTERN}}},
+        {"required": ["fileUrl"], "properties": {"fileUrl": {"type": "string"}}},
+    ]
+}
+# An edit cannot blank a message.
+EditedContent = Annotated[Content, schema(maxLength=MAX_CONTENT, pattern=NONBLANK_PATTERN)]
 
 
 class _Model(BaseModel):
@@ -30,6 +50,8 @@ class _Model(BaseModel):
 
 
 class MessageCreate(_Model):
+    model_config = ConfigDict(json_schema_extra=_CONTENT_OR_FILE)
+
     content: Content = ""
     file_url: ImageUrl | None = None
     nonce: Nonce | None = None
@@ -42,7 +64,7 @@ class MessageCreate(_Model):
 
 
 class MessageEdit(_Model):
-    content: Content
+    content: EditedContent
 
     @model_validator(mode="after")
     def _not_empty(self) -> MessageEdit:

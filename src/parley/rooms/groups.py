@@ -18,14 +18,12 @@ from parley.paths import found_or_404
 from parley.rooms import repository as rooms
 from parley.rooms.revocation import revoke_access_after_commit
 from parley.rooms.room import RoomAccess
-from parley.rooms.schemas import RoomOut, group_room
+from parley.rooms.schemas import MAX_OTHERS, MIN_OTHERS, RoomOut, group_room
 from parley.state import AppState
 from parley.storage.postgres.models import GroupConversation, GroupConversationMember, Profile
 
 ADMIN = "ADMIN"
 GUEST = "GUEST"
-MIN_OTHERS = 2
-MAX_OTHERS = 9
 MAX_MEMBERS = MAX_OTHERS + 1
 
 

@@ -9,14 +9,12 @@ from fastapi import APIRouter, Body, Response, status
 
 from parley.auth.deps import CurrentProfileId
 from parley.deps import AppStateDep, SessionDep
-from parley.fields import error_responses
-from parley.paths import id_or_404
+from parley.openapi import responses
+from parley.paths import PathId, id_or_404
 from parley.rooms import service
 from parley.rooms.schemas import GroupChanges, NewDm, NewGroup, NewGroupMembers, RoomOut
 
-router = APIRouter(
-    prefix="/api/rooms", tags=["rooms"], responses=error_responses(401, 403, 404, 409, 422)
-)
+router = APIRouter(prefix="/api/rooms", tags=["rooms"], responses=responses(401))
 
 NewRoomBody = Annotated[NewDm | NewGroup, Body(discriminator="type")]
 
@@ -25,7 +23,10 @@ NewRoomBody = Annotated[NewDm | NewGroup, Body(discriminator="type")]
     "",
     status_code=201,
     summary="Open a DM (201 new, 200 existing) or create a group",
-    responses={200: {"description": "The DM already existed", "model": RoomOut}},
+    responses={
+        200: {"description": "The DM already existed", "model": RoomOut},
+        **responses(404, 409, 422),
+    },
 )
 async def create_room(
     body: NewRoomBody, response: Response, session: SessionDep, caller: CurrentProfileId
@@ -41,22 +42,30 @@ async def list_rooms(session: SessionDep, caller: CurrentProfileId) -> list[Room
     return await service.list_rooms(session, caller)
 
 
-@router.get("/{room_id}", summary="A DM, group or channel you are in")
-async def get_room(room_id: str, session: SessionDep, caller: CurrentProfileId) -> RoomOut:
+@router.get("/{room_id}", summary="A DM, group or channel you are in", responses=responses(404))
+async def get_room(room_id: PathId, session: SessionDep, caller: CurrentProfileId) -> RoomOut:
     return await service.get_room(session, caller, id_or_404(room_id, "room"))
 
 
-@router.patch("/{room_id}", summary="Rename a group or change its image (group ADMIN)")
+@router.patch(
+    "/{room_id}",
+    summary="Rename a group or change its image (group ADMIN)",
+    responses=responses(403, 404, 422),
+)
 async def update_room(
-    room_id: str, body: GroupChanges, session: SessionDep, caller: CurrentProfileId
+    room_id: PathId, body: GroupChanges, session: SessionDep, caller: CurrentProfileId
 ) -> RoomOut:
     changes = body.model_dump(exclude_unset=True)
     return await service.update_room(session, caller, id_or_404(room_id, "room"), changes)
 
 
-@router.post("/{room_id}/members", summary="Add people to a group (group ADMIN)")
+@router.post(
+    "/{room_id}/members",
+    summary="Add people to a group (group ADMIN)",
+    responses=responses(403, 404, 409, 422),
+)
 async def add_members(
-    room_id: str, body: NewGroupMembers, session: SessionDep, caller: CurrentProfileId
+    room_id: PathId, body: NewGroupMembers, session: SessionDep, caller: CurrentProfileId
 ) -> RoomOut:
     return await service.add_room_members(
         session, caller, id_or_404(room_id, "room"), body.profile_ids
@@ -67,10 +76,11 @@ async def add_members(
     "/{room_id}/members/{profile_id}",
     status_code=204,
     summary="Remove someone from a group (group ADMIN), or leave it yourself",
+    responses=responses(403, 404),
 )
 async def remove_member(
-    room_id: str,
-    profile_id: str,
+    room_id: PathId,
+    profile_id: PathId,
     session: SessionDep,
     state: AppStateDep,
     caller: CurrentProfileId,

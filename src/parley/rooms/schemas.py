@@ -7,13 +7,41 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
-from parley.fields import ApiModel, ImageUrl, Name
+from parley.fields import ApiModel, ImageUrl, Name, schema, unique
 from parley.storage.postgres.models import Channel, Conversation, GroupConversation, Profile
 
 RoomType = Literal["dm", "group", "channel"]
-MAX_PROFILE_IDS = 50
+# A group is its creator and 2 to 9 others (rooms/groups.py); each id once.
+MIN_OTHERS = 2
+MAX_OTHERS = 9
+
+
+def _others(ids: list[uuid.UUID]) -> list[uuid.UUID]:
+    unique(ids)
+    if not MIN_OTHERS <= len(ids) <= MAX_OTHERS:
+        raise ValueError(f"a group needs {MIN_OTHERS} to {MAX_OTHERS} other people")
+    return ids
+
+
+def _newcomers(ids: list[uuid.UUID]) -> list[uuid.UUID]:
+    unique(ids)
+    if not 1 <= len(ids) <= MAX_OTHERS:
+        raise ValueError(f"must name 1 to {MAX_OTHERS} people")
+    return ids
+
+
+Others = Annotated[
+    list[uuid.UUID],
+    AfterValidator(_others),
+    schema(minItems=MIN_OTHERS, maxItems=MAX_OTHERS, uniqueItems=True),
+]
+Newcomers = Annotated[
+    list[uuid.UUID],
+    AfterValidator(_newcomers),
+    schema(minItems=1, maxItems=MAX_OTHERS, uniqueItems=True),
+]
 
 
 class RoomMember(ApiModel):
@@ -43,7 +71,7 @@ class NewDm(ApiModel):
 
 class NewGroup(ApiModel):
     type: Literal["group"]
-    profile_ids: list[uuid.UUID] = Field(max_length=MAX_PROFILE_IDS)
+    profile_ids: Others
     name: Name | None = None
     image_url: ImageUrl | None = None
 
@@ -59,7 +87,7 @@ class GroupChanges(ApiModel):
 
 
 class NewGroupMembers(ApiModel):
-    profile_ids: list[uuid.UUID] = Field(min_length=1, max_length=MAX_PROFILE_IDS)
+    profile_ids: Newcomers
 
 
 def room_member(profile: Profile, role: str | None) -> RoomMember:

@@ -8,19 +8,31 @@ from parley.auth.deps import CurrentProfileId
 from parley.community.channels import service
 from parley.community.channels.schemas import ChannelChanges, ChannelOut, NewChannel
 from parley.deps import AppStateDep, SessionDep
-from parley.fields import error_responses
-from parley.paths import id_or_404
+from parley.openapi import links, responses
+from parley.paths import PathId, id_or_404
 
-router = APIRouter(tags=["channels"], responses=error_responses(401, 403, 404, 409, 422))
+router = APIRouter(tags=["channels"], responses=responses(401, 403, 404, 409))
+
+_CHANNEL = {"channel_id": "$response.body#/id"}
+_ROOM = {"room_id": "$response.body#/id"}  # a TEXT channel is a room
+_NEW_CHANNEL_LINKS = links(
+    201,
+    update_channel=_CHANNEL,
+    delete_channel=_CHANNEL,
+    get_room=_ROOM,
+    list_messages=_ROOM,
+    send_message=_ROOM,
+)
 
 
 @router.post(
     "/api/servers/{server_id}/channels",
     status_code=201,
     summary="Create a channel (ADMIN or MODERATOR)",
+    responses={**responses(422), **_NEW_CHANNEL_LINKS},
 )
 async def create_channel(
-    server_id: str, body: NewChannel, session: SessionDep, caller: CurrentProfileId
+    server_id: PathId, body: NewChannel, session: SessionDep, caller: CurrentProfileId
 ) -> ChannelOut:
     return await service.create_channel(
         session, caller, id_or_404(server_id, "server"), body.name, body.type
@@ -28,10 +40,12 @@ async def create_channel(
 
 
 @router.patch(
-    "/api/channels/{channel_id}", summary="Rename or retype a channel (ADMIN or MODERATOR)"
+    "/api/channels/{channel_id}",
+    summary="Rename or retype a channel (ADMIN or MODERATOR)",
+    responses=responses(422),
 )
 async def update_channel(
-    channel_id: str, body: ChannelChanges, session: SessionDep, caller: CurrentProfileId
+    channel_id: PathId, body: ChannelChanges, session: SessionDep, caller: CurrentProfileId
 ) -> ChannelOut:
     changes = body.model_dump(exclude_unset=True)
     return await service.update_channel(session, caller, id_or_404(channel_id, "channel"), changes)
@@ -43,7 +57,7 @@ async def update_channel(
     summary="Delete a channel and its messages (ADMIN or MODERATOR)",
 )
 async def delete_channel(
-    channel_id: str, session: SessionDep, state: AppStateDep, caller: CurrentProfileId
+    channel_id: PathId, session: SessionDep, state: AppStateDep, caller: CurrentProfileId
 ) -> Response:
     await service.delete_channel(session, state, caller, id_or_404(channel_id, "channel"))
     return Response(status_code=status.HTTP_204_NO_CONTENT)

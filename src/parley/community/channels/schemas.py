@@ -6,18 +6,12 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator
+from pydantic import BeforeValidator
 
-from parley.fields import ApiModel, Name, NameChange
+from parley.fields import ApiModel, Name, NameChange, reject_null, unchanged
 from parley.storage.postgres.models import Channel
 
 ChannelType = Literal["TEXT", "AUDIO", "VIDEO"]
-
-
-def _reject_null_type(value: ChannelType | None) -> ChannelType | None:
-    if value is None:
-        raise ValueError("must not be null")
-    return value
 
 
 class ChannelOut(ApiModel):
@@ -36,8 +30,8 @@ class NewChannel(ApiModel):
 class ChannelChanges(ApiModel):
     """`PATCH /api/channels/{id}`: leave a field out to keep it."""
 
-    name: NameChange = None
-    type: Annotated[ChannelType | None, AfterValidator(_reject_null_type)] = None
+    name: NameChange = unchanged()
+    type: Annotated[ChannelType, BeforeValidator(reject_null)] = unchanged()
 
 
 def channel_out(row: Channel) -> ChannelOut:

@@ -16,20 +16,22 @@ from parley.community.profiles.schemas import (
     public_profile,
 )
 from parley.deps import AppStateDep, SessionDep
-from parley.fields import error_responses
-from parley.paths import id_or_404
+from parley.openapi import links, responses
+from parley.paths import PathId, id_or_404
 
-router = APIRouter(
-    prefix="/api/profiles", tags=["profiles"], responses=error_responses(401, 404, 422)
+router = APIRouter(prefix="/api/profiles", tags=["profiles"], responses=responses(401))
+
+
+@router.get(
+    "/me",
+    summary="Your own profile, with your email",
+    responses=links(200, get_profile={"profile_id": "$response.body#/id"}),
 )
-
-
-@router.get("/me", summary="Your own profile, with your email")
 async def get_me(session: SessionDep, caller: CurrentProfileId) -> OwnProfile:
     return own_profile(await service.get_own_profile(session, caller))
 
 
-@router.patch("/me", summary="Change your name or image")
+@router.patch("/me", summary="Change your name or image", responses=responses(409, 422))
 async def patch_me(
     body: ProfileChanges, session: SessionDep, state: AppStateDep, caller: CurrentProfileId
 ) -> OwnProfile:
@@ -38,9 +40,11 @@ async def patch_me(
     return own_profile(profile)
 
 
-@router.get("/{profile_id}", summary="Someone who shares a server with you")
+@router.get(
+    "/{profile_id}", summary="Someone who shares a server with you", responses=responses(404)
+)
 async def get_profile(
-    profile_id: str, session: SessionDep, caller: CurrentProfileId
+    profile_id: PathId, session: SessionDep, caller: CurrentProfileId
 ) -> PublicProfile:
     target = id_or_404(profile_id, "profile")
     return public_profile(await service.get_visible_profile(session, caller, target))
@@ -49,7 +53,7 @@ async def get_profile(
 @router.patch(
     "/me/password",
     summary="Change your password; every other session is logged out",
-    responses=error_responses(403, 429),
+    responses=responses(403, 409, 422),
 )
 async def change_password(
     body: PasswordChange,

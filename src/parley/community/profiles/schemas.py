@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from parley.fields import ApiModel, ImageUrl, NameChange
+from parley.fields import ApiModel, ImageUrl, NameChange, unchanged
 from parley.storage.postgres.models import Profile
 
 
@@ -21,7 +21,7 @@ class OwnProfile(PublicProfile):
 class ProfileChanges(ApiModel):
     """`PATCH /api/profiles/me`: leave a field out to keep it; `imageUrl: null` clears it."""
 
-    name: NameChange = None
+    name: NameChange = unchanged()
     image_url: ImageUrl | None = None
 
 

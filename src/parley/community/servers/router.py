@@ -16,13 +16,38 @@ from parley.community.servers.schemas import (
     ServerSummary,
 )
 from parley.deps import AppStateDep, SessionDep
-from parley.fields import error_responses
-from parley.paths import id_or_404, invite_code_or_404
+from parley.openapi import links, responses
+from parley.paths import PathId, PathInviteCode, id_or_404, invite_code_or_404
 
-router = APIRouter(tags=["servers"], responses=error_responses(401, 403, 404, 409, 422))
+router = APIRouter(tags=["servers"], responses=responses(401))
+
+_SERVER = {"server_id": "$response.body#/id"}
+_GENERAL = {"room_id": "$response.body#/channels/0/id"}
+_OWN_MEMBERSHIP = {"member_id": "$response.body#/members/0/id"}
+_NEW_SERVER_LINKS = links(
+    201,
+    get_server=_SERVER,
+    update_server=_SERVER,
+    delete_server=_SERVER,
+    create_channel=_SERVER,
+    rotate_invite_code=_SERVER,
+    transfer_ownership=_SERVER,
+    leave_server=_SERVER,
+    join_by_invite={"code": "$response.body#/inviteCode"},
+    get_room=_GENERAL,
+    list_messages=_GENERAL,
+    send_message=_GENERAL,
+    change_role=_OWN_MEMBERSHIP,
+    kick=_OWN_MEMBERSHIP,
+)
 
 
-@router.post("/api/servers", status_code=201, summary="Create a server (you become its owner)")
+@router.post(
+    "/api/servers",
+    status_code=201,
+    summary="Create a server (you become its owner)",
+    responses={**responses(409, 422), **_NEW_SERVER_LINKS},
+)
 async def create_server(
     body: NewServer, session: SessionDep, caller: CurrentProfileId
 ) -> ServerDetail:
@@ -34,22 +59,37 @@ async def list_servers(session: SessionDep, caller: CurrentProfileId) -> list[Se
     return await service.list_servers(session, caller)
 
 
-@router.get("/api/servers/{server_id}", summary="A server with its channels and members")
-async def get_server(server_id: str, session: SessionDep, caller: CurrentProfileId) -> ServerDetail:
+@router.get(
+    "/api/servers/{server_id}",
+    summary="A server with its channels and members",
+    responses=responses(404),
+)
+async def get_server(
+    server_id: PathId, session: SessionDep, caller: CurrentProfileId
+) -> ServerDetail:
     return await service.get_server(session, caller, id_or_404(server_id, "server"))
 
 
-@router.patch("/api/servers/{server_id}", summary="Change a server's name or image (ADMIN)")
+@router.patch(
+    "/api/servers/{server_id}",
+    summary="Change a server's name or image (ADMIN)",
+    responses=responses(403, 404, 422),
+)
 async def update_server(
-    server_id: str, body: ServerChanges, session: SessionDep, caller: CurrentProfileId
+    server_id: PathId, body: ServerChanges, session: SessionDep, caller: CurrentProfileId
 ) -> ServerDetail:
     changes = body.model_dump(exclude_unset=True)
     return await service.update_server(session, caller, id_or_404(server_id, "server"), changes)
 
 
-@router.delete("/api/servers/{server_id}", status_code=204, summary="Delete a server (owner)")
+@router.delete(
+    "/api/servers/{server_id}",
+    status_code=204,
+    summary="Delete a server (owner)",
+    responses=responses(403, 404),
+)
 async def delete_server(
-    server_id: str, session: SessionDep, state: AppStateDep, caller: CurrentProfileId
+    server_id: PathId, session: SessionDep, state: AppStateDep, caller: CurrentProfileId
 ) -> Response:
     await service.delete_server(session, state, caller, id_or_404(server_id, "server"))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -58,9 +98,10 @@ async def delete_server(
 @router.post(
     "/api/servers/{server_id}/transfer-ownership",
     summary="Make another member the owner (owner)",
+    responses=responses(403, 404, 409, 422),
 )
 async def transfer_ownership(
-    server_id: str, body: OwnershipTransfer, session: SessionDep, caller: CurrentProfileId
+    server_id: PathId, body: OwnershipTransfer, session: SessionDep, caller: CurrentProfileId
 ) -> ServerDetail:
     return await service.transfer_ownership(
         session, caller, id_or_404(server_id, "server"), body.member_id
@@ -70,16 +111,23 @@ async def transfer_ownership(
 @router.post(
     "/api/servers/{server_id}/invite-code",
     summary="Replace the invite code (ADMIN or MODERATOR)",
+    responses=responses(403, 404, 409),
 )
 async def rotate_invite_code(
-    server_id: str, session: SessionDep, caller: CurrentProfileId
+    server_id: PathId, session: SessionDep, caller: CurrentProfileId
 ) -> InviteCode:
     code = await service.rotate_invite_code(session, caller, id_or_404(server_id, "server"))
     return InviteCode(invite_code=code)
 
 
-@router.post("/api/invites/{code}", summary="Join a server by invite code (as GUEST)")
-async def join_by_invite(code: str, session: SessionDep, caller: CurrentProfileId) -> JoinResult:
+@router.post(
+    "/api/invites/{code}",
+    summary="Join a server by invite code (as GUEST)",
+    responses=responses(404, 409),
+)
+async def join_by_invite(
+    code: PathInviteCode, session: SessionDep, caller: CurrentProfileId
+) -> JoinResult:
     return await service.join_by_invite(session, caller, invite_code_or_404(code))
 
 
@@ -87,9 +135,10 @@ async def join_by_invite(code: str, session: SessionDep, caller: CurrentProfileI
     "/api/servers/{server_id}/leave",
     status_code=204,
     summary="Leave a server (not its owner)",
+    responses=responses(404, 409),
 )
 async def leave_server(
-    server_id: str, session: SessionDep, state: AppStateDep, caller: CurrentProfileId
+    server_id: PathId, session: SessionDep, state: AppStateDep, caller: CurrentProfileId
 ) -> Response:
     await service.leave_server(session, state, caller, id_or_404(server_id, "server"))
     return Response(status_code=status.HTTP_204_NO_CONTENT)

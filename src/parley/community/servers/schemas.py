@@ -7,7 +7,7 @@ from datetime import datetime
 
 from parley.community.channels.schemas import ChannelOut
 from parley.community.members.schemas import MemberOut
-from parley.fields import ApiModel, ImageUrl, Name, NameChange
+from parley.fields import ApiModel, ImageUrl, Name, NameChange, unchanged
 from parley.storage.postgres.models import Server
 
 
@@ -34,7 +34,7 @@ class NewServer(ApiModel):
 class ServerChanges(ApiModel):
     """`PATCH /api/servers/{id}`: leave a field out to keep it; `imageUrl: null` clears it."""
 
-    name: NameChange = None
+    name: NameChange = unchanged()
     image_url: ImageUrl | None = None
 
 
