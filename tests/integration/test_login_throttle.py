@@ -141,3 +141,21 @@ async def test_a_password_change_lifts_the_lock(throttled_app: FastAPI) -> None:
         )
         assert changed.status_code == 200, changed.text
         assert (await login(http, "a brand new passphrase")).status_code == 200
+
+
+async def test_wrong_current_passwords_are_throttled_like_logins(
+    throttled_app: FastAPI,
+) -> None:
+    """A stolen token must not be a way to guess the password: wrong current
+    passwords on a password change count as failed logins, per address."""
+    async with client_from(throttled_app, "10.0.6.1") as http:
+        body = {"email": EMAIL, "password": PASSWORD, "name": "Ada"}
+        token = (await http.post("/api/auth/register", json=body)).json()["token"]
+        bearer = {"Authorization": f"Bearer {token}"}
+        guess = {"currentPassword": "a wrong guess", "newPassword": "mine now, mine"}
+        for _ in range(3):
+            answer = await http.patch("/api/profiles/me/password", json=guess, headers=bearer)
+            assert answer.status_code == 403, answer.text
+        refused = await http.patch("/api/profiles/me/password", json=guess, headers=bearer)
+        assert refused.status_code == 429
+        assert (await login(http, PASSWORD)).status_code == 429  # the same count

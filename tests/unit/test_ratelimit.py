@@ -122,8 +122,8 @@ async def test_a_limit_spent_elsewhere_is_refused_here(shared: FakeShared, clock
     elsewhere, here = limiter(shared, clock), limiter(shared, clock)
     alice = [Limit(PER_MINUTE, "alice")]
     for _ in range(3):
-        assert await elsewhere.hit(alice, precheck=True) is None
-    assert await here.hit(alice, precheck=True) is not None
+        assert await elsewhere.hit(alice) is None
+    assert await here.hit(alice) is not None
     assert await here.peek(alice) is not None
 
 
@@ -131,12 +131,27 @@ async def test_the_local_precheck_refuses_without_asking(shared: FakeShared, clo
     rl = limiter(shared, clock)
     alice = [Limit(PER_MINUTE, "alice")]
     for _ in range(3):
-        assert await rl.hit(alice, precheck=True) is None
+        assert await rl.hit(alice) is None
     calls = shared.calls
-    assert await rl.hit(alice, precheck=True) is not None
+    assert await rl.hit(alice) is not None
+    assert await rl.hit(alice) is not None
     assert shared.calls == calls
-    assert await rl.hit(alice) is not None  # without it, the store is asked
-    assert shared.calls == calls + 1
+
+
+async def test_hits_the_shared_store_missed_still_count_here(
+    shared: FakeShared, clock: Clock
+) -> None:
+    """A hit decided locally (the store down, or its statement cancelled at the
+    deadline) is not in the shared counts; this instance still counts it."""
+    rl = RateLimiter(shared, Metrics(), clock=clock, retry_shared=0)
+    alice = [Limit(PER_MINUTE, "alice")]
+    assert await rl.hit(alice) is None
+    shared.down = True
+    assert await rl.hit(alice) is None  # counted here only
+    shared.down = False
+    assert await rl.hit(alice) is None  # the shared store has two, this instance three
+    assert await rl.peek(alice) is not None
+    assert await rl.hit(alice) is not None
 
 
 async def test_while_the_store_is_down_each_instance_decides_alone(
@@ -154,7 +169,8 @@ async def test_while_the_store_is_down_each_instance_decides_alone(
     assert await rl.hit(alice) is None  # the third, from local counts only
     assert await rl.hit(alice) is not None  # still enforced
     assert shared.calls == calls  # not asked again until retry_shared has passed
-    assert metrics.operations[("local", "postgresql", "RATE_LIMIT_HIT")] == 3
+    # Two decided locally; the fourth was refused by the local counts first.
+    assert metrics.operations[("local", "postgresql", "RATE_LIMIT_HIT")] == 2
     assert metrics.operations[("unavailable", "postgresql", "RATE_LIMIT_HIT")] == 1
 
 
@@ -190,7 +206,7 @@ async def test_clear_forgets_here_and_in_the_store(shared: FakeShared, clock: Cl
     assert await rl.peek(alice) is not None
     await rl.clear(alice)
     assert await rl.peek(alice) is None
-    assert await rl.hit(alice, precheck=True) is None
+    assert await rl.hit(alice) is None
 
 
 def test_local_windows_forget_expired_keys(clock: Clock) -> None:

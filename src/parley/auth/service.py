@@ -92,11 +92,17 @@ async def change_password(
 ) -> SignedIn:
     """Check the current password, store the new one's hash, revoke every
     session of the account and return a fresh token (which survives). Once
-    committed, the account's failed logins are forgotten: a lock lifts."""
+    committed, the account's failed logins are forgotten: a lock lifts.
+
+    A wrong current password counts as a failed login of the account and
+    against a per-account limit of its own: a stolen token must not be a way
+    to guess the password."""
     profile = await profiles.select_profile(session, claims.profile_id)
     if profile is None:
         raise Unauthorized("The account this token belongs to no longer exists.")
+    await throttle.before_password_check(profile.email)  # before any hashing
     if not await passwords.verify_password(profile.password_hash, body.current_password):
+        await throttle.password_check_failed(profile.email)
         raise Forbidden("The current password is wrong.", code="WrongPassword")
     new_hash = await passwords.hash_password(body.new_password)
     await accounts.update_password_hash(session, profile.id, new_hash)

@@ -23,10 +23,11 @@ Two counters, the same counting:
   logged once each (`rate_limit_store_down`, `rate_limit_store_up`) and
   counted in `/api/metrics`.
 
-With `precheck`, a hot path (sends, edits, WebSocket connects) first asks its
-local counts: they never exceed the shared ones (every hit counted here was
-counted there too, and those limits are never cleared), so a client over a
-limit on this instance alone is refused without a round trip.
+Every decision also asks the local counts, and the larger count wins. They
+are a floor of what this instance let through: a hit the shared store missed
+(its statement ran past the deadline and was cancelled, or the store was down)
+is still counted here. Over a limit here, a hit is refused without a round
+trip.
 
 What it will not do: decide who is limited (that is `security/throttle.py`),
 retry the shared store within a request, or fail a request because the store
@@ -191,17 +192,15 @@ class RateLimiter:
         """False while decisions are made from this instance's counts alone."""
         return not self._down
 
-    async def hit(
-        self, limits: Sequence[Limit], *, precheck: bool = False, cost: int = 1
-    ) -> float | None:
+    async def hit(self, limits: Sequence[Limit], *, cost: int = 1) -> float | None:
         """Count `cost` hits against every limit if each has room; None when
-        counted, else the seconds until they would fit."""
+        counted, else the seconds until they would fit. This instance's own
+        counts are asked first: over a limit here, no round trip is needed."""
         now = self.clock()
         checks = [limit.check(now) for limit in limits]
-        if precheck:
-            wait = _wait(checks, self.local.peek(checks), cost, now)
-            if wait is not None:
-                return wait
+        wait = _wait(checks, self.local.peek(checks), cost, now)
+        if wait is not None:
+            return wait
         shared = await self._shared("RATE_LIMIT_HIT", lambda: self.shared.hit(checks, cost))
         if shared is None:
             return _wait(checks, self.local.hit(checks, cost), cost, now)
@@ -215,8 +214,11 @@ class RateLimiter:
         until they would."""
         now = self.clock()
         checks = [limit.check(now) for limit in limits]
+        local = _wait(checks, self.local.peek(checks), cost, now)
         shared = await self._shared("RATE_LIMIT_PEEK", lambda: self.shared.peek(checks))
-        return _wait(checks, shared if shared is not None else self.local.peek(checks), cost, now)
+        found = _wait(checks, shared, cost, now) if shared is not None else None
+        waits = [w for w in (local, found) if w is not None]
+        return max(waits) if waits else None
 
     async def clear(self, limits: Sequence[Limit]) -> None:
         """Forget the counts, here and (when it answers) in the shared store."""

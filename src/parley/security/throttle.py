@@ -52,6 +52,7 @@ class Throttle:
         self.account_ip = Rule.parse("login-failed", settings.login_limit_account_ip)
         self.account_slowdown = Rule.parse("login-failed-slow", settings.login_slowdown_account)
         self.account = Rule.parse("login-failed-lock", settings.login_limit_account)
+        self.password_check = Rule.parse("password-check", settings.login_slowdown_account)
         self.ip = Rule.parse("login", settings.login_limit_ip)
         self.register_ip = Rule.parse("register", settings.register_limit_ip)
         self.ws_connect_ip = Rule.parse("ws-connect", settings.ws_connect_limit_ip)
@@ -75,6 +76,20 @@ class Throttle:
     async def login_failed(self, email: str, ip: str) -> None:
         await self.limiter.hit(self._failures(email, ip))
 
+    def _password_checks(self, email: str, ip: str) -> list[Limit]:
+        return [Limit(self.account_ip, f"{email}|{ip}"), Limit(self.password_check, email)]
+
+    async def before_password_check(self, email: str, ip: str) -> None:
+        """A password change checks the current password. Wrong guesses have a
+        per-account limit of their own (as many as the login slow-down
+        allows), so failed logins elsewhere never stop the owner from changing
+        the password, which is how a locked account is unlocked."""
+        _refuse_if(await self.limiter.peek(self._password_checks(email, ip)), TOO_MANY_ATTEMPTS)
+
+    async def password_check_failed(self, email: str, ip: str) -> None:
+        """A wrong current password: one more guess, and a failed login."""
+        await self.limiter.hit([*self._failures(email, ip), Limit(self.password_check, email)])
+
     async def login_succeeded(self, email: str, ip: str) -> None:
         await self.limiter.clear([Limit(self.account_ip, f"{email}|{ip}")])
 
@@ -88,23 +103,21 @@ class Throttle:
         _refuse_if(await self.limiter.hit([Limit(self.register_ip, ip)]), TOO_MANY_ATTEMPTS)
 
     async def before_ws_connect(self, ip: str) -> None:
-        wait = await self.limiter.hit([Limit(self.ws_connect_ip, ip)], precheck=True)
+        wait = await self.limiter.hit([Limit(self.ws_connect_ip, ip)])
         _refuse_if(wait, "Too many connections; wait before reconnecting.")
 
     async def before_ws_sign_in(self, profile_id: uuid.UUID) -> None:
-        wait = await self.limiter.hit(
-            [Limit(self.ws_connect_account, str(profile_id))], precheck=True
-        )
+        wait = await self.limiter.hit([Limit(self.ws_connect_account, str(profile_id))])
         _refuse_if(wait, "Too many connections; wait before reconnecting.")
 
     async def before_send(self, profile_id: uuid.UUID, ip: str) -> None:
         limits = [Limit(self.send_account, str(profile_id)), Limit(self.send_ip, ip)]
-        wait = await self.limiter.hit(limits, precheck=True)
+        wait = await self.limiter.hit(limits)
         _refuse_if(wait, "Too many messages; wait before sending more.")
 
     async def before_edit(self, profile_id: uuid.UUID, ip: str) -> None:
         limits = [Limit(self.edit_account, str(profile_id)), Limit(self.edit_ip, ip)]
-        wait = await self.limiter.hit(limits, precheck=True)
+        wait = await self.limiter.hit(limits)
         _refuse_if(wait, "Too many changes; wait before editing more.")
 
 
@@ -126,6 +139,12 @@ class ClientThrottle:
 
     async def before_register(self) -> None:
         await self.throttle.before_register(self.ip)
+
+    async def before_password_check(self, email: str) -> None:
+        await self.throttle.before_password_check(email.lower(), self.ip)
+
+    async def password_check_failed(self, email: str) -> None:
+        await self.throttle.password_check_failed(email.lower(), self.ip)
 
     async def password_changed(self, email: str) -> None:
         await self.throttle.password_changed(email)

@@ -53,7 +53,7 @@ async def get_profile(
 @router.patch(
     "/me/password",
     summary="Change your password; every other session is logged out",
-    responses=responses(403, 409, 422),
+    responses=responses(403, 409, 422, 429),
 )
 async def change_password(
     body: PasswordChange,
