@@ -273,6 +273,13 @@ def write_section(heading: str, body: str) -> None:
     BENCHMARKS_MD.write_text("".join(parts))
 
 
+def read_section(heading: str) -> str | None:
+    """The body of section `heading` in docs/BENCHMARKS.md, None if it has none."""
+    if not BENCHMARKS_MD.exists():
+        return None
+    return _split(BENCHMARKS_MD.read_text())[1].get(heading)
+
+
 def _split(text: str) -> tuple[str, dict[str, str]]:
     head: list[str] = []
     sections: dict[str, list[str]] = {}
