@@ -106,13 +106,14 @@ async def make_dm_pair(settings: Settings) -> tuple[Person, Person, uuid.UUID]:
 
 @contextlib.asynccontextmanager
 async def raw_clients(
-    settings: Settings, pool_size: int = 4
+    settings: Settings, pool_size: int = 4, min_size: int = 1
 ) -> AsyncIterator[tuple[object, AsyncMongoClient[dict[str, object]]]]:
-    """An asyncpg pool and a pymongo client of the benchmark's own (not the app's)."""
+    """An asyncpg pool and a pymongo client of the benchmark's own (not the app's);
+    `min_size` 0 for a pool that must not try to reconnect while PostgreSQL is down."""
     import asyncpg
 
     pool = await asyncpg.create_pool(
-        settings.database_url.get_secret_value(), min_size=1, max_size=pool_size
+        settings.database_url.get_secret_value(), min_size=min_size, max_size=pool_size
     )
     mongo: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(
         settings.mongo_url.get_secret_value(),
