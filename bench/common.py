@@ -175,6 +175,11 @@ def cpu_by_process(stack: DevStack) -> dict[str, float]:
     return {name: _cpu_seconds(pids) for name, pids in groups.items()}
 
 
+def tree_cpu_seconds(pid: int | None) -> float:
+    """CPU seconds used so far by process `pid` and its descendants (0 for None)."""
+    return _cpu_seconds(_tree(pid))
+
+
 def cpu_used(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
     return {name: after[name] - before.get(name, 0.0) for name in after}
 

@@ -37,6 +37,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import re
 import shutil
 import tempfile
@@ -61,6 +62,7 @@ from bench.common import (
     mongo_server_version,
     raw_clients,
     read_section,
+    tree_cpu_seconds,
     tuning,
     write_section,
 )
@@ -121,7 +123,9 @@ async def warm_up(
 # -- 1. saturation ----------------------------------------------------------------------
 
 
-async def saturation(client: httpx.AsyncClient, ds: dataset.Dataset, sizes: Sizes) -> list[Step]:
+async def saturation(
+    client: httpx.AsyncClient, ds: dataset.Dataset, sizes: Sizes, app_pid: int | None
+) -> list[Step]:
     """Steps up the rate until p99 exceeds the target or a request fails, twice
     in a row at the same rate (one blip on a shared machine is not saturation);
     the last step is the first that did not hold (or the last tried)."""
@@ -130,11 +134,16 @@ async def saturation(client: httpx.AsyncClient, ds: dataset.Dataset, sizes: Size
     sender, reader, dm = ds.measured
     while rate <= RAMP_MAX:
         load = Load(client, sender, reader, dm, rate, phase="step")
+        cpu = (tree_cpu_seconds(os.getpid()), tree_cpu_seconds(app_pid), time.monotonic())
         await run_load(load, lambda: asyncio.sleep(sizes.ramp_step_s))
-        step = Step(rate, stats(s for s in load.samples if s.phase == "step"))
+        wall = time.monotonic() - cpu[2]
+        client_cpu = (tree_cpu_seconds(os.getpid()) - cpu[0]) / wall
+        app_cpu = (tree_cpu_seconds(app_pid) - cpu[1]) / wall
+        step = Step(rate, stats(s for s in load.samples if s.phase == "step"), client_cpu, app_cpu)
         steps.append(step)
         print(f"  ramp {rate:.0f}/s: p99 {step.stats.p99:.0f} ms, failed {step.stats.failed_cell}, "
-              f"launch p99 {step.stats.late_p99:.1f} ms late", flush=True)  # fmt: skip
+              f"launch p99 {step.stats.late_p99:.1f} ms late, client CPU {client_cpu:.0%}, "
+              f"app CPU {app_cpu:.0%}", flush=True)  # fmt: skip
         await asyncio.sleep(1.0)  # let the step's work drain
         if not step.stats.held and len(steps) > 1 and steps[-2].rate == rate:
             break
@@ -447,7 +456,7 @@ async def main(run_number: int, quick: bool) -> None:
                 breakers = BreakerLog(app._log)
                 await warm_up(client, ds, sizes, breakers)
                 print("saturation ramp", flush=True)
-                steps = await saturation(client, ds, sizes)
+                steps = await saturation(client, ds, sizes, app._proc.pid if app._proc else None)
                 top = steps[-1]
                 context["saturation_note"] = (
                     "" if not top.stats.held

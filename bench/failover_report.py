@@ -44,6 +44,8 @@ PHASES = ["before", *(name for fault in FAULTS for name in fault[:2])]
 class Step:
     rate: float
     stats: Stats
+    client_cpu: float  # CPU of the benchmark process (the httpx client), share of one core
+    app_cpu: float  # CPU of `parley serve`, share of one core
 
 
 @dataclass
@@ -93,11 +95,11 @@ def ramp_table(steps: list[Step]) -> str:
     rows = [
         [f"{s.rate:.0f}", s.stats.sends + s.stats.reads, fmt(s.stats.send_p99),
          fmt(s.stats.read_p99), s.stats.failed_cell, fmt(s.stats.late_p99), s.stats.late,
-         "held" if s.stats.held else "**saturated**"]
+         f"{s.client_cpu:.0%}", f"{s.app_cpu:.0%}", "held" if s.stats.held else "**saturated**"]
         for s in steps
     ]  # fmt: skip
     header = ["rate/s", "requests", "send p99", "read p99", "failed", "launch late p99",
-              f"launched >{LATE_MS:.0f} ms late", "target"]  # fmt: skip
+              f"launched >{LATE_MS:.0f} ms late", "client CPU", "app CPU", "target"]  # fmt: skip
     return markdown_table(header, rows)
 
 
@@ -223,7 +225,9 @@ starts its own PostgreSQL, FerretDB and one `parley serve`, removes them afterwa
   ordinary conversation among them; each request launched on schedule as its own task; latency
   from the scheduled start to the full response, so queueing in the app or the client counts.
   "Launch late" is how far behind schedule the generator launched requests; when its p99 is
-  over {LATE_MS:.0f} ms the verdict says the generator fell behind.
+  over {LATE_MS:.0f} ms the verdict says the generator fell behind. The ramp also shows the CPU
+  share (of one core) of the client and of `parley serve`: on 2 CPUs they compete with the
+  servers, so a busy client lowers the saturation rate it finds.
 - Rates: first a stepped ramp (x{RAMP_FACTOR} per step from {BASE_RATE:.0f}/s); the saturation
   rate is the first step with p99 over {P99_TARGET_MS:.0f} ms or a failed request, twice in a
   row (a step that fails once is repeated). Every phase
