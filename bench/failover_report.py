@@ -134,10 +134,13 @@ def verdicts(runs: list[RateRun], backlog: Backlog, wedge: Wedge) -> list[str]:
                f" (not in: {', '.join(p for p in PHASES if p not in held)})")
         )  # fmt: skip
         slow = {k: v for k, v in run.converged.items() if v is None or v >= CONVERGE_TARGET_S}
-        worst = max((v if v is not None else float("inf")) for v in run.converged.values())
+        never = sum(v is None for v in run.converged.values())
+        times = [v for v in run.converged.values() if v is not None]
+        shown = [f"slowest {max(times):.2f} s" if times else ""]
+        shown.append(f"{never} of {len(run.converged)} not within the wait" if never else "")
         out.append(
             f"- {run.label}: convergence under {CONVERGE_TARGET_S:.0f} s after every recovery: "
-            f"{_met(not slow)} (slowest {fmt(worst, 2)} s)"
+            f"{_met(not slow)} ({'; '.join(x for x in shown if x)})"
         )
     b = backlog
     ok = b.converge_seconds is not None and b.converge_seconds < BACKLOG_TARGET_S and b.same_ids
@@ -152,12 +155,15 @@ def verdicts(runs: list[RateRun], backlog: Backlog, wedge: Wedge) -> list[str]:
         f"- Wedge: breakers closed and health `healthy` within {WEDGE_TARGET_S:.0f} s of the "
         f"burst's end: {_met(ok)} ({shown})"
     )
-    late = [f"{r.label} {p}" for r in runs for p in PHASES if r.phases[p].late_p99 > LATE_MS]
-    if late:
-        out.append(
-            f"- **The load generator fell behind** (launch p99 over {LATE_MS:.0f} ms) in: "
-            f"{', '.join(late)}; there its latencies include its own lateness."
-        )
+    for r in runs:
+        late = {p: r.phases[p].late_p99 for p in PHASES if r.phases[p].late_p99 > LATE_MS}
+        if late:
+            worst = max(late, key=lambda p: late[p])
+            out.append(
+                f"- **The load generator fell behind** at {r.label} (launch p99 over "
+                f"{LATE_MS:.0f} ms) in {len(late)} of {len(PHASES)} phases, worst "
+                f"{late[worst]:.0f} ms ({worst}): there the latencies include its own lateness."
+            )
     return out
 
 
