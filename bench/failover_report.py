@@ -136,11 +136,11 @@ def verdicts(runs: list[RateRun], backlog: Backlog, wedge: Wedge) -> list[str]:
         slow = {k: v for k, v in run.converged.items() if v is None or v >= CONVERGE_TARGET_S}
         never = sum(v is None for v in run.converged.values())
         times = [v for v in run.converged.values() if v is not None]
-        shown = [f"slowest {max(times):.2f} s" if times else ""]
-        shown.append(f"{never} of {len(run.converged)} not within the wait" if never else "")
+        seen = [f"slowest {max(times):.2f} s" if times else ""]
+        seen.append(f"{never} of {len(run.converged)} not within the wait" if never else "")
         out.append(
             f"- {run.label}: convergence under {CONVERGE_TARGET_S:.0f} s after every recovery: "
-            f"{_met(not slow)} ({'; '.join(x for x in shown if x)})"
+            f"{_met(not slow)} ({'; '.join(x for x in seen if x)})"
         )
     b = backlog
     ok = b.converge_seconds is not None and b.converge_seconds < BACKLOG_TARGET_S and b.same_ids
