@@ -25,6 +25,10 @@ the output says so.
    holding about 5,000 DMs; then seconds until both breakers are closed and
    `/api/health` says `healthy`.
 
+Each stage (each rate, the backlog, the wedge) starts on a healthy app: one
+still unhealthy after the wait, with both servers running, is restarted and
+the report says so (a wedge is then a finding, not a ruined run).
+
 One invocation is one run; `--run N` records it as "Run N" in the "Failover"
 section of docs/BENCHMARKS.md (replacing an earlier Run N, keeping the
 others). `--quick` uses small data and short phases, prints, writes nothing.

@@ -246,7 +246,9 @@ starts its own PostgreSQL, FerretDB and one `parley serve`, removes them afterwa
 - "Failed" is any answer other than 200/201 (a shed 503 included) or no answer. "Reads served
   by" is the `X-Data-Source` header. A fault phase starts the moment the signal is sent. When
   a recovery has not converged by the end of its phase, the load goes on unmeasured until it
-  has (or until the wait ends), so each fault starts from a converged state."""
+  has (or until the wait ends), so each fault starts from a converged state. Each stage (each
+  rate, the backlog, the wedge) starts on a healthy app: when it is not healthy within the wait
+  although both servers run, it is restarted, and the verdict says so."""
 
 
 def merge_runs(previous: str | None, n: int, run_text: str) -> tuple[str, int]:
