@@ -41,7 +41,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import re
 import shutil
 import tempfile
@@ -138,10 +137,11 @@ async def saturation(
     sender, reader, dm = ds.measured
     while rate <= RAMP_MAX:
         load = Load(client, sender, reader, dm, rate, phase="step")
-        cpu = (tree_cpu_seconds(os.getpid()), tree_cpu_seconds(app_pid), time.monotonic())
+        # This process alone (its children are the servers and the app).
+        cpu = (time.process_time(), tree_cpu_seconds(app_pid), time.monotonic())
         await run_load(load, lambda: asyncio.sleep(sizes.ramp_step_s))
         wall = time.monotonic() - cpu[2]
-        client_cpu = (tree_cpu_seconds(os.getpid()) - cpu[0]) / wall
+        client_cpu = (time.process_time() - cpu[0]) / wall
         app_cpu = (tree_cpu_seconds(app_pid) - cpu[1]) / wall
         step = Step(rate, stats(s for s in load.samples if s.phase == "step"), client_cpu, app_cpu)
         steps.append(step)
