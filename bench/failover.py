@@ -88,7 +88,7 @@ from bench.failover_report import (
     or_nan,
     report_run,
 )
-from bench.openload import LATE_MS, Load, Sample, run_load, stats
+from bench.openload import LATE_MS, Load, Sample, error_code, run_load, stats
 from parley.cli.migrate import run_migrations
 from parley.devstack import DevStack
 from parley.devstack.app_process import AppProcess
@@ -391,6 +391,8 @@ async def wedge_test(
                     f"/api/rooms/{dm}/messages", params={"limit": "50"}, headers=one.headers
                 )
                 status, source = response.status_code, response.headers.get("X-Data-Source", "")
+                if status != 200:
+                    source = error_code(response)
             except httpx.HTTPError as exc:
                 status, source = 0, type(exc).__name__
             latency = (time.monotonic() - started) * 1000

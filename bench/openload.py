@@ -27,6 +27,15 @@ P99_TARGET_MS = 250.0  # issue #10: DM p99 under this, sends and reads
 LATE_MS = 10.0  # a launch this late means the generator did not keep the schedule
 
 
+def error_code(response: httpx.Response) -> str:
+    """The app's error code (`{"error": "<Code>", ...}`), e.g. `Overloaded` for a
+    shed request; "" when the body is not that."""
+    try:
+        return str(response.json().get("error", ""))
+    except (ValueError, AttributeError):
+        return ""
+
+
 @dataclass
 class Sample:
     phase: str
@@ -34,7 +43,7 @@ class Sample:
     late_ms: float  # launch time minus scheduled start
     latency_ms: float  # from the scheduled start to the full response
     status: int
-    source: str
+    source: str  # X-Data-Source; for a failure, the error code or exception name
 
 
 @dataclass
@@ -77,6 +86,8 @@ class Load:
                 params = {"limit": "50"}
                 response = await self.client.get(url, params=params, headers=self.reader.headers)
             status, source = response.status_code, response.headers.get("X-Data-Source", "")
+            if status not in (200, 201):
+                source = error_code(response)
         except httpx.HTTPError as exc:
             status, source = 0, type(exc).__name__
         latency = (time.monotonic() - scheduled) * 1000
@@ -119,7 +130,9 @@ def stats(samples: Iterable[Sample]) -> Stats:
     late = [s.late_ms for s in mine]
     sources = collections.Counter(s.source for s in mine if s.kind == "read")
     failures = collections.Counter(
-        f"{s.kind} {s.status or s.source}" for s in mine if s.status not in (200, 201)
+        f"{s.kind} {s.status or ''} {s.source}".replace("  ", " ")
+        for s in mine
+        if s.status not in (200, 201)
     )
     return Stats(
         len(send), percentile(send, 50), percentile(send, 99),
