@@ -19,15 +19,17 @@ the output says so.
    after restart. After each recovery, the seconds until every replay marker
    written before it is gone from both stores (PostgreSQL `mongo_replay_queue`,
    MongoDB `pg_replay_queue`), under the continuing load.
-3. Backlog: MongoDB killed, BACKLOG DMs sent through the API, MongoDB restarted;
+3. Backlog: MongoDB killed, 10,000 DMs sent through the API, MongoDB restarted;
    seconds until no marker is left and both stores hold the same messages.
-4. Wedge: 16 concurrent history reads for WEDGE seconds on the conversation
+4. Wedge: 16 concurrent history reads for 10 seconds on the conversation
    holding about 5,000 DMs; then seconds until both breakers are closed and
    `/api/health` says `healthy`.
 
 Each stage (each rate, the backlog, the wedge) starts on a healthy app: one
 still unhealthy after the wait, with both servers running, is restarted and
-the report says so (a wedge is then a finding, not a ruined run).
+the report says so (a wedge is then a finding, not a ruined run). Waits end
+after 60 s, so a full run takes about 7 minutes when the targets hold and up
+to about 20 when recoveries time out (`Sizes`; `--quick` about 6 minutes).
 
 One invocation is one run; `--run N` records it as "Run N" in the "Failover"
 section of docs/BENCHMARKS.md (replacing an earlier Run N, keeping the

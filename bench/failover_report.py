@@ -219,7 +219,7 @@ seen: {w.last_health}).
 """
 
 
-INTRO = f"""How to run: `.venv/bin/python -m bench.failover --run N` (one run, about 10 minutes;
+INTRO = f"""How to run: `.venv/bin/python -m bench.failover --run N` (one run, 7-20 minutes;
 starts its own PostgreSQL, FerretDB and one `parley serve`, removes them afterwards; records
 "Run N" below, replacing an earlier Run N). Issue #10 asks for three runs, all shown.
 
