@@ -106,13 +106,14 @@ async def make_dm_pair(settings: Settings) -> tuple[Person, Person, uuid.UUID]:
 
 @contextlib.asynccontextmanager
 async def raw_clients(
-    settings: Settings, pool_size: int = 4
+    settings: Settings, pool_size: int = 4, min_size: int = 1
 ) -> AsyncIterator[tuple[object, AsyncMongoClient[dict[str, object]]]]:
-    """An asyncpg pool and a pymongo client of the benchmark's own (not the app's)."""
+    """An asyncpg pool and a pymongo client of the benchmark's own (not the app's);
+    `min_size` 0 for a pool that must not try to reconnect while PostgreSQL is down."""
     import asyncpg
 
     pool = await asyncpg.create_pool(
-        settings.database_url.get_secret_value(), min_size=1, max_size=pool_size
+        settings.database_url.get_secret_value(), min_size=min_size, max_size=pool_size
     )
     mongo: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(
         settings.mongo_url.get_secret_value(),
@@ -172,6 +173,11 @@ def cpu_by_process(stack: DevStack) -> dict[str, float]:
     if stack.mongo.backend is not None:
         groups["FerretDB's PostgreSQL"] = _tree(stack.mongo.backend.process.pid)
     return {name: _cpu_seconds(pids) for name, pids in groups.items()}
+
+
+def tree_cpu_seconds(pid: int | None) -> float:
+    """CPU seconds used so far by process `pid` and its descendants (0 for None)."""
+    return _cpu_seconds(_tree(pid))
 
 
 def cpu_used(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
@@ -271,6 +277,13 @@ def write_section(heading: str, body: str) -> None:
     parts = [head.rstrip() + "\n"] + [f"\n{h}\n\n{sections[h].strip()}\n" for h in ours + others]
     BENCHMARKS_MD.parent.mkdir(parents=True, exist_ok=True)
     BENCHMARKS_MD.write_text("".join(parts))
+
+
+def read_section(heading: str) -> str | None:
+    """The body of section `heading` in docs/BENCHMARKS.md, None if it has none."""
+    if not BENCHMARKS_MD.exists():
+        return None
+    return _split(BENCHMARKS_MD.read_text())[1].get(heading)
 
 
 def _split(text: str) -> tuple[str, dict[str, str]]:

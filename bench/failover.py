@@ -1,134 +1,164 @@
-"""DM latency before, during and after database faults, and time to converge.
+"""DM latency before, during and after database faults on a loaded database, at
+two rates, and the time to converge; plus the 10,000-DM backlog and the wedge.
 
-One real `parley serve` process (uvicorn) on a fresh dev stack. An open-loop
-load at a fixed rate alternates DM sends and history reads (limit 50) through
-HTTP; each request is launched on schedule as its own task and its latency is
-measured from its scheduled start, so queueing inside the app shows up.
+One real `parley serve` process (uvicorn, one worker) on a fresh dev stack
+holding `conversations` DM conversations and `messages` DMs in both stores
+(`bench.dataset`). The load is an open loop alternating DM sends and history
+reads (limit 50) on one ordinary conversation among them: each request is
+launched on schedule as its own task and its latency is measured from its
+scheduled start, so queueing anywhere (the app, the client) counts. The
+generator records how late it launched each request; when it falls behind,
+the output says so.
 
-Phases (PHASE_SECONDS each): before; MongoDB frozen (SIGSTOP); after thaw;
-MongoDB killed (-9); after restart; PostgreSQL frozen; after thaw. For every
-recovery, the time until every replay marker written before the recovery is
-gone from both stores (PostgreSQL `mongo_replay_queue` rows and MongoDB
-`pg_replay_queue` entries). Then the backlog test: MongoDB killed, BACKLOG DMs
-sent through the API, MongoDB restarted, seconds until both stores hold the
-same messages with no marker left.
+1. Saturation: a stepped open-loop ramp of the same mix (x1.25 per step from
+   40/s); the saturation rate is the first step whose p99 exceeds 250 ms or
+   that has an error, twice in a row (a step that fails once is repeated).
+   The fault phases then run at 40/s and at 70 % of it.
+2. At each rate: before; MongoDB frozen (SIGSTOP); after thaw; MongoDB killed
+   (-9); after restart; PostgreSQL frozen; after thaw; PostgreSQL killed;
+   after restart. After each recovery, the seconds until every replay marker
+   written before it is gone from both stores (PostgreSQL `mongo_replay_queue`,
+   MongoDB `pg_replay_queue`), under the continuing load.
+3. Backlog: MongoDB killed, 10,000 DMs sent through the API, MongoDB restarted;
+   seconds until no marker is left and both stores hold the same messages.
+4. Wedge: 16 concurrent history reads for 10 seconds on the conversation
+   holding about 5,000 DMs; then seconds until both breakers are closed and
+   `/api/health` says `healthy`.
 
-    .venv/bin/python -m bench.failover
+Each stage (each rate, the backlog, the wedge) starts on a healthy app: one
+still unhealthy after the wait, with both servers running, is restarted and
+the report says so (a wedge is then a finding, not a ruined run). Waits end
+after 60 s, so a full run takes about 7 minutes when the targets hold and up
+to about 20 when recoveries time out (`Sizes`; `--quick` about 6 minutes).
+
+One invocation is one run; `--run N` records it as "Run N" in the "Failover"
+section of docs/BENCHMARKS.md (replacing an earlier Run N, keeping the
+others). `--quick` uses small data and short phases, prints, writes nothing.
+
+    .venv/bin/python -m bench.failover [--run N] [--quick]
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
-import collections
 import json
+import re
 import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
+import uvloop
 
+from bench import dataset
 from bench.common import (
-    Person,
     bench_settings,
     bench_stack,
     describe_servers,
     fmt,
     machine,
-    make_dm_pair,
-    markdown_table,
     mongo_answers,
     mongo_server_version,
-    percentile,
     raw_clients,
+    read_section,
+    tree_cpu_seconds,
     tuning,
     write_section,
 )
+from bench.failover_report import (
+    BACKLOG_CONCURRENCY,
+    BASE_RATE,
+    FAULTS,
+    HEADING,
+    PHASES,
+    RAMP_FACTOR,
+    RAMP_MAX,
+    SATURATION_SHARE,
+    WEDGE_READERS,
+    Backlog,
+    RateRun,
+    Step,
+    Wedge,
+    app_log_summary,
+    merge_runs,
+    or_nan,
+    report_run,
+)
+from bench.openload import LATE_MS, Load, Sample, error_code, run_load, stats
 from parley.cli.migrate import run_migrations
 from parley.devstack import DevStack
 from parley.devstack.app_process import AppProcess
 
-RATE = 40.0  # requests per second, sends and reads alternating
-PHASE_SECONDS = 8.0
-WARMUP_SECONDS = 3.0
-BACKLOG = 10_000
-BACKLOG_CONCURRENCY = 32
-CONVERGE_TIMEOUT = 60.0
-P99_TARGET_MS = 250.0
-CONVERGE_TARGET_S = 10.0
-FAULT_PHASES = ("MongoDB frozen", "MongoDB killed", "PostgreSQL frozen")
 LOG_DIR = Path(tempfile.gettempdir()) / "parley-bench-failover"
 
 
-@dataclass
-class Sample:
-    phase: str
-    kind: str
-    offset_s: float  # scheduled start, seconds after the phase began
-    latency_ms: float
-    status: int
-    source: str
+@dataclass(frozen=True)
+class Sizes:
+    conversations: int
+    messages: int
+    large_dm: int
+    phase_s: float
+    ramp_step_s: float
+    backlog: int
+    wedge_s: float
+    wait_s: float  # longest wait for convergence or for health after the wedge
 
 
-@dataclass
-class Load:
-    """The open-loop request generator."""
-
-    client: httpx.AsyncClient
-    ada: Person
-    bob: Person
-    dm: uuid.UUID
-    phase: str = "warmup"
-    phase_started: float = 0.0
-    samples: list[Sample] = field(default_factory=list)
-    acknowledged: set[str] = field(default_factory=set)
-    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
-
-    def enter(self, phase: str) -> None:
-        self.phase, self.phase_started = phase, time.monotonic()
-
-    async def run(self, stop: asyncio.Event) -> None:
-        started, i = time.monotonic(), 0
-        while not stop.is_set():
-            scheduled = started + i / RATE
-            delay = scheduled - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            kind = "send" if i % 2 == 0 else "read"
-            task = asyncio.create_task(self._one(kind, scheduled, i))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-            i += 1
-        if self._tasks:
-            await asyncio.wait(self._tasks)
-
-    async def _one(self, kind: str, scheduled: float, i: int) -> None:
-        phase, offset = self.phase, scheduled - self.phase_started
-        url = f"/api/rooms/{self.dm}/messages"
-        try:
-            if kind == "send":
-                response = await self.client.post(
-                    url, json={"content": f"load {i}"}, headers=self.ada.headers
-                )
-            else:
-                response = await self.client.get(
-                    url, params={"limit": "50"}, headers=self.bob.headers
-                )
-            status, source = response.status_code, response.headers.get("X-Data-Source", "")
-        except httpx.HTTPError as exc:
-            status, source = 0, type(exc).__name__
-        latency = (time.monotonic() - scheduled) * 1000
-        if kind == "send" and status in (200, 201):
-            self.acknowledged.add(response.json()["id"])
-        self.samples.append(Sample(phase, kind, offset, latency, status, source))
+FULL = Sizes(1_000, 100_000, 5_000, 8.0, 5.0, 10_000, 10.0, 60.0)
+QUICK = Sizes(100, 5_000, 5_000, 3.0, 2.0, 1_000, 4.0, 15.0)
 
 
-# -- convergence ---------------------------------------------------------------------------
+async def warm_up(
+    client: httpx.AsyncClient, ds: dataset.Dataset, sizes: Sizes, breakers: BreakerLog
+) -> None:
+    """A few seconds of light load on a fresh app (connections, caches, the
+    group-commit path), then wait until health is `healthy`: a cold start is not
+    what the ramp measures."""
+    sender, reader, dm = ds.measured
+    await run_load(Load(client, sender, reader, dm, 10.0), lambda: asyncio.sleep(3.0))
+    await until_healthy(client, breakers, sizes.wait_s)
+
+
+# -- 1. saturation ----------------------------------------------------------------------
+
+
+async def saturation(
+    client: httpx.AsyncClient, ds: dataset.Dataset, sizes: Sizes, app_pid: int | None
+) -> list[Step]:
+    """Steps up the rate until p99 exceeds the target or a request fails, twice
+    in a row at the same rate (one blip on a shared machine is not saturation);
+    the last step is the first that did not hold (or the last tried)."""
+    steps: list[Step] = []
+    rate = BASE_RATE
+    sender, reader, dm = ds.measured
+    while rate <= RAMP_MAX:
+        load = Load(client, sender, reader, dm, rate, phase="step")
+        # This process alone (its children are the servers and the app).
+        cpu = (time.process_time(), tree_cpu_seconds(app_pid), time.monotonic())
+        await run_load(load, lambda: asyncio.sleep(sizes.ramp_step_s))
+        wall = time.monotonic() - cpu[2]
+        client_cpu = (time.process_time() - cpu[0]) / wall
+        app_cpu = (tree_cpu_seconds(app_pid) - cpu[1]) / wall
+        step = Step(rate, stats(s for s in load.samples if s.phase == "step"), client_cpu, app_cpu)
+        steps.append(step)
+        print(f"  ramp {rate:.0f}/s: p99 {step.stats.p99:.0f} ms, failed {step.stats.failed_cell}, "
+              f"launch p99 {step.stats.late_p99:.1f} ms late, client CPU {client_cpu:.0%}, "
+              f"app CPU {app_cpu:.0%}", flush=True)  # fmt: skip
+        await asyncio.sleep(1.0)  # let the step's work drain
+        if not step.stats.held and len(steps) > 1 and steps[-2].rate == rate:
+            break
+        if step.stats.held:
+            rate = round(rate * RAMP_FACTOR)
+    return steps
+
+
+# -- convergence -----------------------------------------------------------------------------
 
 
 async def markers(pool: Any, mongo: Any, before: datetime | None = None) -> tuple[int, int]:
@@ -145,11 +175,13 @@ async def markers(pool: Any, mongo: Any, before: datetime | None = None) -> tupl
     return int(rows), int(docs)
 
 
-async def time_to_converge(pool: Any, mongo: Any, before: datetime | None) -> float | None:
+async def time_to_converge(
+    pool: Any, mongo: Any, before: datetime | None, timeout: float
+) -> float | None:
     """Seconds until no marker (written before `before`, or at all) is left;
-    None when that did not happen within CONVERGE_TIMEOUT."""
+    None when that did not happen within `timeout`."""
     started = time.monotonic()
-    while time.monotonic() - started < CONVERGE_TIMEOUT:
+    while time.monotonic() - started < timeout:
         try:
             left = await asyncio.wait_for(markers(pool, mongo, before), 2.0)
         except Exception:  # a store still coming back: keep polling
@@ -166,78 +198,70 @@ async def stored_ids(pool: Any, mongo: Any, dm: uuid.UUID) -> tuple[set[str], se
     return {str(r["id"]) for r in rows}, {str(d["_id"]) async for d in cursor}
 
 
-# -- the fault sequence ----------------------------------------------------------------------
+# -- 2. the fault phases at one rate ---------------------------------------------------------
 
 
-@dataclass
-class Recovery:
-    name: str
-    seconds: float | None
+async def fault_phases(
+    client: httpx.AsyncClient, stack: DevStack, pool: Any, mongo: Any,
+    ds: dataset.Dataset, sizes: Sizes, label: str, rate: float,
+) -> RateRun:  # fmt: skip
+    sender, reader, dm = ds.measured
+    load = Load(client, sender, reader, dm, rate)
+    run = RateRun(label, rate)
+    servers = {"mongo": stack.mongo.process, "postgres": stack.postgres.process}
+
+    async def sequence() -> None:
+        await asyncio.sleep(2.0)  # warm-up, not measured
+        load.phase = "before"
+        await asyncio.sleep(sizes.phase_s)
+        for fault, recovery, store, hurt, heal in FAULTS:
+            await asyncio.to_thread(getattr(servers[store], hurt))
+            load.phase = fault
+            await asyncio.sleep(sizes.phase_s)
+            await asyncio.to_thread(getattr(servers[store], heal))
+            cutoff = datetime.now(UTC)
+            load.phase = recovery
+            converge = asyncio.create_task(time_to_converge(pool, mongo, cutoff, sizes.wait_s))
+            await asyncio.sleep(sizes.phase_s)
+            load.phase = "converging"  # not measured: the next fault waits for this one's end
+            run.converged[recovery] = await converge
+            print(f"  {label}: {fault} and {recovery} done", flush=True)
+
+    await run_load(load, sequence)
+    for phase in PHASES:
+        run.phases[phase] = stats(s for s in load.samples if s.phase == phase)
+    left = await time_to_converge(pool, mongo, None, sizes.wait_s)
+    pg_ids, mongo_ids = await stored_ids(pool, mongo, dm)
+    acked = load.acknowledged <= pg_ids and load.acknowledged <= mongo_ids
+    run.final = (
+        f"After the load stopped, all markers were gone in {fmt(or_nan(left), 2)} s; the DM then "
+        f"held {len(pg_ids):,} messages in PostgreSQL and {len(mongo_ids):,} in MongoDB, same ids: "
+        f"{pg_ids == mongo_ids}; all {len(load.acknowledged):,} acknowledged sends in both: "
+        f"{acked}."
+    )
+    return run
 
 
-async def _in_thread(action: Callable[[], None]) -> None:
-    await asyncio.to_thread(action)
-
-
-async def fault_sequence(load: Load, stack: DevStack, pool: Any, mongo: Any) -> list[Recovery]:
-    recoveries: list[Recovery] = []
-    mongo_proc, pg_proc = stack.mongo.process, stack.postgres.process
-
-    async def fault(name: str, action: Callable[[], None]) -> None:
-        await _in_thread(action)
-        load.enter(name)
-        await asyncio.sleep(PHASE_SECONDS)
-
-    async def recover(name: str, action: Callable[[], None]) -> None:
-        await _in_thread(action)
-        cutoff = datetime.now(UTC)
-        load.enter(name)
-        converge = asyncio.create_task(time_to_converge(pool, mongo, cutoff))
-        await asyncio.sleep(PHASE_SECONDS)
-        recoveries.append(Recovery(name, await converge))
-
-    load.enter("before")
-    await asyncio.sleep(PHASE_SECONDS)
-    await fault("MongoDB frozen", mongo_proc.freeze)
-    await recover("after MongoDB thaw", mongo_proc.thaw)
-    await fault("MongoDB killed", mongo_proc.kill)
-    await recover("after MongoDB restart", mongo_proc.start)
-    await fault("PostgreSQL frozen", pg_proc.freeze)
-    await recover("after PostgreSQL thaw", pg_proc.thaw)
-    return recoveries
-
-
-# -- the backlog test ------------------------------------------------------------------------
-
-
-@dataclass
-class Backlog:
-    sent: int
-    errors: int
-    send_seconds: float
-    restart_seconds: float
-    converge_seconds: float | None
-    postgres_ids: int
-    mongo_ids: int
-    same_ids: bool
-    all_acknowledged: bool
+# -- 3. the backlog --------------------------------------------------------------------------
 
 
 async def backlog_test(
-    client: httpx.AsyncClient, stack: DevStack, pool: Any, mongo: Any, ada: Person, dm: uuid.UUID
-) -> Backlog:
-    await _in_thread(stack.mongo.process.kill)
+    client: httpx.AsyncClient, stack: DevStack, pool: Any, mongo: Any, ds: dataset.Dataset,
+    sizes: Sizes,
+) -> Backlog:  # fmt: skip
+    sender, _, dm = ds.measured
+    await asyncio.to_thread(stack.mongo.process.kill)
     acknowledged: set[str] = set()
     errors = 0
-    counter = iter(range(BACKLOG))
+    counter = iter(range(sizes.backlog))
 
-    async def sender() -> None:
+    async def send() -> None:
         nonlocal errors
         for i in counter:
             try:
                 response = await client.post(
                     f"/api/rooms/{dm}/messages", json={"content": f"backlog {i}"},
-                    headers=ada.headers,
+                    headers=sender.headers,
                 )  # fmt: skip
             except httpx.HTTPError:
                 errors += 1
@@ -248,14 +272,15 @@ async def backlog_test(
                 errors += 1
 
     started = time.monotonic()
-    await asyncio.gather(*(sender() for _ in range(BACKLOG_CONCURRENCY)))
+    await asyncio.gather(*(send() for _ in range(BACKLOG_CONCURRENCY)))
     send_seconds = time.monotonic() - started
     started = time.monotonic()
-    await _in_thread(stack.mongo.process.start)
+    await asyncio.to_thread(stack.mongo.process.start)
     restart_seconds = time.monotonic() - started
-    converge = await time_to_converge(pool, mongo, None)
+    converge = await time_to_converge(pool, mongo, None, sizes.wait_s)
     postgres_ids, mongo_ids = await stored_ids(pool, mongo, dm)
     return Backlog(
+        size=sizes.backlog,
         sent=len(acknowledged),
         errors=errors,
         send_seconds=send_seconds,
@@ -268,225 +293,233 @@ async def backlog_test(
     )
 
 
-# -- reporting -------------------------------------------------------------------------------
-
-PHASES = [
-    "before",
-    "MongoDB frozen",
-    "after MongoDB thaw",
-    "MongoDB killed",
-    "after MongoDB restart",
-    "PostgreSQL frozen",
-    "after PostgreSQL thaw",
-]
+# -- 4. the wedge ----------------------------------------------------------------------------
 
 
-def phase_rows(samples: list[Sample]) -> list[list[object]]:
-    rows: list[list[object]] = []
-    for phase in PHASES:
-        mine = [s for s in samples if s.phase == phase]
-        cells: list[object] = [phase]
-        for kind in ("send", "read"):
-            lat = [s.latency_ms for s in mine if s.kind == kind]
-            cells += [len(lat), fmt(percentile(lat, 50)), fmt(percentile(lat, 99))]
-        bad = [s for s in mine if s.status not in (200, 201)]
-        sources = collections.Counter(s.source for s in mine if s.kind == "read")
-        cells += [len(bad), ", ".join(f"{k or '?'} x{v}" for k, v in sources.most_common())]
-        rows.append(cells)
-    return rows
+class BreakerLog:
+    """The breakers' state as the app's log tells it (`breaker_opened`,
+    `breaker_closed`; half-open is not logged, so it reads as open), read
+    incrementally."""
+
+    def __init__(self, path: Path) -> None:
+        self.path, self.offset, self.opened = path, 0, 0
+        self.state = {"mongodb": "closed", "postgresql": "closed"}
+
+    def restarted(self) -> None:
+        """The app was restarted: its breakers start closed, earlier lines are old."""
+        self.update()
+        self.state = dict.fromkeys(self.state, "closed")
+
+    def update(self) -> None:
+        with self.path.open("rb") as f:
+            f.seek(self.offset)
+            data = f.read()
+        complete = data[: data.rfind(b"\n") + 1]
+        self.offset += len(complete)
+        for line in complete.decode(errors="replace").splitlines():
+            if '"breaker_' not in line:
+                continue
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            event, store = str(entry.get("event")), str(entry.get("store"))
+            if event in ("breaker_opened", "breaker_closed") and store in self.state:
+                self.state[store] = event.removeprefix("breaker_")
+                self.opened += event == "breaker_opened"
 
 
-def slowest(samples: list[Sample], phase: str, n: int = 5) -> str:
-    mine = sorted((s for s in samples if s.phase == phase), key=lambda s: -s.latency_ms)[:n]
-    return ", ".join(f"{s.kind}@{s.offset_s:.2f}s={s.latency_ms:.0f}ms" for s in mine)
-
-
-def slow_after(samples: list[Sample], phase: str, threshold_ms: float) -> str:
-    """How many requests exceeded `threshold_ms`, and when the last one started."""
-    slow = [s for s in samples if s.phase == phase and s.latency_ms > threshold_ms]
-    if not slow:
-        return "none"
-    return f"{len(slow)}, the last scheduled {max(s.offset_s for s in slow):.2f}s into the phase"
-
-
-def app_log_summary(log: Path) -> list[str]:
-    counts: collections.Counter[str] = collections.Counter()
-    timeline: list[str] = []
-    for line in log.read_text(errors="replace").splitlines():
+async def until_healthy(
+    client: httpx.AsyncClient, breakers: BreakerLog, timeout: float
+) -> tuple[float | None, str]:
+    """Seconds until both breakers are closed (log and `/api/metrics`) and
+    `/api/health` says `healthy`, None if not within `timeout`; and the last
+    health status seen."""
+    started, last = time.monotonic(), "-"
+    while time.monotonic() - started < timeout:
+        breakers.update()
         try:
-            entry = json.loads(line)
-        except ValueError:
-            counts["non-JSON line"] += 1
-            continue
-        event = str(entry.get("event", ""))
-        if event == "request":
-            continue
-        key = event if len(event) < 60 else event[:60] + "…"
-        counts[f"{entry.get('level', '?')}: {key}"] += 1
-        if event.startswith("breaker_"):
-            detail = {k: v for k, v in entry.items() if k not in ("event", "level", "timestamp")}
-            timeline.append(f"{entry.get('timestamp', '?')} {event} {detail}")
-    lines = [f"{n:6d}  {k}" for k, n in counts.most_common(25)]
-    return lines + ["breaker timeline:"] + [f"  {t}" for t in timeline[:40]]
-
-
-def verdicts(samples: list[Sample], backlog: Backlog) -> list[str]:
-    out: list[str] = []
-    for phase in FAULT_PHASES:
-        p99s = {
-            kind: percentile(
-                [s.latency_ms for s in samples if s.phase == phase and s.kind == kind], 99
-            )
-            for kind in ("send", "read")
-        }
-        met = all(v < P99_TARGET_MS for v in p99s.values())
-        out.append(
-            f"- DM p99 under {P99_TARGET_MS:.0f} ms while **{phase}**: "
-            f"**{'met' if met else 'not met'}** (send p99 {fmt(p99s['send'])} ms, "
-            f"read p99 {fmt(p99s['read'])} ms)"
+            health = await client.get("/api/health", timeout=2)
+            metrics = (await client.get("/api/metrics", timeout=2)).text
+            last = health.json().get("status", "?")
+        except (httpx.HTTPError, ValueError) as exc:
+            last, metrics = type(exc).__name__, ""
+        gauges_closed = all(
+            re.search(rf"^parley_breaker_open_{store} 0(\.0)?$", metrics, re.M)
+            for store in ("mongodb", "postgresql")
         )
-    seconds = backlog.converge_seconds
-    met = seconds is not None and seconds <= CONVERGE_TARGET_S and backlog.same_ids
-    shown = f"{seconds:.1f} s" if seconds is not None else f"not within {CONVERGE_TIMEOUT:.0f} s"
-    out.append(
-        f"- A backlog of {backlog.sent:,} DMs converges within {CONVERGE_TARGET_S:.0f} s: "
-        f"**{'met' if met else 'not met'}** ({shown} after MongoDB answered again)"
-    )
-    return out
+        if last == "healthy" and gauges_closed and set(breakers.state.values()) == {"closed"}:
+            return time.monotonic() - started, last
+        await asyncio.sleep(0.2)
+    return None, last
 
 
-def _or_nan(value: float | None) -> float:
-    return float("nan") if value is None else value
-
-
-def report(
-    samples: list[Sample],
-    recoveries: list[Recovery],
-    backlog: Backlog,
-    final: tuple[float | None, int, int, bool, bool],
-    context: dict[str, str],
+async def ensure_healthy(
+    app: AppProcess, client: httpx.AsyncClient, breakers: BreakerLog, timeout: float, before: str
 ) -> str:
-    header = ["phase", "sends", "send p50", "send p99", "reads", "read p50", "read p99",
-              "errors", "reads served by"]  # fmt: skip
-    table = markdown_table(header, phase_rows(samples))
-    conv = markdown_table(
-        ["recovery", "seconds until every earlier marker is gone from both stores"],
-        [[r.name, fmt(r.seconds, 2) if r.seconds is not None else "not converged"]
-         for r in recoveries],
-    )  # fmt: skip
-    final_s, pg_n, mongo_n, same, acked = final
-    b = backlog
-    return f"""
-How to run: `.venv/bin/python -m bench.failover` (about four minutes; starts its own
-PostgreSQL, FerretDB and one `parley serve`, removes them afterwards; rewrites this section).
+    """Wait until the app is healthy with both breakers closed; if it is not
+    within `timeout`, restart it, so `before` starts clean. Returns what
+    happened, for the report ("" when it was healthy)."""
+    seconds, last = await until_healthy(client, breakers, timeout)
+    if seconds is not None:
+        return ""
+    breakers.update()
+    print(f"  app not healthy ({last}, breakers {breakers.state}) before {before}: restarting it")
+    note = (
+        f"Before {before}, the app was not healthy within {timeout:.0f} s (health `{last}`, "
+        f"breakers by the log: {breakers.state}) while both servers ran; it was restarted."
+    )
+    await asyncio.to_thread(app.stop)
+    await asyncio.to_thread(app.start)
+    breakers.restarted()
+    seconds, last = await until_healthy(client, breakers, timeout)
+    return note + ("" if seconds is not None else f" After the restart: health `{last}`.")
 
-- Machine: {context["machine"]}
-- Servers: {context["servers"]}
-- App: one `parley serve` process (uvicorn, one worker) on loopback; httpx client on the
-  same machine
-- Load: open loop, {RATE:.0f} requests/s alternating DM send (no nonce) and DM history read
-  (`limit=50`), each launched on schedule as its own task; latency counted from the scheduled
-  start; {PHASE_SECONDS:.0f} s per phase after {WARMUP_SECONDS:.0f} s of warm-up
-- Settings (all defaults): {context["settings"]}
 
-### Latency per phase (ms)
+async def wedge_test(
+    client: httpx.AsyncClient, ds: dataset.Dataset, sizes: Sizes, breakers: BreakerLog
+) -> Wedge:
+    one, _, dm = ds.large
+    samples: list[Sample] = []
+    breakers.update()
+    opened_before = breakers.opened
+    end = time.monotonic() + sizes.wedge_s
 
-{table}
+    async def reader() -> None:
+        while time.monotonic() < end:
+            started = time.monotonic()
+            try:
+                response = await client.get(
+                    f"/api/rooms/{dm}/messages", params={"limit": "50"}, headers=one.headers
+                )
+                status, source = response.status_code, response.headers.get("X-Data-Source", "")
+                if status != 200:
+                    source = error_code(response)
+            except httpx.HTTPError as exc:
+                status, source = 0, type(exc).__name__
+            latency = (time.monotonic() - started) * 1000
+            samples.append(Sample("wedge", "read", 0.0, latency, status, source))
 
-### Time to converge after each recovery
-
-{conv}
-
-After the load stopped, all markers were gone in {fmt(_or_nan(final_s), 2)} s;
-the DM then held {pg_n:,} messages in PostgreSQL and {mongo_n:,} in MongoDB, same ids: {same},
-every acknowledged send in both: {acked}.
-
-### Backlog of {BACKLOG:,} DMs
-
-MongoDB killed, {BACKLOG:,} DMs sent through the API with {BACKLOG_CONCURRENCY} concurrent
-clients ({b.sent:,} acknowledged, {b.errors} errors, {b.send_seconds:.1f} s,
-{b.sent / b.send_seconds:.0f} sends/s on PostgreSQL alone), MongoDB restarted (ready after
-{b.restart_seconds:.1f} s), then **{fmt(_or_nan(b.converge_seconds), 1)} s** until no
-replay marker was left in either store. PostgreSQL then held {b.postgres_ids:,} and MongoDB
-{b.mongo_ids:,} DMs of the conversation; same ids: {b.same_ids}; every acknowledged send in
-both: {b.all_acknowledged}. MongoDB role answering a ping on a fresh connection at the end:
-{context["alive"]}.
-
-### Verdict
-
-{chr(10).join(verdicts(samples, backlog))}
-
-### What the numbers mean
-
-p50/p99 are per phase, over the requests *scheduled* in that phase, in milliseconds from
-the scheduled start to the full response (so time spent queued in the app counts). A fault
-phase starts the moment the signal is sent; the breaker opens only once enough of its
-window failed or ran slow (`PARLEY_BREAKER_*`), so the first requests of a fault
-phase pay up to one `PARLEY_DB_DEADLINE` — those are what the p99 of a fault phase shows.
-"Reads served by" is the `X-Data-Source` header. Convergence after a recovery counts from the
-moment the server answers again (thaw sent, or restart ready) until no replay-queue row and no
-`pg_replay_queue` entry older than that moment remains, so it measures draining what the outage
-left behind even while new traffic keeps adding fresh markers.
-"""
+    await asyncio.gather(*(reader() for _ in range(WEDGE_READERS)))
+    breakers.update()
+    opened = breakers.opened - opened_before
+    healthy_after, last = await until_healthy(client, breakers, sizes.wait_s)
+    return Wedge(ds.large_size, stats(samples), opened, healthy_after, last)
 
 
 # -- main ----------------------------------------------------------------------------------
 
 
-async def main() -> None:
+def _commit() -> str:
+    import subprocess
+
+    out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                         cwd=Path(__file__).parent, check=False)  # fmt: skip
+    return out.stdout.strip() or "?"
+
+
+async def main(run_number: int, quick: bool) -> None:
+    sizes = QUICK if quick else FULL
     LOG_DIR.mkdir(parents=True, exist_ok=True)
+    began = time.monotonic()
+    context: dict[str, str] = {
+        "when": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "commit": _commit(),
+        "ramp_step": f"{sizes.ramp_step_s:.0f}",
+        "wedge_s": f"{sizes.wedge_s:.0f}",
+    }
     with bench_stack("failover") as stack:
         settings = bench_settings(stack)
         await run_migrations(settings)
-        ada, bob, dm = await make_dm_pair(settings)
+        async with raw_clients(settings) as (pool, mongo):
+            print(f"loading {sizes.messages:,} DMs + {sizes.large_dm:,} ...", flush=True)
+            loaded = time.monotonic()
+            ds = await dataset.load(settings, pool, mongo, sizes.conversations, sizes.messages,
+                                    sizes.large_dm)  # fmt: skip
+            counted = await dataset.counts(settings, pool, mongo)
+            print(f"  loaded in {time.monotonic() - loaded:.0f} s: {counted}", flush=True)
+            if any(pg != mg for pg, mg in counted.values()):
+                raise SystemExit(f"the stores disagree after loading: {counted}")
+            context["data"] = (
+                f"{ds.conversations:,} DM conversations, {ds.messages:,} DMs "
+                f"(one conversation of {ds.large_size:,}) in both stores, loaded in "
+                f"{time.monotonic() - loaded:.0f} s; counts (PostgreSQL, MongoDB): "
+                + ", ".join(f"{k} {a:,}/{b:,}" for k, (a, b) in counted.items())
+            )
+            await asyncio.sleep(8)  # FerretDB's backend analyses the loaded table
         app = AppProcess(settings, LOG_DIR)
         app.start()
         try:
             async with (
-                raw_clients(settings) as (pool, mongo),
+                raw_clients(settings, min_size=0) as (pool, mongo),
                 httpx.AsyncClient(
                     base_url=app.url,
                     timeout=30,
                     limits=httpx.Limits(max_connections=1000, max_keepalive_connections=200),
                 ) as client,
             ):
-                context = {
-                    "machine": machine(),
-                    "servers": describe_servers(stack, await mongo_server_version(mongo)),
-                    "settings": ", ".join(f"`{k}={v}`" for k, v in tuning(settings).items()),
-                }
-                await time_to_converge(pool, mongo, None)  # the DM mirror is in MongoDB
-                load = Load(client, ada, bob, dm)
-                stop = asyncio.Event()
-                runner = asyncio.create_task(load.run(stop))
-                await asyncio.sleep(WARMUP_SECONDS)
-                try:
-                    recoveries = await fault_sequence(load, stack, pool, mongo)
-                finally:
-                    load.enter("done")
-                    stop.set()
-                    await runner
-                final_s = await time_to_converge(pool, mongo, None)
-                pg_ids, mongo_ids = await stored_ids(pool, mongo, dm)
-                acked = load.acknowledged <= pg_ids and load.acknowledged <= mongo_ids
-                final = (final_s, len(pg_ids), len(mongo_ids), pg_ids == mongo_ids, acked)
-                backlog = await backlog_test(client, stack, pool, mongo, ada, dm)
+                context["machine"] = machine()
+                context["servers"] = describe_servers(stack, await mongo_server_version(mongo))
+                context["settings"] = ", ".join(f"`{k}={v}`" for k, v in tuning(settings).items())
+                breakers = BreakerLog(app._log)
+                await warm_up(client, ds, sizes, breakers)
+                print("saturation ramp", flush=True)
+                steps = await saturation(client, ds, sizes, app._proc.pid if app._proc else None)
+                top = steps[-1]
+                context["saturation_note"] = (
+                    "" if not top.stats.held
+                    else f" (not reached: every step up to {RAMP_MAX:.0f}/s held; a lower bound)"
+                )  # fmt: skip
+                if top.rate == BASE_RATE and not top.stats.held:
+                    context["saturation_note"] += (
+                        f" (the first step already failed: the second rate is below "
+                        f"{BASE_RATE:.0f}/s)"
+                    )
+                if top.stats.late_p99 > LATE_MS:
+                    context["saturation_note"] += (
+                        f" (the generator launched that step's requests up to "
+                        f"{top.stats.late_p99:.0f} ms late: it may be the client's limit)"
+                    )
+                await time_to_converge(pool, mongo, None, sizes.wait_s)
+                notes = []
+                rates = [("40 requests/s", BASE_RATE),
+                         (f"70 % of saturation ({top.rate * SATURATION_SHARE:.0f} requests/s)",
+                          round(top.rate * SATURATION_SHARE))]  # fmt: skip
+                runs = []
+                for label, rate in rates:
+                    print(f"fault phases at {label}", flush=True)
+                    notes.append(await ensure_healthy(app, client, breakers, sizes.wait_s, label))
+                    runs.append(await fault_phases(client, stack, pool, mongo, ds, sizes, label,
+                                                   rate))  # fmt: skip
+                print("backlog", flush=True)
+                notes.append(await ensure_healthy(app, client, breakers, sizes.wait_s, "backlog"))
+                backlog = await backlog_test(client, stack, pool, mongo, ds, sizes)
                 context["alive"] = await mongo_answers(settings.mongo_url.get_secret_value())
+                print("wedge", flush=True)
+                notes.append(await ensure_healthy(app, client, breakers, sizes.wait_s, "the wedge"))
+                context["notes"] = "\n".join(f"- {note}" for note in notes if note)
+                wedge = await wedge_test(client, ds, sizes, breakers)
         finally:
             app.stop()
             log_copy = LOG_DIR / "app.log"
             shutil.copy(app._log, log_copy)
 
-    body = report(load.samples, recoveries, backlog, final, context)
-    print(body)
-    print("Slowest requests per fault phase (scheduled offset into the phase = latency):")
-    for phase in PHASES[1:]:
-        print(f"  {phase}: {slowest(load.samples, phase)}")
-        print(f"    over {P99_TARGET_MS:.0f} ms: {slow_after(load.samples, phase, P99_TARGET_MS)}")
-    print(f"\nApp log ({log_copy}), events other than requests:")
+    text = report_run(run_number, context, steps, runs, backlog, wedge)
+    print(text)
+    print(f"App log ({log_copy}), events other than requests:")
     print("\n".join(app_log_summary(log_copy)))
-    write_section("## Failover", body)
+    print(f"\nwall time: {time.monotonic() - began:.0f} s")
+    if quick:
+        print("--quick: docs/BENCHMARKS.md left as it was")
+        return
+    body, n = merge_runs(read_section(HEADING), run_number, text)
+    write_section(HEADING, body)
+    print(f"recorded as Run {n} in docs/BENCHMARKS.md")
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run", type=int, default=0, help="record as Run N (default: next)")
+    parser.add_argument("--quick", action="store_true", help="small data, short phases, no docs")
+    args = parser.parse_args()
+    uvloop.run(main(args.run, args.quick))
