@@ -7,6 +7,7 @@ serves `/api/health`, and recovers by itself when the databases return.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine
@@ -90,6 +91,7 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state = build_state(settings)
         app.state.parley = state
+        await _warm_up(state)
         await state.replication.start()
         await state.realtime.start()
         if settings.antientropy_enabled:
@@ -131,6 +133,23 @@ def create_app(settings: Settings) -> FastAPI:
     ):
         app.include_router(router)
     return app
+
+
+# Pooled connections opened per store before serving; a store that is down
+# is simply skipped (it is found out by its breaker, as always).
+WARM_CONNECTIONS = 4
+WARM_UP_SECONDS = 2.0
+
+
+async def _warm_up(state: AppState) -> None:
+    """Open a few connections to each store before the first request: a
+    restarted instance meeting a burst would otherwise spend its requests'
+    deadlines on connecting and answer 503 with both stores up."""
+    await asyncio.gather(
+        state.postgres.warm_up(WARM_CONNECTIONS, WARM_UP_SECONDS),
+        state.mongo.warm_up(WARM_CONNECTIONS, WARM_UP_SECONDS),
+        return_exceptions=True,  # a store that is down is its breaker's business
+    )
 
 
 async def _shut_down(state: AppState) -> None:

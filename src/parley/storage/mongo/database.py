@@ -20,6 +20,7 @@ A write MongoDB could not acknowledge that way is a failure of MongoDB
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
@@ -98,6 +99,11 @@ class MongoDatabase:
         seconds = deadline or self.deadline
         with self.operations.timed(name), translate_errors(name):
             return await within_deadline(_server_bounded(fn(self.db), seconds), seconds)
+
+    async def warm_up(self, connections: int, deadline: float) -> None:
+        """Open `connections` pooled connections at once (concurrent pings each
+        check one out), so the first burst after a start finds them ready."""
+        await asyncio.gather(*(self.ping(deadline) for _ in range(connections)))
 
     async def ping(self, deadline: float) -> float:
         """Round-trip `ping`; returns milliseconds or raises a storage error."""
