@@ -6,10 +6,8 @@ The guarantees checked, as docs/ARCHITECTURE.md ("Guarantees") states them:
 
 - lost: an acknowledged send is in both stores.
 - stored_twice: one send is stored under one id (nonce retries included).
-- nonce_answers_differ: every acknowledged answer to one nonce names one id,
-  except after the double fault docs/ARCHITECTURE.md describes under "Failure
-  modes" (the send reached one store only, which was down at the retry); replay
-  then keeps the first id, and the retry's id is not counted as lost.
+- nonce_answers_differ: every acknowledged answer to one nonce names one id
+  (the workload marks its retries `"retry": true`, as clients must).
 - resurrected: an acknowledged delete stays deleted in both stores.
 - deleted_in_reads: a read that starts READ_WINDOW after a delete was
   acknowledged never shows the message undeleted.
@@ -96,8 +94,8 @@ CHECKS = (
 def check(history: History, stores: dict[str, Store]) -> Report:
     report = Report(counts=dict.fromkeys(CHECKS, 0))
     acked = [op for op in history.ops if op.outcome == "ok"]
-    forgiven = nonce_answers_differ(acked, history.faults, report)
-    lost(acked, stores, forgiven, report)
+    nonce_answers_differ(acked, report)
+    lost(acked, stores, report)
     stored_twice(history.ops, stores, report)
     resurrected(acked, stores, report)
     deleted_in_reads(acked, history.faults, report)
@@ -112,10 +110,8 @@ def _sends(ops: Iterable[Op]) -> list[Op]:
     return [op for op in ops if op.kind in ("send", "retry") and op.message_id]
 
 
-def lost(acked: list[Op], stores: dict[str, Store], forgiven: set[str], report: Report) -> None:
+def lost(acked: list[Op], stores: dict[str, Store], report: Report) -> None:
     for op in _sends(acked):
-        if op.message_id in forgiven:
-            continue
         for name, store in stores.items():
             if op.message_id not in store:
                 report.add("lost", f"{op.message_id} (op {op.index}) missing from {name}")
@@ -137,25 +133,14 @@ def stored_twice(ops: list[Op], stores: dict[str, Store], report: Report) -> Non
             report.add("stored_twice", f"{content!r} stored as {sorted(found)}")
 
 
-def nonce_answers_differ(acked: list[Op], faults: list[Fault], report: Report) -> set[str]:
-    """Returns the ids a nonce retry was given that the double fault below
-    explains (replay later keeps only the first id, so they are not `lost`)."""
-    answers: dict[tuple[str, str, str], list[Op]] = defaultdict(list)
+def nonce_answers_differ(acked: list[Op], report: Report) -> None:
+    answers: dict[tuple[str, str, str], set[str]] = defaultdict(set)
     for op in _sends(acked):
         if op.nonce:
-            answers[(op.person, op.room, op.nonce)].append(op)
-    forgiven: set[str] = set()
-    for ops in answers.values():
-        first, *later = sorted(ops, key=lambda o: o.start)
-        for op in later:
-            if op.message_id == first.message_id:
-                continue
-            if _only_holder_down(first, op, faults):
-                forgiven.add(op.message_id or "")
-            else:
-                ids = sorted({first.message_id or "", op.message_id or ""})
-                report.add("nonce_answers_differ", f"nonce {first.nonce} answered {ids}")
-    return forgiven
+            answers[(op.person, op.room, op.nonce)].add(op.message_id or "")
+    for (_, _, nonce), found in answers.items():
+        if len(found) > 1:
+            report.add("nonce_answers_differ", f"nonce {nonce} answered {sorted(found)}")
 
 
 def resurrected(acked: list[Op], stores: dict[str, Store], report: Report) -> None:

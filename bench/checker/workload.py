@@ -205,6 +205,8 @@ def _body(op: Op) -> dict[str, Any]:
     body: dict[str, Any] = {"content": op.content}
     if op.nonce and op.kind in ("send", "retry"):
         body["nonce"] = op.nonce
+    if op.kind == "retry":
+        body["retry"] = True  # as a client must, so no retry can get a second id
     return body
 
 

@@ -59,6 +59,13 @@ class DirectMessagePath:
 
     async def post(self, access: RoomAccess, body: MessageCreate) -> Reply:
         record = rules.new_message(access, body)
+        if body.retry and body.nonce is not None:
+            # The first attempt may be in one store only; a store that cannot
+            # be asked could hold it, so a retry is answered only once both
+            # stores have said whether it landed (else 503: retry later).
+            original = await self.dms.find_sent(record)
+            if original is not None:
+                return await self._found(access, original)
         # The author is the caller (also of the original, on a nonce retry), so
         # the lookup runs alongside the write instead of after it.
         lookup = {access.profile_id}
@@ -72,6 +79,11 @@ class DirectMessagePath:
         if written.created:
             await self.events.message_event("message.created", access.room_id, payload)
         return created_or_found(payload, written.created, ",".join(written.stores))
+
+    async def _found(self, access: RoomAccess, original: MessageRecord) -> Reply:
+        authors = await self.replication.directory.authors({access.profile_id})
+        payload = message_json(original, authors.get(access.profile_id))
+        return created_or_found(payload, False, "mongodb,postgresql")
 
     async def edit(self, access: RoomAccess, message_id: uuid.UUID, content: str) -> Reply:
         current = await self._existing(access.room_id, message_id)

@@ -55,6 +55,9 @@ class MessageCreate(_Model):
     content: Content = ""
     file_url: ImageUrl | None = None
     nonce: Nonce | None = None
+    # Set on a repeat of a send whose answer never arrived (with its nonce): a
+    # DM retry then needs both stores to say whether the first one landed.
+    retry: bool = False
 
     @model_validator(mode="after")
     def _content_or_file(self) -> MessageCreate:

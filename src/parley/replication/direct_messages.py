@@ -126,6 +126,25 @@ class DirectMessages:
             return await self._resolve_retry(record, write, nonce_used_in_mongo)
         return Written(record, True, write.stores)
 
+    async def find_sent(self, record: MessageRecord) -> MessageRecord | None:
+        """The message already sent with `record`'s nonce, asking both stores:
+        either may be the only one holding it. StorageUnavailable when either
+        cannot answer, since it might be that one."""
+        lookup = (record.room_id, record.author_id, record.nonce)
+        in_mongo, in_postgres = await asyncio.gather(
+            self.mongo.run("DM_GET_BY_NONCE", lambda db: mongo_dm.get_by_nonce(db, *lookup)),
+            self.postgres.run(
+                "DM_GET_BY_NONCE",
+                lambda s: pg_messages.get_by_nonce(s, pg_messages.DIRECT_MESSAGES, *lookup),
+            ),
+            return_exceptions=True,
+        )
+        found = [r for r in (in_mongo, in_postgres) if isinstance(r, MessageRecord)]
+        for outcome in (in_mongo, in_postgres):
+            if isinstance(outcome, BaseException) and not found:
+                raise outcome
+        return min(found, key=lambda r: r.id) if found else None
+
     async def _insert_in_mongo(self, _: Any, record: MessageRecord) -> None:
         if not await self._mongo_inserts.submit(record):
             raise StorageConflict("nonce already used", store=MONGODB, operation="send")

@@ -748,6 +748,9 @@ async function attemptSend(pending) {
   renderPending(pending);
   const body = { content: pending.content, nonce: pending.nonce };
   if (pending.fileUrl) body.fileUrl = pending.fileUrl;
+  // A repeat must say so: the server then checks both stores for the first.
+  if (pending.attempts) body.retry = true;
+  pending.attempts = (pending.attempts ?? 0) + 1;
   try {
     const { data, source } = await api.call('POST', `/rooms/${pending.roomId}/messages`, body);
     dropPending(pending);
