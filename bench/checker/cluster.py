@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -125,6 +126,20 @@ async def _people_and_dms(settings: Settings) -> tuple[dict[str, Person], dict[s
 
 @contextlib.asynccontextmanager
 async def cluster(instances: int, antientropy: bool, log_dir: Path) -> Any:
+    # bench_settings points this process's environment at the cluster's
+    # servers; put it back after, or a test suite running this would send its
+    # later subprocesses to servers that are gone.
+    saved = dict(os.environ)
+    try:
+        async with _cluster(instances, antientropy, log_dir) as running:
+            yield running
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+@contextlib.asynccontextmanager
+async def _cluster(instances: int, antientropy: bool, log_dir: Path) -> Any:
     with bench_stack("chaos") as stack:
         settings = bench_settings(stack)  # rate limits off: one address, many sends
         await run_migrations(settings)
