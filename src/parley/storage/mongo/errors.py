@@ -20,9 +20,10 @@ from parley.storage.errors import StorageConflict, StorageTimeout, StorageUnavai
 
 STORE = "mongodb"
 
-# Server error codes meaning "not now": shutdown, not primary, interrupted, etc.
+# Server error codes meaning "not now": shutdown, not primary, interrupted, etc.,
+# and 1 (InternalError: the server failed, e.g. FerretDB when its backend timed out).
 _UNAVAILABLE_CODES = frozenset(
-    {6, 7, 89, 91, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436, 50, 202}
+    {1, 6, 7, 89, 91, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436, 50, 202}
 )
 
 
