@@ -91,7 +91,7 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state = build_state(settings)
         app.state.parley = state
-        await _warm_up(state)
+        warming = asyncio.ensure_future(_warm_up(state))
         await state.replication.start()
         await state.realtime.start()
         if settings.antientropy_enabled:
@@ -104,6 +104,7 @@ def create_app(settings: Settings) -> FastAPI:
             ):
                 yield
         finally:
+            warming.cancel()
             await _shut_down(state)
             log.info("shutdown")
 
@@ -135,16 +136,18 @@ def create_app(settings: Settings) -> FastAPI:
     return app
 
 
-# Pooled connections opened per store before serving; a store that is down
-# is simply skipped (it is found out by its breaker, as always).
+# Pooled connections opened per store as the instance starts; a store that is
+# down is simply skipped (it is found out by its breaker, as always).
 WARM_CONNECTIONS = 4
 WARM_UP_SECONDS = 2.0
 
 
 async def _warm_up(state: AppState) -> None:
-    """Open a few connections to each store before the first request: a
+    """Open a few connections to each store while the instance starts: a
     restarted instance meeting a burst would otherwise spend its requests'
-    deadlines on connecting and answer 503 with both stores up."""
+    deadlines on connecting and answer 503 with both stores up. It runs beside
+    the startup, not before it: a frozen store must not delay the start (nor a
+    Ctrl-C during it)."""
     await asyncio.gather(
         state.postgres.warm_up(WARM_CONNECTIONS, WARM_UP_SECONDS),
         state.mongo.warm_up(WARM_CONNECTIONS, WARM_UP_SECONDS),

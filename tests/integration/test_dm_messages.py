@@ -29,7 +29,11 @@ async def test_send_list_edit_delete_dm(client: httpx.AsyncClient, state: AppSta
     ada, bob, room = await ada_and_bob(state)
     url = f"/api/rooms/{room}/messages"
 
-    sent = await client.post(url, json={"content": "  hello  "}, headers=ada.headers)
+    # With a nonce the answer waits for both stores' verdicts; without one it
+    # may go out after one store plus the write grace (0.1 s), which a slow
+    # machine's first PostgreSQL write can outlast.
+    body = {"content": "  hello  ", "nonce": "first"}
+    sent = await client.post(url, json=body, headers=ada.headers)
     assert sent.status_code == 201, sent.text
     assert sent.headers["X-Data-Source"] == "mongodb,postgresql"
     message = sent.json()
