@@ -17,8 +17,9 @@ The guarantees checked, as docs/ARCHITECTURE.md ("Guarantees") states them:
 - stale_reads: a page read that starts READ_WINDOW after a send was
   acknowledged includes that message when its id falls in the page's range.
   One exception, inherent to two stores replicating asynchronously: a write
-  that one store missed (it was down or recovering) is held by the other
-  alone until replay; if that one goes down before, reads are answered by the
+  that one store missed (it was down or recovering, or the instance writing
+  it was killed between the two stores) is held by the other alone until
+  replay; if that one goes down before, reads are answered by the
   store that missed it. Such reads (`_only_holder_down`) are not counted.
 - missed_events: a subscriber gets an event for every acknowledged write in a
   room it is subscribed to, or a `resync` for that room, unless its connection
@@ -29,7 +30,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from bench.checker.history import Fault, History, Op, Period, Version
 
@@ -101,7 +102,7 @@ def check(history: History, stores: dict[str, Store]) -> Report:
     deleted_in_reads(acked, history.faults, report)
     not_last_write(history, stores, report)
     stores_differ(stores, report)
-    stale_reads(acked, history.faults, report)
+    stale_reads(acked, history.faults, report, history.ops)
     missed_events(history, report)
     return report
 
@@ -231,13 +232,21 @@ def _down(store: str, faults: list[Fault], start: float, end: float, grace: floa
 
 
 def _only_holder_down(write: Op, read: Op, faults: list[Fault]) -> bool:
-    """One store missed the write (down or recovering while it was made), the
-    other was down during the read, and the two stores were never both up for
-    RECOVERY seconds in between (when replay would have caught up)."""
+    """One store may have missed the write (it was down or recovering while
+    the write was made, or an app instance was killed meanwhile, between a
+    write's two stores), the other was down during the read, and the two
+    stores were never both up for RECOVERY seconds in between (when replay
+    would have caught up). `write.start` is its first attempt's, for a retry."""
+    instance_died = any(
+        f.action == "kill"
+        and any(t.startswith("app") for t in f.targets)
+        and f.start <= write.end
+        and f.end >= write.start
+        for f in faults
+    )
     for missed, holder in (STORES, STORES[::-1]):
-        if _down(missed, faults, write.start, write.end, RECOVERY) and _down(
-            holder, faults, read.start, read.end, 0.0
-        ):
+        one_missed = instance_died or _down(missed, faults, write.start, write.end, RECOVERY)
+        if one_missed and _down(holder, faults, read.start, read.end, 0.0):
             return _covered(faults, write.end, read.start)
     return False
 
@@ -265,8 +274,22 @@ def _covers(read: Op, message_id: str) -> bool:
     return not full or message_id >= min(ids)
 
 
-def stale_reads(acked: list[Op], faults: list[Fault], report: Report) -> None:
-    sends = _sends(acked)
+def _from_first_attempt(sends: list[Op], ops: list[Op]) -> list[Op]:
+    """Each acknowledged send with `start` moved back to its nonce's first attempt."""
+    first: dict[tuple[str, str, str], float] = {}
+    for op in ops:
+        if op.kind in ("send", "retry") and op.nonce:
+            key = (op.person, op.room, op.nonce)
+            first[key] = min(first.get(key, op.start), op.start)
+    return [
+        replace(op, start=first.get((op.person, op.room, op.nonce or ""), op.start)) for op in sends
+    ]
+
+
+def stale_reads(
+    acked: list[Op], faults: list[Fault], report: Report, ops: list[Op] | None = None
+) -> None:
+    sends = _from_first_attempt(_sends(acked), ops or acked)
     for read in (op for op in acked if op.kind == "read"):
         shown = {item.id for item in read.items}
         for send in sends:

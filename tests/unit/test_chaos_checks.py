@@ -175,3 +175,13 @@ def test_a_read_from_a_store_still_catching_up_is_counted() -> None:
     run.send(M1, "s1", start=1.0)
     run.read(3.5, [])  # PostgreSQL is back but behind; MongoDB is up
     assert run.counts([stored(M1, "s1")]) == {"stale_reads": 1}
+
+
+def test_a_read_after_the_writer_died_between_stores_and_the_holder_went_down() -> None:
+    run = Run()
+    run.history.faults.append(Fault("kill", ("app0", "mongo"), 1.0, 6.0))
+    run.send(M1, "s1", start=0.9)  # its instance died before PostgreSQL got it
+    run.read(3.0, [])  # MongoDB, the only holder, is down
+    assert run.counts([stored(M1, "s1")]) == {}
+    run.history.faults[0] = Fault("kill", ("mongo",), 1.0, 6.0)  # no instance died
+    assert run.counts([stored(M1, "s1")]) == {"stale_reads": 1}
