@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -35,6 +36,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 from parley.storage.fingerprint import row_digest
 from parley.storage.mongo.bulk import bulk_write_chunked
 from parley.storage.mongo.database import MongoDocument, durable
+from parley.storage.mongo.lookup import find_by_ids
 from parley.storage.mongo.schema import DIRECT_MESSAGES, PG_REPLAY_QUEUE, key, uuid_of
 from parley.storage.records import ChangeQuery, MessageRecord, PageQuery
 
@@ -115,7 +117,8 @@ async def insert_many(
         UpdateOne({"_id": key(r.id)}, _entry_update(r), upsert=True) for r in records
     ]
     await bulk_write_chunked(db[PG_REPLAY_QUEUE], entries)
-    nonce_used = {r.id for r in await _insert_missing(db, list(records))}
+    rejected = await _insert_new(db, records)
+    nonce_used = {r.record.id for r in rejected if r.stored is None}
     if nonce_used:  # those documents will never exist: no entry may wait for them
         await db[PG_REPLAY_QUEUE].delete_many({"_id": {"$in": [key(i) for i in nonce_used]}})
     return [r.id not in nonce_used for r in records]
@@ -275,9 +278,8 @@ async def claim_pending(
     claimed = db[PG_REPLAY_QUEUE].find({"claimToken": token}, {"_id": 1})
     mine = [doc["_id"] async for doc in claimed.batch_size(limit + 1)]
     # Read concern majority: replay copies only what a failover cannot roll back.
-    found = durable(db[DIRECT_MESSAGES]).find({"_id": {"$in": mine}})
-    records = [from_document(doc) async for doc in found.batch_size(len(mine) + 1)]
-    return records, mine
+    found = await find_by_ids(durable(db[DIRECT_MESSAGES]), mine)
+    return [from_document(doc) for doc in found.values()], mine
 
 
 async def release_claimed(
@@ -318,21 +320,16 @@ async def upsert_many_newer(
 ) -> list[MessageRecord]:
     """Replay from PostgreSQL: write each version unless the stored one is the
     same or later in the version order.
-    Documents MongoDB lacks entirely go in one bulk insert (the common case
-    after an outage); the rest are conditional replaces.
+    All go in one bulk insert first (the common case after an outage: MongoDB
+    lacks them); those already stored become conditional replaces.
 
     Returns the records that collided with a *different* message on the
     (conversation, author, nonce) index, for the caller to resolve."""
     if not records:
         return []
-    ids = [key(record.id) for record in records]
-    stored = {
-        uuid_of(doc["_id"]): from_document(doc)
-        async for doc in db[DIRECT_MESSAGES].find({"_id": {"$in": ids}}).batch_size(len(ids) + 1)
-    }
-    missing = [r for r in records if r.id not in stored]
-    older = [r for r in records if r.id in stored and r.newer_than(stored[r.id])]
-    collided = await _insert_missing(db, missing)
+    rejected = await _insert_new(db, records)
+    collided = [r.record for r in rejected if r.stored is None]
+    older = [r.record for r in rejected if r.stored and r.record.newer_than(r.stored)]
     replaces: list[Any] = [ReplaceOne(_older_filter(r), to_document(r), upsert=True) for r in older]
     try:
         await bulk_write_chunked(db[DIRECT_MESSAGES], replaces)
@@ -341,27 +338,33 @@ async def upsert_many_newer(
     return collided
 
 
-async def _insert_missing(
-    db: AsyncDatabase[MongoDocument], missing: list[MessageRecord]
-) -> list[MessageRecord]:
-    """One bulk insert; returns the records that collided with a *different*
-    message on the nonce index (one whose own id is already stored was
-    inserted before, by an earlier attempt)."""
-    if not missing:
+@dataclass(frozen=True)
+class Rejected:
+    """A record the insert refused: `stored` is the document under its id, or
+    None when its id is free (it collided on the nonce index instead)."""
+
+    record: MessageRecord
+    stored: MessageRecord | None
+
+
+async def _insert_new(
+    db: AsyncDatabase[MongoDocument], records: Sequence[MessageRecord]
+) -> list[Rejected]:
+    """One unordered bulk insert; the records it refused on a duplicate key,
+    each with what is stored under its id."""
+    if not records:
         return []
     try:
-        await db[DIRECT_MESSAGES].insert_many([to_document(r) for r in missing], ordered=False)
+        await db[DIRECT_MESSAGES].insert_many([to_document(r) for r in records], ordered=False)
     except BulkWriteError as exc:
-        failed = [missing[e["index"]] for e in _only_duplicate_keys(exc)]
+        failed = [records[e["index"]] for e in _only_duplicate_keys(exc)]
     else:
         return []
-    present = {
-        uuid_of(doc["_id"])
-        async for doc in db[DIRECT_MESSAGES]
-        .find({"_id": {"$in": [key(r.id) for r in failed]}}, {"_id": 1})
-        .batch_size(len(failed) + 1)
-    }
-    return [r for r in failed if r.id not in present]
+    stored = await find_by_ids(db[DIRECT_MESSAGES], [key(r.id) for r in failed])
+    return [
+        Rejected(r, from_document(stored[key(r.id)]) if key(r.id) in stored else None)
+        for r in failed
+    ]
 
 
 def _only_duplicate_keys(exc: BulkWriteError) -> list[dict[str, Any]]:
