@@ -5,6 +5,14 @@ frozen server that cleanup (a rollback, a connection close) blocks until the
 driver's own socket timeout. `within_deadline` instead runs the operation as a
 task, stops waiting at the deadline, cancels it and lets the cleanup finish in
 the background, so the caller gets its answer at the deadline.
+
+A driver that bounds its own work by the same deadline (PyMongo under
+`pymongo.timeout`) is better not cancelled at all: a cancellation landing
+inside its connection pool, at the instant its own timeout fires, is the one
+path its cleanup handles least well, and under load after a freeze it left the
+app's MongoDB client unable to run a ping until restart while the server
+answered others. With `backstop`, the operation is left to end itself and is
+cancelled only if it is still running `backstop` seconds later.
 """
 
 from __future__ import annotations
@@ -31,20 +39,30 @@ def _forget(task: asyncio.Task[Any]) -> None:
         task.exception()  # retrieved, so it is not reported as "never retrieved"
 
 
-async def within_deadline(operation: Coroutine[Any, Any, T], seconds: float) -> T:
-    """Await `operation`, raising `TimeoutError` once `seconds` have passed."""
+async def within_deadline(
+    operation: Coroutine[Any, Any, T], seconds: float, *, backstop: float | None = None
+) -> T:
+    """Await `operation`, raising `TimeoutError` once `seconds` have passed; the
+    operation is cancelled then, or only `backstop` seconds later if given."""
     task = asyncio.ensure_future(operation)
     try:
         done, _ = await asyncio.wait({task}, timeout=seconds)
     except asyncio.CancelledError:
-        task.cancel()
-        detach(task)
+        _abandon(task, backstop)
         raise
     if done:
         return task.result()
-    task.cancel()
-    detach(task)
+    _abandon(task, backstop)
     raise TimeoutError(f"no answer within {seconds:.3f}s")
+
+
+def _abandon(task: asyncio.Task[Any], backstop: float | None) -> None:
+    if backstop is None:
+        task.cancel()
+    else:
+        late_cancel = asyncio.get_running_loop().call_later(backstop, task.cancel)
+        task.add_done_callback(lambda _: late_cancel.cancel())
+    detach(task)
 
 
 def detach(task: asyncio.Task[Any]) -> None:

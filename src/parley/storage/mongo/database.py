@@ -8,7 +8,8 @@ its deadline and no more. The same deadline goes to the server: the operation
 runs inside `pymongo.timeout()`, so every command it sends carries `maxTimeMS`
 (the time left, less the round trip) and a server that honours it stops the work
 the app gave up on (FerretDB v1 does for find, aggregate and findAndModify; see
-docs/OPERATIONS.md).
+docs/OPERATIONS.md). PyMongo ends the operation itself at that deadline, so the
+app stops waiting but does not cancel it (`storage.deadline`).
 
 Durability is explicit, not the driver's default: every write carries the
 configured write concern (`majority`, journaled, by default), reads go to the
@@ -20,7 +21,6 @@ A write MongoDB could not acknowledge that way is a failure of MongoDB
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
@@ -98,12 +98,13 @@ class MongoDatabase:
         """Run `fn` against the database as operation `name`, within the deadline."""
         seconds = deadline or self.deadline
         with self.operations.timed(name), translate_errors(name):
-            return await within_deadline(_server_bounded(fn(self.db), seconds), seconds)
-
-    async def warm_up(self, connections: int, deadline: float) -> None:
-        """Open `connections` pooled connections at once (concurrent pings each
-        check one out), so the first burst after a start finds them ready."""
-        await asyncio.gather(*(self.ping(deadline) for _ in range(connections)))
+            # PyMongo ends the operation itself at the deadline: not cancelled
+            # unless it overruns by far (see `storage.deadline`).
+            return await within_deadline(
+                _server_bounded(fn(self.db), seconds),
+                seconds,
+                backstop=seconds * DRIVER_TIMEOUT_FACTOR,
+            )
 
     async def ping(self, deadline: float) -> float:
         """Round-trip `ping`; returns milliseconds or raises a storage error."""
