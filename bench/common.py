@@ -24,6 +24,7 @@ from pymongo import AsyncMongoClient
 from parley.app import build_state
 from parley.devstack import DevStack
 from parley.devstack.factories import Person, make_dm, make_person
+from parley.devstack.limits import TRAFFIC_LIMITS, raised
 from parley.devstack.postgres import pg_bindir
 from parley.devstack.process import descendants
 from parley.settings import Settings, load_settings
@@ -62,15 +63,7 @@ def bench_settings(stack: DevStack, **env: str) -> Settings:
     os.environ["PARLEY_JWT_SECRET"] = JWT_SECRET
     # Every benchmark client connects from 127.0.0.1 and a few accounts send
     # thousands of messages: rate limits would measure the throttle, not the system.
-    for limit in (
-        "PARLEY_WS_CONNECT_LIMIT_IP",
-        "PARLEY_WS_CONNECT_LIMIT_ACCOUNT",
-        "PARLEY_SEND_LIMIT_ACCOUNT",
-        "PARLEY_SEND_LIMIT_IP",
-        "PARLEY_EDIT_LIMIT_ACCOUNT",
-        "PARLEY_EDIT_LIMIT_IP",
-    ):
-        os.environ[limit] = "1000000/minute"
+    os.environ.update(raised(TRAFFIC_LIMITS))
     os.environ.update(env)
     return load_settings()
 

@@ -4,7 +4,8 @@ two rates, and the time to converge; plus the 10,000-DM backlog and the wedge.
 One real `parley serve` process (uvicorn, one worker) on a fresh dev stack
 holding `conversations` DM conversations and `messages` DMs in both stores
 (`bench.dataset`). The load is an open loop alternating DM sends and history
-reads (limit 50) on one ordinary conversation among them: each request is
+reads (limit 50) spread over 100 ordinary conversations among them (see
+`bench.dataset` for why not one): each request is
 launched on schedule as its own task and its latency is measured from its
 scheduled start, so queueing anywhere (the app, the client) counts. The
 generator records how late it launched each request; when it falls behind,
@@ -120,8 +121,7 @@ async def warm_up(
     """A few seconds of light load on a fresh app (connections, caches, the
     group-commit path), then wait until health is `healthy`: a cold start is not
     what the ramp measures."""
-    sender, reader, dm = ds.measured
-    await run_load(Load(client, sender, reader, dm, 10.0), lambda: asyncio.sleep(3.0))
+    await run_load(Load(client, ds.measured, 10.0), lambda: asyncio.sleep(3.0))
     await until_healthy(client, breakers, sizes.wait_s)
 
 
@@ -136,9 +136,8 @@ async def saturation(
     the last step is the first that did not hold (or the last tried)."""
     steps: list[Step] = []
     rate = BASE_RATE
-    sender, reader, dm = ds.measured
     while rate <= RAMP_MAX:
-        load = Load(client, sender, reader, dm, rate, phase="step")
+        load = Load(client, ds.measured, rate, phase="step")
         # This process alone (its children are the servers and the app).
         cpu = (time.process_time(), tree_cpu_seconds(app_pid), time.monotonic())
         await run_load(load, lambda: asyncio.sleep(sizes.ramp_step_s))
@@ -192,10 +191,16 @@ async def time_to_converge(
     return None
 
 
-async def stored_ids(pool: Any, mongo: Any, dm: uuid.UUID) -> tuple[set[str], set[str]]:
-    rows = await pool.fetch("SELECT id FROM direct_messages WHERE conversation_id = $1", dm)
-    cursor = mongo.parley.direct_messages.find({"conversationId": str(dm)}, {"_id": 1})
-    return {str(r["id"]) for r in rows}, {str(d["_id"]) async for d in cursor}
+async def stored_ids(pool: Any, mongo: Any, dms: list[uuid.UUID]) -> tuple[set[str], set[str]]:
+    """The message ids of `dms` in (PostgreSQL, MongoDB)."""
+    rows = await pool.fetch(
+        "SELECT id FROM direct_messages WHERE conversation_id = ANY($1::uuid[])", dms
+    )
+    mongo_ids: set[str] = set()
+    for dm in dms:  # one equality each: FerretDB scans the collection for an $in
+        cursor = mongo.parley.direct_messages.find({"conversationId": str(dm)}, {"_id": 1})
+        mongo_ids |= {str(d["_id"]) async for d in cursor}
+    return {str(r["id"]) for r in rows}, mongo_ids
 
 
 # -- 2. the fault phases at one rate ---------------------------------------------------------
@@ -205,8 +210,7 @@ async def fault_phases(
     client: httpx.AsyncClient, stack: DevStack, pool: Any, mongo: Any,
     ds: dataset.Dataset, sizes: Sizes, label: str, rate: float,
 ) -> RateRun:  # fmt: skip
-    sender, reader, dm = ds.measured
-    load = Load(client, sender, reader, dm, rate)
+    load = Load(client, ds.measured, rate)
     run = RateRun(label, rate)
     servers = {"mongo": stack.mongo.process, "postgres": stack.postgres.process}
 
@@ -231,11 +235,12 @@ async def fault_phases(
     for phase in PHASES:
         run.phases[phase] = stats(s for s in load.samples if s.phase == phase)
     left = await time_to_converge(pool, mongo, None, sizes.wait_s)
-    pg_ids, mongo_ids = await stored_ids(pool, mongo, dm)
+    pg_ids, mongo_ids = await stored_ids(pool, mongo, [dm for _, _, dm in ds.measured])
     acked = load.acknowledged <= pg_ids and load.acknowledged <= mongo_ids
     run.final = (
-        f"After the load stopped, all markers were gone in {fmt(or_nan(left), 2)} s; the DM then "
-        f"held {len(pg_ids):,} messages in PostgreSQL and {len(mongo_ids):,} in MongoDB, same ids: "
+        f"After the load stopped, all markers were gone in {fmt(or_nan(left), 2)} s; the "
+        f"{len(ds.measured)} DMs under load then held {len(pg_ids):,} messages in PostgreSQL and "
+        f"{len(mongo_ids):,} in MongoDB, same ids: "
         f"{pg_ids == mongo_ids}; all {len(load.acknowledged):,} acknowledged sends in both: "
         f"{acked}."
     )
@@ -249,7 +254,6 @@ async def backlog_test(
     client: httpx.AsyncClient, stack: DevStack, pool: Any, mongo: Any, ds: dataset.Dataset,
     sizes: Sizes,
 ) -> Backlog:  # fmt: skip
-    sender, _, dm = ds.measured
     await asyncio.to_thread(stack.mongo.process.kill)
     acknowledged: set[str] = set()
     errors = 0
@@ -258,6 +262,7 @@ async def backlog_test(
     async def send() -> None:
         nonlocal errors
         for i in counter:
+            sender, _, dm = ds.measured[i % len(ds.measured)]
             try:
                 response = await client.post(
                     f"/api/rooms/{dm}/messages", json={"content": f"backlog {i}"},
@@ -278,7 +283,7 @@ async def backlog_test(
     await asyncio.to_thread(stack.mongo.process.start)
     restart_seconds = time.monotonic() - started
     converge = await time_to_converge(pool, mongo, None, sizes.wait_s)
-    postgres_ids, mongo_ids = await stored_ids(pool, mongo, dm)
+    postgres_ids, mongo_ids = await stored_ids(pool, mongo, [dm for _, _, dm in ds.measured])
     return Backlog(
         size=sizes.backlog,
         sent=len(acknowledged),

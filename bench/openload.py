@@ -14,7 +14,7 @@ import asyncio
 import collections
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,13 +48,12 @@ class Sample:
 
 @dataclass
 class Load:
-    """Open loop at `rate`, sends and reads alternating; `phase` tags each request
-    with the phase it was scheduled in."""
+    """Open loop at `rate`, sends and reads alternating, each send and the read
+    after it in the next of `rooms` (sender, reader, conversation); `phase` tags
+    each request with the phase it was scheduled in."""
 
     client: httpx.AsyncClient
-    sender: Person
-    reader: Person
-    dm: uuid.UUID
+    rooms: Sequence[tuple[Person, Person, uuid.UUID]]
     rate: float
     phase: str = "warmup"
     samples: list[Sample] = field(default_factory=list)
@@ -77,14 +76,15 @@ class Load:
 
     async def _one(self, kind: str, scheduled: float, i: int) -> None:
         phase, late = self.phase, (time.monotonic() - scheduled) * 1000
-        url = f"/api/rooms/{self.dm}/messages"
+        sender, reader, dm = self.rooms[(i // 2) % len(self.rooms)]
+        url = f"/api/rooms/{dm}/messages"
         try:
             if kind == "send":
                 body = {"content": f"load {i}"}
-                response = await self.client.post(url, json=body, headers=self.sender.headers)
+                response = await self.client.post(url, json=body, headers=sender.headers)
             else:
                 params = {"limit": "50"}
-                response = await self.client.get(url, params=params, headers=self.reader.headers)
+                response = await self.client.get(url, params=params, headers=reader.headers)
             status, source = response.status_code, response.headers.get("X-Data-Source", "")
             if status not in (200, 201):
                 source = error_code(response)

@@ -23,6 +23,7 @@ from sqlalchemy.exc import DBAPIError
 from parley.app import create_app
 from parley.cli.migrate import run_migrations
 from parley.devstack import DevStack
+from parley.devstack.limits import TRAFFIC_LIMITS, raised
 from parley.settings import Settings, load_settings
 from parley.state import AppState
 from parley.storage.mongo.database import MongoDatabase
@@ -31,16 +32,6 @@ from parley.storage.postgres.database import PostgresDatabase
 from tests.support import ensure_running
 
 TEST_SECRET = "test-secret-for-parley-0123456789"
-UNLIMITED_SENDS = {
-    name: "1000000/minute"
-    for name in (
-        "PARLEY_SEND_LIMIT_ACCOUNT",
-        "PARLEY_SEND_LIMIT_IP",
-        "PARLEY_EDIT_LIMIT_ACCOUNT",
-        "PARLEY_EDIT_LIMIT_IP",
-        "PARLEY_WS_CONNECT_LIMIT_ACCOUNT",
-    )
-}
 
 
 @pytest.fixture(scope="session")
@@ -67,7 +58,7 @@ def settings(stack: DevStack) -> Settings:
     # Tests send, edit and connect much faster than people do, as a handful of
     # accounts from one address; the rate-limit tests set their own limits
     # (tests/integration/test_rate_limits.py, one of them with the defaults).
-    os.environ.update(UNLIMITED_SENDS)
+    os.environ.update(raised(TRAFFIC_LIMITS))
     return load_settings()
 
 

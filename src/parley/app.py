@@ -147,12 +147,14 @@ async def _warm_up(state: AppState) -> None:
     restarted instance meeting a burst would otherwise spend its requests'
     deadlines on connecting and answer 503 with both stores up. It runs beside
     the startup, not before it: a frozen store must not delay the start (nor a
-    Ctrl-C during it)."""
-    await asyncio.gather(
-        state.postgres.warm_up(WARM_CONNECTIONS, WARM_UP_SECONDS),
-        state.mongo.warm_up(WARM_CONNECTIONS, WARM_UP_SECONDS),
-        return_exceptions=True,  # a store that is down is its breaker's business
-    )
+    Ctrl-C during it). Concurrent pings each check a connection out of the pool."""
+    pings = [
+        store.ping(WARM_UP_SECONDS)
+        for store in (state.postgres, state.mongo)
+        for _ in range(WARM_CONNECTIONS)
+    ]
+    # A store that is down is its breaker's business.
+    await asyncio.gather(*pings, return_exceptions=True)
 
 
 async def _shut_down(state: AppState) -> None:

@@ -23,6 +23,7 @@ from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
 from parley.devstack import DevStack
 from parley.devstack.app_process import AppProcess
+from parley.devstack.limits import SIGN_IN_LIMITS, TRAFFIC_LIMITS, raised
 from parley.settings import Settings
 from tests.support import ensure_running
 
@@ -67,20 +68,7 @@ async def browser() -> AsyncIterator[Browser]:
 # Every browser and helper client here connects from 127.0.0.1, so per-address
 # throttles would refuse the suite's own sign-ups and sends; they are tested on
 # their own (tests/integration/test_login_throttle.py, test_rate_limits.py).
-UNTHROTTLED = {
-    name: "100000/minute"
-    for name in (
-        "PARLEY_REGISTER_LIMIT_IP",
-        "PARLEY_LOGIN_LIMIT_IP",
-        "PARLEY_LOGIN_LIMIT_ACCOUNT_IP",
-        "PARLEY_WS_CONNECT_LIMIT_IP",
-        "PARLEY_WS_CONNECT_LIMIT_ACCOUNT",
-        "PARLEY_SEND_LIMIT_ACCOUNT",
-        "PARLEY_SEND_LIMIT_IP",
-        "PARLEY_EDIT_LIMIT_ACCOUNT",
-        "PARLEY_EDIT_LIMIT_IP",
-    )
-}
+UNTHROTTLED = raised(SIGN_IN_LIMITS + TRAFFIC_LIMITS, 100_000)
 
 
 @pytest.fixture(scope="module")

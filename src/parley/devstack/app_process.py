@@ -3,7 +3,6 @@ separate app instance (to kill it, or to run several)."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import subprocess
@@ -14,7 +13,7 @@ from pathlib import Path
 import httpx
 
 from parley.devstack.ports import free_port
-from parley.devstack.process import descendants
+from parley.devstack.process import signal_tree
 from parley.settings import Settings
 
 # Importing and starting the app takes a few seconds; on a loaded two-core
@@ -87,11 +86,8 @@ class AppProcess:
         return self._proc is not None and self._proc.poll() is None
 
     def _signal_all(self, sig: signal.Signals) -> None:
-        if self._proc is None:
-            return
-        for pid in [self._proc.pid, *descendants(self._proc.pid)]:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, sig)
+        if self._proc is not None:
+            signal_tree(self._proc.pid, sig)
 
     def freeze(self) -> None:
         """SIGSTOP the server and its workers: sockets stay open, nothing answers."""

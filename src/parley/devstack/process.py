@@ -24,6 +24,14 @@ from parley.devstack.ports import port_open
 STOP_TIMEOUT = 3.0
 
 
+def signal_tree(root: int, sig: signal.Signals) -> None:
+    """Send `sig` to `root` and all its descendants (those already gone are skipped)."""
+    # Signal the root first so it cannot fork while its children are signalled.
+    for pid in [root, *descendants(root)]:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+
+
 class DevStackError(RuntimeError):
     """A local server could not be prepared or started."""
 
@@ -87,12 +95,8 @@ class ManagedProcess:
         )
 
     def _signal_group(self, sig: signal.Signals) -> None:
-        if self._proc is None:
-            return
-        # Signal the root first so it cannot fork while its children are signalled.
-        for pid in [self._proc.pid, *descendants(self._proc.pid)]:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, sig)
+        if self._proc is not None:
+            signal_tree(self._proc.pid, sig)
 
     def stop(self, timeout: float = STOP_TIMEOUT) -> None:
         """Graceful stop (`stop_signal` to the group, then SIGKILL after

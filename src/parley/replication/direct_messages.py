@@ -130,20 +130,30 @@ class DirectMessages:
         """The message already sent with `record`'s nonce, asking both stores:
         either may be the only one holding it. StorageUnavailable when either
         cannot answer, since it might be that one."""
-        lookup = (record.room_id, record.author_id, record.nonce)
         in_mongo, in_postgres = await asyncio.gather(
-            self.mongo.run("DM_GET_BY_NONCE", lambda db: mongo_dm.get_by_nonce(db, *lookup)),
-            self.postgres.run(
-                "DM_GET_BY_NONCE",
-                lambda s: pg_messages.get_by_nonce(s, pg_messages.DIRECT_MESSAGES, *lookup),
-            ),
+            self._by_nonce_in_mongo(record), self._by_nonce_in_postgres(record),
             return_exceptions=True,
-        )
+        )  # fmt: skip
         found = [r for r in (in_mongo, in_postgres) if isinstance(r, MessageRecord)]
         for outcome in (in_mongo, in_postgres):
             if isinstance(outcome, BaseException) and not found:
                 raise outcome
         return min(found, key=lambda r: r.id) if found else None
+
+    async def _by_nonce_in_mongo(self, record: MessageRecord) -> MessageRecord | None:
+        lookup = (record.room_id, record.author_id, record.nonce)
+        found: MessageRecord | None = await self.mongo.run(
+            "DM_GET_BY_NONCE", lambda db: mongo_dm.get_by_nonce(db, *lookup)
+        )
+        return found
+
+    async def _by_nonce_in_postgres(self, record: MessageRecord) -> MessageRecord | None:
+        lookup = (record.room_id, record.author_id, record.nonce)
+        found: MessageRecord | None = await self.postgres.run(
+            "DM_GET_BY_NONCE",
+            lambda s: pg_messages.get_by_nonce(s, pg_messages.DIRECT_MESSAGES, *lookup),
+        )
+        return found
 
     async def _insert_in_mongo(self, _: Any, record: MessageRecord) -> None:
         if not await self._mongo_inserts.submit(record):
@@ -274,11 +284,8 @@ class DirectMessages:
         and this rule makes them agree on which one stays, so neither removes
         the copy the other keeps. (The later one may already be gone when we
         look: the other request removed it.)"""
-        lookup = (attempt.room_id, attempt.author_id, attempt.nonce)
         if found_in_mongo:
-            original = await self.mongo.run(
-                "DM_GET_BY_NONCE", lambda db: mongo_dm.get_by_nonce(db, *lookup)
-            )
+            original = await self._by_nonce_in_mongo(attempt)
             if _is_ours(original, attempt):
                 return Written(attempt, True, [MONGODB, POSTGRESQL])
             if _is_later(original, attempt) and write.postgres is not None:
@@ -292,10 +299,7 @@ class DirectMessages:
                     "DM_QUEUE_FOR_POSTGRES", partial(mongo_dm.mark_missed, record=original)
                 )
         else:
-            original = await self.postgres.run(
-                "DM_GET_BY_NONCE",
-                lambda s: pg_messages.get_by_nonce(s, pg_messages.DIRECT_MESSAGES, *lookup),
-            )
+            original = await self._by_nonce_in_postgres(attempt)
             if _is_ours(original, attempt):
                 return Written(attempt, True, [MONGODB, POSTGRESQL])
             if _is_later(original, attempt) and write.mongo_ok:

@@ -12,7 +12,6 @@ it commits when the request succeeds and rolls back when it fails.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -116,11 +115,6 @@ class PostgresDatabase:
                     raise
         for callback in session.info.get(AFTER_COMMIT, ()):
             await callback()
-
-    async def warm_up(self, connections: int, deadline: float) -> None:
-        """Open `connections` pooled connections at once, so the first burst of
-        requests after a start does not pay for connecting within its deadline."""
-        await asyncio.gather(*(self.ping(deadline) for _ in range(connections)))
 
     async def ping(self, deadline: float) -> float:
         """Round-trip `SELECT 1`; returns milliseconds or raises a storage error."""
