@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import re
 import shutil
@@ -188,7 +189,22 @@ async def time_to_converge(
         if left == (0, 0):
             return time.monotonic() - started
         await asyncio.sleep(0.05)
+    with contextlib.suppress(Exception):
+        print(f"    not converged; left: {await leftover(pool, mongo, before)}", flush=True)
     return None
+
+
+async def leftover(pool: Any, mongo: Any, before: datetime | None) -> str:
+    """What the markers still waiting are (for the printed log of a run)."""
+    cutoff = before or datetime.now(UTC)
+    rows = await pool.fetch(
+        "SELECT kind, missed, attempts, now() - created_at AS age, not_before > now() AS later"
+        " FROM mongo_replay_queue WHERE created_at < $1 LIMIT 5", cutoff
+    )  # fmt: skip
+    docs = await mongo.parley.pg_replay_queue.find(
+        {"markedAt": {"$lt": cutoff}}, {"_id": 0, "conversationId": 0, "digest": 0}
+    ).to_list(5)
+    return f"PostgreSQL queue {[dict(r) for r in rows]}; MongoDB queue {docs}"
 
 
 async def stored_ids(pool: Any, mongo: Any, dms: list[uuid.UUID]) -> tuple[set[str], set[str]]:
