@@ -12,8 +12,10 @@ import pytest
 from parley.ids import new_id
 from parley.state import AppState
 from parley.storage.mongo import direct_messages as mongo_dm
+from parley.storage.errors import StorageError
 from parley.storage.mongo.schema import PG_REPLAY_QUEUE
 from parley.storage.postgres import direct_messages as pg_dm
+from parley.storage.postgres import replay_queue
 from parley.storage.records import MessageRecord, now_ms
 from tests.dm_support import mongo_messages, postgres_messages
 from tests.factories import make_dm, make_person
@@ -60,3 +62,33 @@ async def test_a_queue_entry_waits_for_an_insert_that_lands_late(state: AppState
 
     assert record.id in await postgres_messages(state, record.room_id)
     assert await db[PG_REPLAY_QUEUE].count_documents({}) == 0
+
+
+async def test_a_claim_without_an_answer_is_released_on_the_next_pass(state: AppState) -> None:
+    """A replay claim that times out may still commit (PostgreSQL froze as it
+    committed): its rows are then leased to a worker that does not know it.
+    Before, they waited out the whole lease (20 s) before anyone replayed them;
+    now the worker releases its unanswered claims by token on its next pass."""
+    await state.replication.supervisor.stop()  # this test drives replay itself
+    replay = state.replication.replay
+    record = await _record(state)
+    async with state.postgres.sessionmaker.begin() as session:
+        await pg_dm.upsert_many_newer(session, [record])
+        await replay_queue.queue_missed(session, record)
+
+    state.replication.postgres_breaker.trip("the claim gets no answer")
+    with pytest.raises(StorageError):
+        await replay.replay_to_mongo()
+    state.replication.postgres_breaker._close()
+    [(store, token)] = replay.unsettled
+    assert store == "postgresql"
+    async with state.postgres.sessionmaker.begin() as session:  # it committed after all
+        claimed = await replay_queue.claim_due(session, 10, 0.0, 600.0, token)
+    assert record.id in [entry.entity_id for entry in claimed]
+
+    await replay.run_once()
+
+    assert replay.unsettled == []
+    assert record.id in await mongo_messages(state, record.room_id)
+    async with state.postgres.sessionmaker.begin() as session:
+        assert await replay_queue.claim_due(session, 10, 0.0, 1.0, "check") == []

@@ -75,8 +75,8 @@ class ForMongo:
     profiles: list[dict[str, Any]] = field(default_factory=list)
 
 
-async def _claim_for_mongo(session: Any, limit: int) -> ForMongo:
-    entries = await replay_queue.claim_due(session, limit, GRACE_SECONDS, LEASE_SECONDS)
+async def _claim_for_mongo(session: Any, limit: int, token: str) -> ForMongo:
+    entries = await replay_queue.claim_due(session, limit, GRACE_SECONDS, LEASE_SECONDS, token)
     ids = {
         kind: [e.entity_id for e in entries if e.kind == kind]
         for kind in (replay_queue.MESSAGE, replay_queue.CONVERSATION, replay_queue.PROFILE)
@@ -121,6 +121,11 @@ class ReplayWorker:
         self.interval = interval
         self.batch_size = batch_size
         self._wake = asyncio.Event()
+        # Claims that failed without an answer: the store may have leased the
+        # entries to us all the same (a claim committed as the store froze).
+        # They are released by token once it answers, or they would wait out
+        # the whole lease.
+        self.unsettled: list[tuple[str, str]] = []
 
     def kick(self) -> None:
         """Run a pass now (a store recovered, or a write was missed)."""
@@ -142,10 +147,24 @@ class ReplayWorker:
         """One pass in each direction; True when a full batch suggests more work."""
         if not (self.mongo.available and self.postgres.available):
             return False
+        await self._release_unsettled_claims()
         to_mongo = await self.replay_to_mongo()
         to_postgres = await self.replay_to_postgres()
         await self.refresh_backlog()
         return max(to_mongo, to_postgres) >= self.batch_size
+
+    async def _release_unsettled_claims(self) -> None:
+        while self.unsettled:
+            store, token = self.unsettled[0]
+            if store == POSTGRESQL:
+                await self.postgres.run(
+                    "REPLAY_RELEASE_CLAIM", partial(replay_queue.release_claim, token=token)
+                )
+            else:
+                await self.mongo.run(
+                    "REPLAY_RELEASE_CLAIM_MONGO", partial(mongo_dm.unclaim, token=token)
+                )
+            self.unsettled.pop(0)
 
     async def refresh_backlog(self) -> None:
         await self.refresh_mongo_backlog()
@@ -168,11 +187,16 @@ class ReplayWorker:
         self.metrics.set_gauge("parley_replay_backlog_conversations_postgresql", len(conversations))
 
     async def replay_to_mongo(self) -> int:
-        batch: ForMongo = await self.postgres.run(
-            "REPLAY_CLAIM_FOR_MONGO",
-            lambda s: _claim_for_mongo(s, self.batch_size),
-            deadline=CLAIM_DEADLINE,
-        )
+        token = secrets.token_hex(8)
+        try:
+            batch: ForMongo = await self.postgres.run(
+                "REPLAY_CLAIM_FOR_MONGO",
+                lambda s: _claim_for_mongo(s, self.batch_size, token),
+                deadline=CLAIM_DEADLINE,
+            )
+        except StorageError:
+            self.unsettled.append((POSTGRESQL, token))
+            raise
         if not batch.queue_rows:
             return 0
         try:
@@ -197,17 +221,21 @@ class ReplayWorker:
 
     async def replay_to_postgres(self) -> int:
         token = secrets.token_hex(8)
-        records, entry_ids = await self.mongo.run(
-            "REPLAY_CLAIM_FOR_POSTGRES",
-            lambda db: mongo_dm.claim_pending(
-                db,
-                token,
-                timedelta(seconds=LEASE_SECONDS),
-                timedelta(seconds=GRACE_SECONDS),
-                self.batch_size,
-            ),
-            deadline=CLAIM_DEADLINE,
-        )
+        try:
+            records, entry_ids = await self.mongo.run(
+                "REPLAY_CLAIM_FOR_POSTGRES",
+                lambda db: mongo_dm.claim_pending(
+                    db,
+                    token,
+                    timedelta(seconds=LEASE_SECONDS),
+                    timedelta(seconds=GRACE_SECONDS),
+                    self.batch_size,
+                ),
+                deadline=CLAIM_DEADLINE,
+            )
+        except StorageError:
+            self.unsettled.append((MONGODB, token))
+            raise
         if not entry_ids:
             return 0
         postponed: set[str] = set()

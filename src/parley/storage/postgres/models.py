@@ -229,6 +229,7 @@ class ReplayEntry(Base):
     not_before: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), nullable=False, server_default=func.now()
     )
+    claim_token: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = _created()
     __table_args__ = (
         Index("ix_mongo_replay_queue_not_before", "not_before"),

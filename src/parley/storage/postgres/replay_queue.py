@@ -79,11 +79,11 @@ def _seconds_ago(seconds: float) -> object:
 
 
 async def claim_due(
-    session: AsyncSession, limit: int, grace_seconds: float, lease_seconds: float
+    session: AsyncSession, limit: int, grace_seconds: float, lease_seconds: float, token: str
 ) -> list[QueueEntry]:
-    """Lease up to `limit` due rows. `FOR UPDATE SKIP LOCKED` lets several
-    instances claim concurrently without sharing a row; insurance rows younger
-    than the grace period are left to the request that wrote them."""
+    """Lease up to `limit` due rows under `token`. `FOR UPDATE SKIP LOCKED` lets
+    several instances claim concurrently without sharing a row; insurance rows
+    younger than the grace period are left to the request that wrote them."""
     due = (
         select(_queue.c.id)
         .where(
@@ -105,6 +105,7 @@ async def claim_due(
         .values(
             not_before=_seconds_ago(-lease_seconds),
             attempts=_queue.c.attempts + 1,
+            claim_token=token,
         )
         .returning(_queue.c.id, _queue.c.kind, _queue.c.entity_id, _queue.c.missed)
     )
@@ -118,6 +119,16 @@ async def release(session: AsyncSession, queue_row_ids: Sequence[int]) -> None:
         await session.execute(
             update(_queue).where(_queue.c.id.in_(list(queue_row_ids))).values(not_before=func.now())
         )
+
+
+async def release_claim(session: AsyncSession, token: str) -> None:
+    """A claim whose outcome is unknown (it timed out): whatever it leased is due
+    again now."""
+    await session.execute(
+        update(_queue)
+        .where(_queue.c.claim_token == token)
+        .values(not_before=func.now(), claim_token=None)
+    )
 
 
 async def conversations_with_missed(session: AsyncSession) -> set[uuid.UUID]:
