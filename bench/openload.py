@@ -18,11 +18,16 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 import httpx
 
 from bench.common import percentile
 from parley.devstack.factories import Person
 
+# Connections the generator keeps open; a request waiting for one still counts
+# its wait (latency runs from its scheduled start).
+CONNECTIONS = 256
+REQUEST_TIMEOUT_S = 30.0
 P99_TARGET_MS = 250.0  # issue #10: DM p99 under this, sends and reads
 LATE_MS = 10.0  # a launch this late means the generator did not keep the schedule
 
@@ -61,38 +66,51 @@ class Load:
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     async def run(self, stop: asyncio.Event) -> None:
-        started, i = time.monotonic(), 0
-        while not stop.is_set():
-            scheduled = started + i / self.rate
-            delay = scheduled - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            task = asyncio.create_task(self._one("send" if i % 2 == 0 else "read", scheduled, i))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-            i += 1
-        if self._tasks:
-            await asyncio.wait(self._tasks)
+        # The requests go through aiohttp, not `client` (httpx, kept for its base
+        # URL): httpx's pool spends CPU per request that grows with the open
+        # connections, so after a stall the generator on these 2 CPUs fell ever
+        # further behind (seconds) while the app answered in under one.
+        connector = aiohttp.TCPConnector(limit=CONNECTIONS)
+        timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S)
+        async with aiohttp.ClientSession(
+            str(self.client.base_url), connector=connector, timeout=timeout
+        ) as session:
+            started, i = time.monotonic(), 0
+            while not stop.is_set():
+                scheduled = started + i / self.rate
+                delay = scheduled - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                kind = "send" if i % 2 == 0 else "read"
+                task = asyncio.create_task(self._one(session, kind, scheduled, i))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+                i += 1
+            if self._tasks:
+                await asyncio.wait(self._tasks)
 
-    async def _one(self, kind: str, scheduled: float, i: int) -> None:
+    async def _one(
+        self, session: aiohttp.ClientSession, kind: str, scheduled: float, i: int
+    ) -> None:
         phase, late = self.phase, (time.monotonic() - scheduled) * 1000
         sender, reader, dm = self.rooms[(i // 2) % len(self.rooms)]
         url = f"/api/rooms/{dm}/messages"
+        body: Any = None
         try:
             if kind == "send":
-                body = {"content": f"load {i}"}
-                response = await self.client.post(url, json=body, headers=sender.headers)
+                request = session.post(url, json={"content": f"load {i}"}, headers=sender.headers)
             else:
-                params = {"limit": "50"}
-                response = await self.client.get(url, params=params, headers=reader.headers)
-            status, source = response.status_code, response.headers.get("X-Data-Source", "")
-            if status not in (200, 201):
-                source = error_code(response)
-        except httpx.HTTPError as exc:
+                request = session.get(url, params={"limit": "50"}, headers=reader.headers)
+            async with request as response:
+                status, source = response.status, response.headers.get("X-Data-Source", "")
+                body = await response.json(content_type=None)
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             status, source = 0, type(exc).__name__
         latency = (time.monotonic() - scheduled) * 1000
+        if status not in (200, 201) and isinstance(body, dict):
+            source = str(body.get("error", source))
         if kind == "send" and status == 201:
-            self.acknowledged.add(response.json()["id"])
+            self.acknowledged.add(body["id"])
         self.samples.append(Sample(phase, kind, late, latency, status, source))
 
 
