@@ -225,15 +225,16 @@ starts its own PostgreSQL, FerretDB and one `parley serve`, removes them afterwa
 
 - Data: 1,000 DM conversations and 100,000 DMs (plus one conversation of 5,000) loaded
   straight into both stores (`bench/dataset.py`); both stores' counts are checked equal first.
-- App: one `parley serve` process (uvicorn, one worker) on loopback; Python httpx client on
-  the same machine (event loop: uvloop).
+- App: one `parley serve` process (uvicorn, one worker) on loopback; Python aiohttp client
+  (256 connections) on the same machine (event loop: uvloop). An httpx client was the
+  bottleneck after a stall: its per-request cost grows with its open connections.
 - Load: open loop, DM sends (no nonce) and history reads (`limit=50`) alternating, spread
-  over 100 ordinary conversations among them (the backlog's sends too), so none grows far
-  past the others: on FerretDB v1 a page costs what its conversation holds (about 45 ms per
-  1,000 messages here), which a real MongoDB serves from its index. Run 1 sent everything
-  to one conversation, which grew past 20,000. Each request launched on schedule as its own
-  task; latency from the scheduled start to the full response, so queueing in the app or the
-  client counts.
+  over all the ordinary conversations (the backlog's sends too), so none grows far past the
+  others: on FerretDB v1 a page costs what its conversation holds (about 45 ms per 1,000
+  messages here), which a real MongoDB serves from its index. The first run (`ccf7a55`, see
+  "Findings") sent everything to one conversation, which grew past 20,000. Each request is
+  launched on schedule as its own task; latency runs from the scheduled start to the full
+  response, so queueing in the app or the client counts.
   "Launch late" is how far behind schedule the generator launched requests; when its p99 is
   over {LATE_MS:.0f} ms the verdict says the generator fell behind. The ramp also shows the CPU
   share (of one core) of the client and of `parley serve`: on 2 CPUs they compete with the

@@ -26,7 +26,9 @@ async def test_a_stale_replay_confirm_cannot_delete_the_next_tests_queue_rows(
         await _clean(migrated)
         # A worker of a process that outlives the test claims the test's rows ...
         await postgres.run("TEST_QUEUE", lambda s: queue_profile_mirror(s, new_id()))
-        stale = await postgres.run("TEST_CLAIM", lambda s: replay_queue.claim_due(s, 500, 5.0, 5.0, "stale"))
+        stale = await postgres.run(
+            "TEST_CLAIM", lambda s: replay_queue.claim_due(s, 500, 5.0, 5.0, "stale")
+        )
         assert stale
         # ... the next test starts on a clean database and queues its mirror ...
         await _clean(migrated)

@@ -11,8 +11,8 @@ import pytest
 
 from parley.ids import new_id
 from parley.state import AppState
-from parley.storage.mongo import direct_messages as mongo_dm
 from parley.storage.errors import StorageError
+from parley.storage.mongo import direct_messages as mongo_dm
 from parley.storage.mongo.schema import PG_REPLAY_QUEUE
 from parley.storage.postgres import direct_messages as pg_dm
 from parley.storage.postgres import replay_queue

@@ -320,3 +320,46 @@ async def test_the_probe_loop_survives_a_stray_cancellation_but_stops_when_cance
     loop.cancel()
     with pytest.raises(asyncio.CancelledError):
         await loop
+
+
+# -- the last store standing -------------------------------------------------------
+
+
+def pair() -> tuple[CircuitBreaker, CircuitBreaker]:
+    (mongo, _, _), (postgres, _, _) = make(), make()
+    mongo.pair(postgres)
+    return mongo, postgres
+
+
+def test_the_last_store_standing_is_not_opened_for_slowness() -> None:
+    mongo, postgres = pair()
+    postgres.trip("PostgreSQL is down")
+    calls(mongo, "tttttttttt")  # every call past its deadline: busy serving everything
+    assert mongo.state == CLOSED
+
+
+def test_the_last_store_standing_still_opens_on_failures() -> None:
+    mongo, postgres = pair()
+    postgres.trip("PostgreSQL is down")
+    calls(mongo, "fffff")
+    assert mongo.state == OPEN
+
+
+def test_slowness_opens_it_again_once_the_other_store_is_back() -> None:
+    mongo, postgres = pair()
+    postgres.trip("PostgreSQL is down")
+    calls(mongo, "tttttttttt")
+    postgres._close()
+    calls(mongo, "t")
+    assert mongo.state == OPEN
+
+
+async def test_a_half_open_last_store_closes_on_slow_trials() -> None:
+    mongo, postgres = pair()
+    calls(mongo, "fffff")
+    mongo._opened_at -= POLICY.open_wait
+    await mongo.probe_once()
+    assert mongo.state == HALF_OPEN
+    postgres.trip("PostgreSQL went down meanwhile")
+    calls(mongo, "sss")
+    assert mongo.state == CLOSED

@@ -48,6 +48,7 @@ class Replication:
         self.postgres_breaker = CircuitBreaker(
             "postgresql", lambda: postgres.ping(probe_deadline), policy
         )
+        self.mongo_breaker.pair(self.postgres_breaker)
         self.mongo = StoreGuard[Any]("mongodb", mongo, self.mongo_breaker, self.metrics)
         self.postgres = StoreGuard[Any]("postgresql", postgres, self.postgres_breaker, self.metrics)
         self.backlog = Backlog()

@@ -18,6 +18,13 @@ What a call's outcome counts as:
   breaker on timeouts (a frozen store: every call is slow).
 - *ignored*: cancelled, or a bug; the call says nothing about the store.
 
+*The last store standing is not opened for slowness.* Paired breakers
+(`pair`) know each other: while the other store's breaker is open, this one
+opens on failures only. Opening a breaker sends its calls to the other store;
+with that one down there is nowhere to send them, and opening would turn slow
+answers into refusals (seen with PostgreSQL down and the local MongoDB role
+busy serving everything alone: every DM request failed with 503).
+
 The window is a count-based sliding window of the last `window` outcomes. While
 open, calls are refused at once (`BreakerOpen`) instead of each waiting out a
 deadline on a dead or frozen server. After `open_wait` a background probe pings
@@ -144,7 +151,12 @@ class CircuitBreaker:
         self._recovery_hooks: list[RecoveryHook] = []
         self._refused = 0
         self._refusals_logged_at = 0.0
+        self._peer: CircuitBreaker | None = None
         self.opened_count = 0
+
+    def pair(self, other: CircuitBreaker) -> None:
+        """The two stores' breakers: each is the other's fallback."""
+        self._peer, other._peer = other, self
 
     # -- state ---------------------------------------------------------------------
 
@@ -214,7 +226,10 @@ class CircuitBreaker:
                 self._open(f"{rates.describe()}; last: {outcome.error or 'slow'}")
 
     def _over_thresholds(self, rates: Rates) -> bool:
-        return rates.failure >= self.policy.failure_rate or rates.slow >= self.policy.slow_call_rate
+        if rates.failure >= self.policy.failure_rate:
+            return True
+        fallback = self._peer is None or not self._peer.is_open
+        return fallback and rates.slow >= self.policy.slow_call_rate
 
     def _judge_trials(self) -> None:
         if len(self._trials) < self.policy.half_open_calls:
