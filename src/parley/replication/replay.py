@@ -54,8 +54,13 @@ WRITE_DEADLINE = 10.0
 # (a server frozen mid-insert) is left to anti-entropy.
 ORPHAN_SECONDS = 15.0
 # Time for what follows the write under the same claim: confirming or
-# releasing the batch, resolving the odd nonce collision.
+# releasing the batch, resolving the odd nonce collision. Each settling call
+# gets SETTLE_DEADLINE, not a request's 0.5 s: releasing 500 MongoDB entries
+# is 20 chunked deletes, and one that ran past 0.5 s on a busy FerretDB left
+# its batch delivered but claimed, to be delivered again after every lease
+# (a PostgreSQL thaw under load never converged).
 SETTLE_MARGIN = 5.0
+SETTLE_DEADLINE = 2.0
 # How long a claimed batch is this worker's before another may take it. It
 # outlasts everything done under one claim (claim, write, settle), so a slow
 # but live worker never sees its batch taken and delivered a second time; a
@@ -158,11 +163,15 @@ class ReplayWorker:
             store, token = self.unsettled[0]
             if store == POSTGRESQL:
                 await self.postgres.run(
-                    "REPLAY_RELEASE_CLAIM", partial(replay_queue.release_claim, token=token)
+                    "REPLAY_RELEASE_CLAIM",
+                    partial(replay_queue.release_claim, token=token),
+                    deadline=SETTLE_DEADLINE,
                 )
             else:
                 await self.mongo.run(
-                    "REPLAY_RELEASE_CLAIM_MONGO", partial(mongo_dm.unclaim, token=token)
+                    "REPLAY_RELEASE_CLAIM_MONGO",
+                    partial(mongo_dm.unclaim, token=token),
+                    deadline=SETTLE_DEADLINE,
                 )
             self.unsettled.pop(0)
 
@@ -209,11 +218,15 @@ class ReplayWorker:
                 await resolve_nonce_duplicate(record, self.mongo, self.postgres)
         except StorageError:
             await self.postgres.run(
-                "REPLAY_RELEASE", lambda s: replay_queue.release(s, batch.queue_rows)
+                "REPLAY_RELEASE",
+                lambda s: replay_queue.release(s, batch.queue_rows),
+                deadline=SETTLE_DEADLINE,
             )
             raise
         await self.postgres.run(
-            "REPLAY_CONFIRM_MONGO", lambda s: replay_queue.confirm(s, batch.queue_rows)
+            "REPLAY_CONFIRM_MONGO",
+            lambda s: replay_queue.confirm(s, batch.queue_rows),
+            deadline=SETTLE_DEADLINE,
         )
         self.metrics.count("replayed", "mongodb", "REPLAY_WRITE_MONGO", len(batch.queue_rows))
         log.info("replayed_to_mongodb", rows=len(batch.queue_rows), messages=len(batch.messages))
@@ -248,7 +261,11 @@ class ReplayWorker:
         except StorageConflict:
             postponed = await self._write_one_by_one(records)
         except StorageError:
-            await self.mongo.run("REPLAY_RELEASE_MONGO", lambda db: mongo_dm.unclaim(db, token))
+            await self.mongo.run(
+                "REPLAY_RELEASE_MONGO",
+                lambda db: mongo_dm.unclaim(db, token),
+                deadline=SETTLE_DEADLINE,
+            )
             raise
         found = {key(record.id) for record in records}
         delivered = sorted(found - postponed)
@@ -258,6 +275,7 @@ class ReplayWorker:
             lambda db: mongo_dm.release_claimed(
                 db, token, delivered, undelivered, timedelta(seconds=ORPHAN_SECONDS)
             ),
+            deadline=SETTLE_DEADLINE,
         )
         written = len(records) - len(postponed)
         self.metrics.count("replayed", "postgresql", "REPLAY_WRITE_POSTGRES", written)
