@@ -57,7 +57,9 @@ def build_state(settings: Settings) -> AppState:
     postgres = PostgresDatabase.from_settings(settings, metrics)
     mongo = MongoDatabase.from_settings(settings, metrics)
     replication = Replication(settings, mongo, postgres, metrics)
-    access = RoomAccessPolicy(replication.postgres, replication.directory)
+    access = RoomAccessPolicy(
+        replication.postgres, replication.directory, hedge_after=settings.hedge_delay
+    )
     instance_id = secrets.token_hex(8)
     messages = MessageLoader(replication)
     realtime = Realtime.build(settings, access, messages, instance_id, metrics)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 from typing import Any
 
@@ -19,11 +21,14 @@ ROOM = uuid.uuid4()
 class Postgres:
     """Answers the access lookup with `access`, or fails as unavailable."""
 
-    def __init__(self, access: RoomAccess | None = None, *, down: bool = False) -> None:
-        self.access, self.down, self.calls = access, down, 0
+    def __init__(
+        self, access: RoomAccess | None = None, *, down: bool = False, delay: float = 0.0
+    ) -> None:
+        self.access, self.down, self.delay, self.calls = access, down, delay, 0
 
     async def run(self, name: str, fn: Any) -> RoomAccess | None:
         self.calls += 1
+        await asyncio.sleep(self.delay)
         if self.down:
             raise StorageUnavailable("down", store="postgresql", operation=name)
         return self.access
@@ -42,14 +47,19 @@ class Mirror:
     def remember(self, room_id: uuid.UUID, pair: tuple[uuid.UUID, uuid.UUID]) -> None:
         self.cached[room_id] = pair
 
+    async def mirrored_participants(self, room_id: uuid.UUID) -> tuple[uuid.UUID, uuid.UUID] | None:
+        return None if self.down else self.pair
+
     async def dm_participants(self, room_id: uuid.UUID) -> tuple[uuid.UUID, uuid.UUID] | None:
         if self.down:
             raise StorageUnavailable("down", store="mongodb", operation="DM_PARTICIPANTS")
         return self.pair
 
 
-def policy(postgres: Postgres, mirror: Mirror) -> RoomAccessPolicy:
-    return RoomAccessPolicy(postgres, mirror)  # type: ignore[arg-type]
+def policy(
+    postgres: Postgres, mirror: Mirror, hedge_after: float | None = None
+) -> RoomAccessPolicy:
+    return RoomAccessPolicy(postgres, mirror, hedge_after)  # type: ignore[arg-type]
 
 
 def dm_access(profile: uuid.UUID) -> RoomAccess:
@@ -99,3 +109,19 @@ async def test_require_maps_each_answer_one_way() -> None:
         await policy(Postgres(None), Mirror()).require(ROOM, ADA)
     with pytest.raises(StorageUnavailable):
         await policy(Postgres(down=True), Mirror(None)).require(ROOM, ADA)
+
+
+async def test_a_slow_postgres_is_hedged_by_the_mirror_for_a_dm() -> None:
+    """A frozen PostgreSQL costs a DM request the hedge delay, not its deadline."""
+    slow = Postgres(dm_access(ADA), delay=5.0)
+    started = time.monotonic()
+    answer = await policy(slow, Mirror((ADA, BOB)), hedge_after=0.01).check(ROOM, ADA)
+    assert answer == Allowed(dm_access(ADA))
+    assert time.monotonic() - started < 1.0
+
+
+async def test_a_slow_postgres_is_awaited_for_a_room_the_mirror_does_not_know() -> None:
+    channel = RoomAccess(Room("channel", ROOM, channel_type="TEXT"), ADA, role="MEMBER")
+    slow = Postgres(channel, delay=0.05)
+    answer = await policy(slow, Mirror(None), hedge_after=0.01).check(ROOM, ADA)
+    assert answer == Allowed(channel)

@@ -23,6 +23,7 @@ from parley.resilience import (
     StoreGuard,
     with_postgres_fallback,
 )
+from parley.storage.errors import StorageUnavailable
 from parley.storage.mongo import mirror as mongo_mirror
 from parley.storage.postgres import mirror as pg_mirror
 from parley.storage.records import Author
@@ -51,6 +52,20 @@ class Directory:
         self._pairs[conversation_id] = pair
         if len(self._pairs) > CACHE_SIZE:
             self._pairs.popitem(last=False)
+
+    async def mirrored_participants(self, conversation_id: uuid.UUID) -> Pair | None:
+        """The pair from MongoDB's mirror alone (None: not a DM it knows, or
+        MongoDB unavailable); for hedging a PostgreSQL lookup that is slow."""
+        try:
+            pair: Pair | None = await self.mongo.run(
+                "DM_PARTICIPANTS_MIRROR",
+                partial(mongo_mirror.dm_participants, conversation_id=conversation_id),
+            )
+        except StorageUnavailable:
+            return None
+        if pair is not None:
+            self.remember(conversation_id, pair)
+        return pair
 
     async def dm_participants(self, conversation_id: uuid.UUID) -> Pair | None:
         cached = self._pairs.get(conversation_id)

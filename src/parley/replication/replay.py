@@ -126,10 +126,11 @@ class ReplayWorker:
         self.interval = interval
         self.batch_size = batch_size
         self._wake = asyncio.Event()
-        # Claims that failed without an answer: the store may have leased the
-        # entries to us all the same (a claim committed as the store froze).
-        # They are released by token once it answers, or they would wait out
-        # the whole lease.
+        # Passes that failed after claiming, or while claiming without an
+        # answer (a claim committed as the store froze): the entries may be
+        # leased to us still. They are released by token once the store
+        # answers, or they would wait out the whole lease (a batch written to
+        # MongoDB whose confirmation met a killed PostgreSQL waited 20 s).
         self.unsettled: list[tuple[str, str]] = []
 
     def kick(self) -> None:
@@ -198,14 +199,17 @@ class ReplayWorker:
     async def replay_to_mongo(self) -> int:
         token = secrets.token_hex(8)
         try:
-            batch: ForMongo = await self.postgres.run(
-                "REPLAY_CLAIM_FOR_MONGO",
-                lambda s: _claim_for_mongo(s, self.batch_size, token),
-                deadline=CLAIM_DEADLINE,
-            )
+            return await self._replay_to_mongo(token)
         except StorageError:
             self.unsettled.append((POSTGRESQL, token))
             raise
+
+    async def _replay_to_mongo(self, token: str) -> int:
+        batch: ForMongo = await self.postgres.run(
+            "REPLAY_CLAIM_FOR_MONGO",
+            lambda s: _claim_for_mongo(s, self.batch_size, token),
+            deadline=CLAIM_DEADLINE,
+        )
         if not batch.queue_rows:
             return 0
         try:
@@ -235,20 +239,23 @@ class ReplayWorker:
     async def replay_to_postgres(self) -> int:
         token = secrets.token_hex(8)
         try:
-            records, entry_ids = await self.mongo.run(
-                "REPLAY_CLAIM_FOR_POSTGRES",
-                lambda db: mongo_dm.claim_pending(
-                    db,
-                    token,
-                    timedelta(seconds=LEASE_SECONDS),
-                    timedelta(seconds=GRACE_SECONDS),
-                    self.batch_size,
-                ),
-                deadline=CLAIM_DEADLINE,
-            )
+            return await self._replay_to_postgres(token)
         except StorageError:
             self.unsettled.append((MONGODB, token))
             raise
+
+    async def _replay_to_postgres(self, token: str) -> int:
+        records, entry_ids = await self.mongo.run(
+            "REPLAY_CLAIM_FOR_POSTGRES",
+            lambda db: mongo_dm.claim_pending(
+                db,
+                token,
+                timedelta(seconds=LEASE_SECONDS),
+                timedelta(seconds=GRACE_SECONDS),
+                self.batch_size,
+            ),
+            deadline=CLAIM_DEADLINE,
+        )
         if not entry_ids:
             return 0
         postponed: set[str] = set()
