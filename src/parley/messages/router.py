@@ -45,7 +45,7 @@ DATA_SOURCE = "X-Data-Source"
 _SENT = {"room_id": "$request.path.room_id", "message_id": "$response.body#/id"}
 
 
-def message_service(state: AppStateDep, throttle: ClientThrottleDep) -> MessageService:
+async def message_service(state: AppStateDep, throttle: ClientThrottleDep) -> MessageService:
     return MessageService(
         state.replication,
         state.access,

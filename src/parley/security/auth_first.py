@@ -15,7 +15,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.dependencies.models import Dependant
 
-from parley.auth.deps import current_claims
+from parley.auth.deps import claims_of, current_claims
 from parley.errors import Unauthorized
 
 
@@ -33,7 +33,7 @@ def auth_failure(request: Request) -> Unauthorized | None:
     if state is None:
         return None
     try:
-        current_claims(request, state)
+        claims_of(request, state)
     except Unauthorized as exc:
         return exc
     return None
