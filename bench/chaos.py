@@ -34,9 +34,16 @@ def main() -> int:
         action="store_true",
         help="run the background verifier too (it repairs what it finds)",
     )
+    parser.add_argument(
+        "--race-changes",
+        action="store_true",
+        help="let one person's edits and deletes race even on FerretDB (see workload.py)",
+    )
     args = parser.parse_args()
     seconds = args.minutes * 60 if args.minutes else args.seconds
-    result = asyncio.run(run(Config(args.seed, seconds, args.instances, args.antientropy)))
+    config = Config(args.seed, seconds, args.instances, args.antientropy)
+    config.race_changes = args.race_changes
+    result = asyncio.run(run(config))
     print(result.summary())
     if args.record:
         write_section("## Chaos checker", result.markdown(machine()))

@@ -31,6 +31,7 @@ class Config:
     instances: int = 2
     antientropy: bool = False
     log_dir: Path = Path("bench/results/chaos")
+    race_changes: bool = False  # race one person's changes even on FerretDB
 
 
 @dataclass
@@ -45,7 +46,8 @@ class Result:
         faults = Counter(f"{f.action} {'+'.join(f.targets)}" for f in self.history.faults)
         lines = [
             f"seed {self.config.seed}, {self.config.seconds:.0f} s, "
-            f"{self.config.instances} instances",
+            f"{self.config.instances} instances, one person's changes "
+            + ("racing" if self.config.race_changes else "one at a time on FerretDB"),
             f"operations: {len(self.history.ops)} ({_tally(ops)})",
             f"faults: {len(self.history.faults)} ({_tally(faults)})",
             "converged after heal: "
@@ -111,7 +113,10 @@ async def run(config: Config) -> Result:
     async with cluster(config.instances, config.antientropy, config.log_dir) as under_test:
         await _converge(under_test, CONVERGE_TIMEOUT)  # the DM mirror reached MongoDB
         nemesis = Nemesis(under_test, history, clock, config.seed)
-        async with Workload(under_test, history, clock, config.seed) as load:
+        serialize = under_test.stack.mongo.kind == "ferretdb" and not config.race_changes
+        async with Workload(
+            under_test, history, clock, config.seed, serialize_changes=serialize
+        ) as load:
             subscribers = [asyncio.create_task(load.subscriber(p)) for p in PEOPLE]
             workers = [
                 asyncio.create_task(load.worker(p, n))

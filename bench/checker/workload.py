@@ -25,6 +25,13 @@ REQUEST_TIMEOUT = 5.0
 """A request with no answer by then is `unknown`: it may still happen."""
 RECENT = 6
 """Edits and deletes pick among a person's newest messages, so they race."""
+# On FerretDB v1 (the local MongoDB role) a version-conditional replace_one is
+# not atomic: two concurrent changes to one document can both pass the filter
+# and the older can land last (docs/ARCHITECTURE.md, "Working with FerretDB
+# locally"). MongoDB applies filter and write atomically, which the version
+# order relies on. So against FerretDB, unless asked to race anyway, a person's
+# changes (edits and deletes) run one at a time; sends, reads, other people and
+# the faults stay concurrent. Against a real mongod they race.
 
 
 @dataclass
@@ -41,6 +48,8 @@ class Workload:
     seen: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     pending_nonces: dict[str, list[Op]] = field(default_factory=lambda: defaultdict(list))
     clients: list[httpx.AsyncClient] = field(default_factory=list)
+    serialize_changes: bool = False
+    changing: dict[str, asyncio.Lock] = field(default_factory=lambda: defaultdict(asyncio.Lock))
 
     async def __aenter__(self) -> Workload:
         limits = httpx.Limits(max_keepalive_connections=8)
@@ -97,12 +106,25 @@ class Workload:
         await self._write(op, "POST", f"/api/rooms/{op.room}/messages", _body(op))
 
     async def edit(self, person: str, rng: random.Random) -> None:
+        async with self._one_change_at_a_time(person):
+            await self._edit(person, rng)
+
+    async def delete(self, person: str, rng: random.Random) -> None:
+        async with self._one_change_at_a_time(person):
+            await self._delete(person, rng)
+
+    def _one_change_at_a_time(self, person: str) -> contextlib.AbstractAsyncContextManager[Any]:
+        if self.serialize_changes:
+            return self.changing[person]
+        return contextlib.nullcontext()
+
+    async def _edit(self, person: str, rng: random.Random) -> None:
         room, message_id = self._pick_own(person, rng)
         op = self._begin("edit", person, room, rng, message_id=message_id)
         op.content = f"e-{person}-{op.index}"
         await self._write(op, "PATCH", f"/api/rooms/{room}/messages/{message_id}", _body(op))
 
-    async def delete(self, person: str, rng: random.Random) -> None:
+    async def _delete(self, person: str, rng: random.Random) -> None:
         room, message_id = self._pick_own(person, rng)
         op = self._begin("delete", person, room, rng, message_id=message_id)
         await self._write(op, "DELETE", f"/api/rooms/{room}/messages/{message_id}", None)

@@ -1,7 +1,9 @@
 """The short seeded run of the chaos checker (bench/chaos.py): two app
 instances, concurrent clients and subscribers, and a nemesis killing and
 freezing PostgreSQL, the MongoDB role and the instances. Every count the
-checker reports must be 0. Long runs: `python -m bench.chaos --minutes 30`."""
+checker reports must be 0. Long runs: `python -m bench.chaos --minutes 30`.
+On FerretDB one person's edits and deletes run one at a time: its conditional
+replace is not atomic, which MongoDB's is (bench/checker/workload.py)."""
 
 from __future__ import annotations
 
