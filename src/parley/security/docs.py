@@ -28,12 +28,16 @@ def install_docs(app: FastAPI) -> None:
         raise RuntimeError(f"swagger-ui-py lacks {', '.join(missing)} in {static}")
     app.mount(ASSETS, StaticFiles(directory=static), name="docs-assets")
     openapi_url = app.openapi_url or "/openapi.json"
+    title = f"{app.title} - API docs"
 
+    # The endpoint must not close over `app`: FastAPI caches every endpoint in
+    # a module-level LRU of 4,096 entries, which would keep each app (and its
+    # pools and caches) alive in a process that builds many, as the tests do.
     @app.get("/docs", include_in_schema=False)
     async def docs() -> HTMLResponse:
         return get_swagger_ui_html(
             openapi_url=openapi_url,
-            title=f"{app.title} - API docs",
+            title=title,
             swagger_js_url=f"{ASSETS}/swagger-ui-bundle.js",
             swagger_css_url=f"{ASSETS}/swagger-ui.css",
             swagger_favicon_url=f"{ASSETS}/favicon-32x32.png",
