@@ -13,6 +13,8 @@ The guarantees checked, as docs/ARCHITECTURE.md ("Guarantees") states them:
   acknowledged never shows the message undeleted.
 - not_last_write: the final version of a message is not one that an
   acknowledged write started after it ended overwrote, and not a refused write.
+  A write without an answer (a timeout) has no end: it may land after later
+  writes and win, as its version is newer (a frozen instance that thaws).
 - stores_differ: both stores hold the same ids with the same fields.
 - stale_reads: a page read that starts READ_WINDOW after a send was
   acknowledged includes that message when its id falls in the page's range.
@@ -201,7 +203,10 @@ def not_last_write(history: History, stores: dict[str, Store], report: Report) -
                     f"{message.id} in {name}: holds refused op {producer.index}",
                 )
                 continue
-            if message.deleted:
+            if message.deleted or producer.outcome == "unknown":
+                # An unanswered write may take effect any time after it
+                # started, after writes acknowledged since included (Jepsen's
+                # indeterminate operations): nothing is ordered after it.
                 continue
             later = [w for w in writes[message.id] if w.start > producer.end]
             if later:

@@ -104,6 +104,20 @@ def test_a_final_version_an_acknowledged_later_edit_overwrote() -> None:
     assert run.counts([stored(M1, "e1")]) == {}
 
 
+def test_an_unanswered_write_may_land_after_later_ones() -> None:
+    """Seen in a 30-minute run: an edit sent to an instance that was frozen
+    timed out; another edit was then acknowledged elsewhere; the first instance
+    thawed and stored its edit with a later version. Not a violation: the
+    unanswered edit never ended."""
+    run = Run()
+    run.send(M1, "s1")
+    run.op("edit", 1, 2, "unknown", message_id=M1, content="e1")
+    run.op("edit", 3, 4, message_id=M1, content="e2")
+    assert run.counts([stored(M1, "e1")]) == {}
+    run.history.ops[1].outcome = "ok"
+    assert run.counts([stored(M1, "e1")]) == {"not_last_write": 2}
+
+
 def test_a_refused_write_that_was_stored() -> None:
     run = Run()
     run.send(M1, "s1")
