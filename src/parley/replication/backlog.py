@@ -10,24 +10,49 @@ newer version) is hidden. Two sources:
   instance misses a write.
 - Writes still settling on this instance: a DM write answered once one store
   had it, while the other was still writing (see `sync_to_both_databases`).
+
+A store's backlog is only as good as its last refresh. With `max_age` set, a
+store whose backlog nobody tried to read for longer than that counts as behind
+in every conversation: this process was paused or starved meanwhile (a frozen
+instance, thawed, knew nothing of what other instances queued while it
+slept, and answered a read from a store that had missed a delete). A refresh
+that fails because the store holding the queue is down still counts as an
+attempt: the view cannot get better, and reads go on from what it says.
 """
 
 from __future__ import annotations
 
+import math
+import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
+
+from parley.resilience import MONGODB, POSTGRESQL
 
 
 class Backlog:
-    def __init__(self) -> None:
+    def __init__(
+        self, max_age: float | None = None, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._missed: dict[str, set[uuid.UUID]] = {}
         self._settling: Counter[tuple[uuid.UUID, str]] = Counter()
+        self._checked: dict[str, float] = {}
+        self._max_age = max_age
+        self._clock = clock
 
     def behind(self, conversation_id: object) -> set[str]:
         """The stores that may lack acknowledged changes to this conversation."""
         stores = {store for (room, store) in self._settling if room == conversation_id}
         stores.update(s for s, rooms in self._missed.items() if conversation_id in rooms)
+        stores.update(self._unchecked())
         return stores
+
+    def _unchecked(self) -> set[str]:
+        if self._max_age is None:
+            return set()
+        oldest = self._clock() - self._max_age
+        return {s for s in (MONGODB, POSTGRESQL) if self._checked.get(s, -math.inf) < oldest}
 
     def add(self, conversation_id: uuid.UUID, store: str) -> None:
         """`store` missed a change to this conversation."""
@@ -36,6 +61,11 @@ class Backlog:
     def replace(self, store: str, conversations: set[uuid.UUID]) -> None:
         """What `store`'s replay backlog holds now, read from the other store."""
         self._missed[store] = set(conversations)
+        self.checked(store)
+
+    def checked(self, store: str) -> None:
+        """An attempt to read `store`'s backlog ended (answered or not)."""
+        self._checked[store] = self._clock()
 
     def missing_in(self, store: str) -> int:
         return len(self._missed.get(store, ()))

@@ -43,6 +43,9 @@ log = structlog.get_logger("parley.replay")
 
 # Insurance markers younger than this belong to a request still settling them.
 GRACE_SECONDS = 5.0
+# An insurance marker the confirmer (every 0.1 s) has not cleared this long
+# after its write: the other store may lack the write, so reads merge both.
+OVERDUE_SECONDS = 0.5
 # Replay moves batches, not single rows: its calls get longer deadlines than a
 # request's (and, being background work, a slow one does not trip a breaker).
 CLAIM_DEADLINE = 5.0
@@ -180,19 +183,40 @@ class ReplayWorker:
         await self.refresh_mongo_backlog()
         await self.refresh_postgres_backlog()
 
+    async def keep_backlog_fresh(self) -> None:
+        """Read each store's backlog every interval, whichever store is down:
+        passes skip that while a store is unavailable, and a backlog not read
+        for long counts as behind everywhere (`Backlog`)."""
+        while True:
+            with contextlib.suppress(StorageError):
+                await self.refresh_mongo_backlog()
+            with contextlib.suppress(StorageError):
+                await self.refresh_postgres_backlog()
+            await asyncio.sleep(self.interval)
+
     async def refresh_mongo_backlog(self) -> None:
         """Which conversations MongoDB lacks changes for, from PostgreSQL's queue."""
-        conversations = await self.postgres.run(
-            "REPLAY_BACKLOG_CONVERSATIONS", replay_queue.conversations_with_missed
-        )
+        try:
+            conversations = await self.postgres.run(
+                "REPLAY_BACKLOG_CONVERSATIONS",
+                partial(replay_queue.conversations_with_missed, overdue_seconds=OVERDUE_SECONDS),
+            )
+        finally:
+            self.backlog.checked(MONGODB)
         self.backlog.replace(MONGODB, conversations)
         self.metrics.set_gauge("parley_replay_backlog_conversations", len(conversations))
 
     async def refresh_postgres_backlog(self) -> None:
         """Which conversations PostgreSQL lacks changes for, from MongoDB's queue."""
-        conversations = await self.mongo.run(
-            "REPLAY_BACKLOG_CONVERSATIONS_PG", mongo_dm.conversations_with_missed
-        )
+        try:
+            conversations = await self.mongo.run(
+                "REPLAY_BACKLOG_CONVERSATIONS_PG",
+                partial(
+                    mongo_dm.conversations_with_missed, overdue=timedelta(seconds=OVERDUE_SECONDS)
+                ),
+            )
+        finally:
+            self.backlog.checked(POSTGRESQL)
         self.backlog.replace(POSTGRESQL, conversations)
         self.metrics.set_gauge("parley_replay_backlog_conversations_postgresql", len(conversations))
 

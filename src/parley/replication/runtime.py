@@ -51,7 +51,9 @@ class Replication:
         self.mongo_breaker.pair(self.postgres_breaker)
         self.mongo = StoreGuard[Any]("mongodb", mongo, self.mongo_breaker, self.metrics)
         self.postgres = StoreGuard[Any]("postgresql", postgres, self.postgres_breaker, self.metrics)
-        self.backlog = Backlog()
+        # A view of the backlogs older than a few refresh intervals means this
+        # process was paused: trust it no longer (see `Backlog`).
+        self.backlog = Backlog(max_age=backlog_max_age(settings))
         self.confirmer = Confirmer(self.mongo.for_background(), self.postgres.for_background())
         self.replay = ReplayWorker(
             self.mongo.for_background(),
@@ -122,11 +124,18 @@ class Replication:
         self.supervisor.spawn("postgres-breaker-probe", self.postgres_breaker.run_probe_loop)
         self.supervisor.spawn("dm-confirmer", self.confirmer.run)
         self.supervisor.spawn("replay-worker", self.replay.run)
+        self.supervisor.spawn("backlog-refresher", self.replay.keep_backlog_fresh)
 
     async def stop(self) -> None:
         await self.supervisor.stop()
         with contextlib.suppress(StorageError):
             await self.confirmer.flush()
+
+
+def backlog_max_age(settings: Settings) -> float:
+    """How old a backlog view may be: two refreshes, each of which may run
+    for a whole deadline before it fails."""
+    return 2 * (settings.replay_interval + settings.db_deadline)
 
 
 def breaker_policy(settings: Settings) -> BreakerPolicy:

@@ -1,0 +1,66 @@
+"""Which stores a read must not trust alone: the backlog's view, and its age."""
+
+from __future__ import annotations
+
+import uuid
+
+from parley.replication.backlog import Backlog
+from parley.resilience import MONGODB, POSTGRESQL
+
+ROOM = uuid.UUID(int=1)
+OTHER = uuid.UUID(int=2)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def fresh(clock: Clock) -> Backlog:
+    backlog = Backlog(max_age=2.0, clock=clock)
+    backlog.replace(MONGODB, set())
+    backlog.replace(POSTGRESQL, {OTHER})
+    return backlog
+
+
+def test_a_fresh_view_names_only_the_stores_that_missed_the_room() -> None:
+    clock = Clock()
+    backlog = fresh(clock)
+    clock.now += 1.9
+    assert backlog.behind(ROOM) == set()
+    assert backlog.behind(OTHER) == {POSTGRESQL}
+
+
+def test_before_the_first_refresh_every_store_may_be_behind() -> None:
+    assert Backlog(max_age=2.0, clock=Clock()).behind(ROOM) == {MONGODB, POSTGRESQL}
+
+
+def test_after_a_pause_every_store_may_be_behind_until_refreshed() -> None:
+    clock = Clock()
+    backlog = fresh(clock)
+    clock.now += 5.0  # the process was frozen
+    assert backlog.behind(ROOM) == {MONGODB, POSTGRESQL}
+    backlog.replace(POSTGRESQL, set())
+    assert backlog.behind(ROOM) == {MONGODB}
+
+
+def test_a_failed_refresh_counts_as_an_attempt() -> None:
+    """The store holding the queue is down: the view cannot get better, and
+    reads go on from it rather than wait for that store."""
+    clock = Clock()
+    backlog = fresh(clock)
+    clock.now += 5.0
+    backlog.checked(MONGODB)
+    backlog.checked(POSTGRESQL)
+    assert backlog.behind(ROOM) == set()
+    assert backlog.behind(OTHER) == {POSTGRESQL}
+
+
+def test_without_a_max_age_the_view_never_expires() -> None:
+    clock = Clock()
+    backlog = Backlog(clock=clock)
+    clock.now += 1e6
+    assert backlog.behind(ROOM) == set()
