@@ -210,10 +210,17 @@ async def mark_missed(db: AsyncDatabase[MongoDocument], record: MessageRecord) -
     await _queue_for_postgres(db, record, missed=True)
 
 
-async def conversations_with_missed(db: AsyncDatabase[MongoDocument]) -> set[uuid.UUID]:
-    """Conversations PostgreSQL is known to lack changes for (reads merge them)."""
+async def conversations_with_missed(
+    db: AsyncDatabase[MongoDocument], overdue: timedelta
+) -> set[uuid.UUID]:
+    """Conversations PostgreSQL may lack changes for (reads merge them): entries
+    marked missed, and insurance entries no confirmation cleared within
+    `overdue` (the write to PostgreSQL may have failed with its mark, as when
+    MongoDB went down just after the document was written)."""
+    cutoff = await server_time(db) - overdue
+    due = {"$or": [{"missed": True}, {"markedAt": {"$lt": cutoff}}]}
     # Not `distinct`: FerretDB v1 refuses it with the maxTimeMS every call carries.
-    found = db[PG_REPLAY_QUEUE].find({"missed": True}, {"conversationId": 1, "_id": 0})
+    found = db[PG_REPLAY_QUEUE].find(due, {"conversationId": 1, "_id": 0})
     return {uuid_of(doc["conversationId"]) async for doc in found}
 
 

@@ -131,11 +131,18 @@ async def release_claim(session: AsyncSession, token: str) -> None:
     )
 
 
-async def conversations_with_missed(session: AsyncSession) -> set[uuid.UUID]:
-    """Conversations MongoDB is known to lack changes for (reads merge them)."""
+async def conversations_with_missed(
+    session: AsyncSession, overdue_seconds: float
+) -> set[uuid.UUID]:
+    """Conversations MongoDB may lack changes for (reads merge them): rows
+    marked missed, and insurance rows no confirmation cleared within
+    `overdue_seconds` (the write to MongoDB may have failed with its mark)."""
+    overdue = _queue.c.created_at < func.now() - func.make_interval(
+        0, 0, 0, 0, 0, 0, overdue_seconds
+    )
     rows = await session.execute(
         select(_queue.c.conversation_id)
-        .where(_queue.c.missed.is_(True), _queue.c.kind == MESSAGE)
+        .where(_queue.c.missed.is_(True) | overdue, _queue.c.kind == MESSAGE)
         .distinct()
     )
     return {row[0] for row in rows if row[0] is not None}
