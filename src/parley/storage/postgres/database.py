@@ -61,8 +61,11 @@ class PostgresDatabase:
     ) -> PostgresDatabase:
         engine = create_async_engine(
             settings.sqlalchemy_url.get_secret_value(),
+            # No overflow: an overflow connection is closed when it is returned
+            # to a full pool, so steady load beyond the pool's size opened and
+            # closed a connection per request (BENCHMARKS.md, "HTTP throughput").
             pool_size=settings.pg_pool_size,
-            max_overflow=settings.pg_pool_size,
+            max_overflow=0,
             pool_timeout=settings.db_deadline,
             pool_pre_ping=False,
             pool_recycle=1800,

@@ -35,8 +35,9 @@ from parley.storage.postgres.errors import translate_errors
 from parley.storage.rate_windows import WindowCheck, WindowCounts
 
 # Connections of the limiter's own pool: one statement of well under a
-# millisecond each, so a few serve thousands of checks a second.
-POOL_SIZE = 4
+# millisecond each, so a few serve thousands of checks a second. No overflow
+# (see `PostgresDatabase.from_settings`).
+POOL_SIZE = 8
 PRUNE_BATCH = 5000
 
 _INPUT = """
@@ -125,7 +126,7 @@ class PostgresRateWindows:
         engine = create_async_engine(
             settings.sqlalchemy_url.get_secret_value(),
             pool_size=POOL_SIZE,
-            max_overflow=POOL_SIZE,
+            max_overflow=0,
             pool_timeout=deadline,
             pool_recycle=1800,
             isolation_level="AUTOCOMMIT",
