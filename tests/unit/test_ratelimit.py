@@ -4,6 +4,7 @@ pre-check, and local decisions while the shared store is unavailable."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 
 import pytest
@@ -184,11 +185,29 @@ async def test_the_store_is_tried_again_and_used_when_back(
     assert await rl.hit(alice) is None
     assert not rl.shared_available
     shared.down = False
-    assert await rl.hit(alice) is None
+    assert await rl.hit(alice) is None  # decided here; the store is asked meanwhile
+    await asyncio.sleep(0)
     assert rl.shared_available
     assert metrics.gauges[LOCAL_GAUGE] == 0
     # The shared store missed the hit made while it was down; it counts its own.
     assert shared.windows.peek([alice[0].check(clock.now)])[0].total == 1
+
+
+async def test_the_request_that_retries_the_store_does_not_wait_for_it(
+    shared: FakeShared, clock: Clock
+) -> None:
+    """With PostgreSQL frozen, each retry of the store (one a second) cost its
+    request the limiter's whole deadline: failover's send p99 was over 250 ms."""
+    rl = RateLimiter(shared, Metrics(), clock=clock, retry_shared=0)
+    alice = [Limit(PER_MINUTE, "alice")]
+    shared.down = True
+    assert await rl.hit(alice) is None
+    frozen = asyncio.Event()
+    shared.hit = lambda checks, cost: frozen.wait()  # type: ignore[assignment,method-assign]
+    answered = await asyncio.wait_for(rl.hit(alice), timeout=1.0)
+    assert answered is None
+    assert not rl.shared_available
+    frozen.set()
 
 
 async def test_a_bug_in_the_store_is_not_hidden(shared: FakeShared, clock: Clock) -> None:

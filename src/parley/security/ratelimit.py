@@ -19,7 +19,8 @@ Two counters, the same counting:
 - this process's `LocalWindows`, which sees every hit this instance let
   through. It answers alone while the shared store is unavailable: for
   `RETRY_SHARED` seconds after a failure or a missed deadline every decision
-  is local, then one check tries the store again. The transitions are
+  is local, then one check tries the store again in the background (its
+  request is still decided locally, and waits for nothing). The transitions are
   logged once each (`rate_limit_store_down`, `rate_limit_store_up`) and
   counted in `/api/metrics`.
 
@@ -48,6 +49,7 @@ import structlog
 from limits import parse
 
 from parley.resilience import Metrics
+from parley.storage.deadline import detach
 from parley.storage.errors import StorageError, StorageUnavailable
 from parley.storage.rate_windows import WindowCheck, WindowCounts
 
@@ -228,27 +230,41 @@ class RateLimiter:
 
     async def _shared(self, operation: str, call: Callable[[], Awaitable[T]]) -> T | None:
         """The shared store's answer, or None when this decision is local."""
-        if self._down and (time.monotonic() < self._retry_at or self._trying):
+        if self._down:
+            if not self._trying and time.monotonic() >= self._retry_at:
+                self._trying = True
+                detach(asyncio.ensure_future(self._try_again(operation, call)))
             self.metrics.count("local", "postgresql", operation)
             return None
-        trying = self._down
-        self._trying = self._trying or trying
         try:
             result = await call()
         except StorageUnavailable as exc:
-            self.metrics.count("unavailable", "postgresql", operation)
-            self.metrics.count("local", "postgresql", operation)
-            self._went_down(exc)
+            self._failed(operation, exc)
             return None
-        finally:
-            if trying:
-                self._trying = False
         self.metrics.count("ok", "postgresql", operation)
-        if self._down:
-            self._down = False
-            self.metrics.set_gauge(LOCAL_GAUGE, 0)
-            log.info("rate_limit_store_up")
         return result
+
+    async def _try_again(self, operation: str, call: Callable[[], Awaitable[object]]) -> None:
+        """Ask the store again, off the request: the request that brought the
+        retry is decided locally rather than wait for a store that may still
+        be frozen (each retry cost its request the whole deadline)."""
+        try:
+            await call()
+        except StorageUnavailable as exc:
+            self.metrics.count("unavailable", "postgresql", operation)
+            self._went_down(exc)
+            return
+        finally:
+            self._trying = False
+        self.metrics.count("ok", "postgresql", operation)
+        self._down = False
+        self.metrics.set_gauge(LOCAL_GAUGE, 0)
+        log.info("rate_limit_store_up")
+
+    def _failed(self, operation: str, exc: StorageUnavailable) -> None:
+        self.metrics.count("unavailable", "postgresql", operation)
+        self.metrics.count("local", "postgresql", operation)
+        self._went_down(exc)
 
     def _went_down(self, exc: StorageUnavailable) -> None:
         self._retry_at = time.monotonic() + self.retry_shared
