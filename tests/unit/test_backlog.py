@@ -21,8 +21,8 @@ class Clock:
 
 def fresh(clock: Clock) -> Backlog:
     backlog = Backlog(max_age=2.0, clock=clock)
-    backlog.replace(MONGODB, set())
-    backlog.replace(POSTGRESQL, {OTHER})
+    backlog.replace(MONGODB, set(), clock.now)
+    backlog.replace(POSTGRESQL, {OTHER}, clock.now)
     return backlog
 
 
@@ -43,7 +43,7 @@ def test_after_a_pause_every_store_may_be_behind_until_refreshed() -> None:
     backlog = fresh(clock)
     clock.now += 5.0  # the process was frozen
     assert backlog.behind(ROOM) == {MONGODB, POSTGRESQL}
-    backlog.replace(POSTGRESQL, set())
+    backlog.replace(POSTGRESQL, set(), clock.now)
     assert backlog.behind(ROOM) == {MONGODB}
 
 
@@ -64,3 +64,30 @@ def test_without_a_max_age_the_view_never_expires() -> None:
     backlog = Backlog(clock=clock)
     clock.now += 1e6
     assert backlog.behind(ROOM) == set()
+
+
+def test_a_miss_noted_while_the_backlog_was_read_is_kept() -> None:
+    """The query went out before this instance marked the miss: its answer
+    cannot hold the mark, and must not erase what this instance knows."""
+    clock = Clock()
+    backlog = fresh(clock)
+    asked_at = clock.now
+    clock.now += 0.1
+    backlog.add(ROOM, POSTGRESQL)
+    clock.now += 0.1
+    backlog.replace(POSTGRESQL, set(), asked_at)
+    assert backlog.behind(ROOM) == {POSTGRESQL}
+    # A query sent after the miss was noted (and marked) speaks for it.
+    backlog.replace(POSTGRESQL, set(), clock.now)
+    assert backlog.behind(ROOM) == set()
+
+
+def test_an_answer_to_an_older_query_changes_nothing() -> None:
+    """Refreshes overlap (the refresher, replay and a breaker's recovery)."""
+    clock = Clock()
+    backlog = fresh(clock)
+    older = clock.now
+    clock.now += 0.1
+    backlog.replace(POSTGRESQL, {ROOM}, clock.now)
+    backlog.replace(POSTGRESQL, set(), older)
+    assert backlog.behind(ROOM) == {POSTGRESQL}

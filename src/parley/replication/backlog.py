@@ -38,6 +38,10 @@ class Backlog:
         self._missed: dict[str, set[uuid.UUID]] = {}
         self._settling: Counter[tuple[uuid.UUID, str]] = Counter()
         self._checked: dict[str, float] = {}
+        # When this instance last noted each miss itself, and when the query
+        # behind the view in `_missed` was sent: see `replace`.
+        self._noted: dict[str, dict[uuid.UUID, float]] = {}
+        self._asked: dict[str, float] = {}
         self._max_age = max_age
         self._clock = clock
 
@@ -54,14 +58,27 @@ class Backlog:
         oldest = self._clock() - self._max_age
         return {s for s in (MONGODB, POSTGRESQL) if self._checked.get(s, -math.inf) < oldest}
 
-    def add(self, conversation_id: uuid.UUID, store: str) -> None:
-        """`store` missed a change to this conversation."""
-        self._missed.setdefault(store, set()).add(conversation_id)
+    def now(self) -> float:
+        return self._clock()
 
-    def replace(self, store: str, conversations: set[uuid.UUID]) -> None:
-        """What `store`'s replay backlog holds now, read from the other store."""
-        self._missed[store] = set(conversations)
+    def add(self, conversation_id: uuid.UUID, store: str) -> None:
+        """`store` missed a change to this conversation (noted again once the
+        miss is marked in the other store)."""
+        self._missed.setdefault(store, set()).add(conversation_id)
+        self._noted.setdefault(store, {})[conversation_id] = self._clock()
+
+    def replace(self, store: str, conversations: set[uuid.UUID], asked_at: float) -> None:
+        """What `store`'s replay backlog held when it was asked at `asked_at`,
+        read from the other store. Misses this instance noted since then may
+        not be in it, and are kept; an answer to an older query than the one
+        already applied (refreshes overlap) changes nothing."""
         self.checked(store)
+        if asked_at < self._asked.get(store, -math.inf):
+            return
+        self._asked[store] = asked_at
+        noted = {room: at for room, at in self._noted.get(store, {}).items() if at >= asked_at}
+        self._noted[store] = noted
+        self._missed[store] = set(conversations) | noted.keys()
 
     def checked(self, store: str) -> None:
         """An attempt to read `store`'s backlog ended (answered or not)."""

@@ -265,12 +265,14 @@ class DirectMessages:
             await self.postgres.run(
                 "DM_QUEUE_FOR_MONGO", partial(replay_queue.mark_missed, queue_row_id=write.postgres)
             )
+            self.backlog.add(record.room_id, MONGODB)  # refreshes asked from now on see the mark
 
     async def _queue_for_postgres(self, write: DualWrite[Any, Any], record: MessageRecord) -> None:
         if not write.mongo_ok:  # MongoDB refused it too (a used nonce): nothing to replay
             return
         self.backlog.add(record.room_id, POSTGRESQL)
         await self.mongo.run("DM_QUEUE_FOR_POSTGRES", partial(mongo_dm.mark_missed, record=record))
+        self.backlog.add(record.room_id, POSTGRESQL)  # refreshes asked from now on see the mark
 
     async def _resolve_retry(
         self, attempt: MessageRecord, write: DualWrite[Any, int | None], found_in_mongo: bool

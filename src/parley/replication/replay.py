@@ -196,6 +196,7 @@ class ReplayWorker:
 
     async def refresh_mongo_backlog(self) -> None:
         """Which conversations MongoDB lacks changes for, from PostgreSQL's queue."""
+        asked_at = self.backlog.now()
         try:
             conversations = await self.postgres.run(
                 "REPLAY_BACKLOG_CONVERSATIONS",
@@ -203,11 +204,12 @@ class ReplayWorker:
             )
         finally:
             self.backlog.checked(MONGODB)
-        self.backlog.replace(MONGODB, conversations)
+        self.backlog.replace(MONGODB, conversations, asked_at)
         self.metrics.set_gauge("parley_replay_backlog_conversations", len(conversations))
 
     async def refresh_postgres_backlog(self) -> None:
         """Which conversations PostgreSQL lacks changes for, from MongoDB's queue."""
+        asked_at = self.backlog.now()
         try:
             conversations = await self.mongo.run(
                 "REPLAY_BACKLOG_CONVERSATIONS_PG",
@@ -217,7 +219,7 @@ class ReplayWorker:
             )
         finally:
             self.backlog.checked(POSTGRESQL)
-        self.backlog.replace(POSTGRESQL, conversations)
+        self.backlog.replace(POSTGRESQL, conversations, asked_at)
         self.metrics.set_gauge("parley_replay_backlog_conversations_postgresql", len(conversations))
 
     async def replay_to_mongo(self) -> int:
