@@ -188,10 +188,12 @@ class ReplayWorker:
         passes skip that while a store is unavailable, and a backlog not read
         for long counts as behind everywhere (`Backlog`)."""
         while True:
-            with contextlib.suppress(StorageError):
-                await self.refresh_mongo_backlog()
-            with contextlib.suppress(StorageError):
-                await self.refresh_postgres_backlog()
+            # Side by side: a frozen store delays only the view it holds.
+            refreshes = (self.refresh_mongo_backlog(), self.refresh_postgres_backlog())
+            outcomes = await asyncio.gather(*refreshes, return_exceptions=True)
+            for outcome in outcomes:
+                if isinstance(outcome, BaseException) and not isinstance(outcome, StorageError):
+                    raise outcome
             await asyncio.sleep(self.interval)
 
     async def refresh_mongo_backlog(self) -> None:
