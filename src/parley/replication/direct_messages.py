@@ -208,7 +208,7 @@ class DirectMessages:
             "ROOM_MESSAGE_GET_DM",
             set(),
         )
-        if current is None or not current.value:
+        if not current.value:
             return Saved(None, False, [], lost=True)
         stored, holders = current.value[0], current.source.split(",")
         lost = version_key(stored) != version_key(record)
@@ -343,9 +343,8 @@ class DirectMessages:
                 "ROOM_MESSAGES_GET_DM",
                 behind,
             )
-            if merged is not None:
-                ordered = sorted(merged.value, key=lambda r: r.id, reverse=not query.ascending)
-                return Sourced(ordered[: query.limit + 1], merged.source)
+            ordered = sorted(merged.value, key=lambda r: r.id, reverse=not query.ascending)
+            return Sourced(ordered[: query.limit + 1], merged.source)
         return await with_mongo_fallback(
             partial(mongo_dm.page, query=query),
             partial(pg_messages.page, table=pg_messages.DIRECT_MESSAGES, query=query),
@@ -362,9 +361,8 @@ class DirectMessages:
         postgres_read = partial(pg_messages.changes, table=pg_messages.DIRECT_MESSAGES, query=query)
         if behind := self.backlog.behind(query.room_id):
             merged = await self._merged(mongo_read, postgres_read, "ROOM_CHANGES_GET_DM", behind)
-            if merged is not None:
-                ordered = sorted(merged.value, key=feed_position)
-                return Sourced(ordered[: query.limit + 1], merged.source)
+            ordered = sorted(merged.value, key=feed_position)
+            return Sourced(ordered[: query.limit + 1], merged.source)
         return await with_mongo_fallback(
             mongo_read,
             postgres_read,
@@ -380,8 +378,7 @@ class DirectMessages:
 
         if behind := self.backlog.behind(room_id):
             merged = await self._merged(from_mongo, from_postgres, "ROOM_MESSAGE_GET_DM", behind)
-            if merged is not None:
-                return Sourced(merged.value[0] if merged.value else None, merged.source)
+            return Sourced(merged.value[0] if merged.value else None, merged.source)
         found = await with_mongo_fallback(
             from_mongo,
             from_postgres,
@@ -394,20 +391,22 @@ class DirectMessages:
 
     async def _merged(
         self, mongo_read: Any, postgres_read: Any, name: str, behind: set[str]
-    ) -> Sourced[list[MessageRecord]] | None:
+    ) -> Sourced[list[MessageRecord]]:
         """Both stores' answers, merged by id with the newest version winning.
 
         A store that may lack acknowledged changes (`behind`) only adds to the
         answer: the others are awaited, a store behind gets the hedge delay
-        more. When no store that is not behind answers, the answer could hide
-        acknowledged changes: StorageUnavailable, never a partial page. None
-        when neither answered and both are behind (writes still settling)."""
+        more. When every store is behind (each missed a change, or this
+        instance's view of the backlogs is stale), only the union of both is
+        complete, so both are awaited. Without the answers it needs, the read
+        could hide acknowledged changes: StorageUnavailable, never a partial
+        page (before, with both behind, one store's answer was returned alone)."""
         reads = {
             MONGODB: asyncio.ensure_future(self.mongo.run(name, mongo_read)),
             POSTGRESQL: asyncio.ensure_future(self.postgres.run(name, postgres_read)),
         }
-        complete = [task for store, task in reads.items() if store not in behind]
-        await asyncio.wait(complete or list(reads.values()))
+        trusted = [store for store in reads if store not in behind]
+        await asyncio.wait([reads[store] for store in trusted or reads])
         laggards = [task for task in reads.values() if not task.done()]
         if laggards:
             await asyncio.wait(laggards, timeout=self.hedge_after)
@@ -419,14 +418,13 @@ class DirectMessages:
                 answers[store] = task.result()
             elif not isinstance(task.exception(), StorageError):
                 raise task.exception()  # type: ignore[misc]
-        if complete and not any(store in answers for store in reads if store not in behind):
+        complete = any(s in answers for s in trusted) if trusted else answers.keys() == reads.keys()
+        if not complete:
             raise StorageUnavailable(
                 f"{name}: only a store that lacks changes to this conversation answered",
                 store=",".join(sorted(behind)),
                 operation=name,
             )
-        if not answers:
-            return None
         by_id: dict[uuid.UUID, MessageRecord] = {}
         for record in (r for records in answers.values() for r in records):
             known = by_id.get(record.id)
