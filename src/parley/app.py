@@ -76,7 +76,10 @@ def build_state(settings: Settings) -> AppState:
         events=realtime.service,
         revocations=RevocationList(),
         rate_windows=rate_windows,
-        throttle=Throttle(settings, RateLimiter(rate_windows, metrics)),
+        throttle=Throttle(
+            settings,
+            RateLimiter(rate_windows, metrics, stall=replication.postgres_breaker.stall),
+        ),
     )
 
 

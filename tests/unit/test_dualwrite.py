@@ -119,3 +119,21 @@ async def test_first_failure_waits_for_the_other_store_despite_grace() -> None:
         mongo=mongo, postgres=postgres, straggler_grace=0.001,
     )  # fmt: skip
     assert result.stores == ["postgresql"]
+
+
+@pytest.mark.parametrize("stalled", [False, True])
+async def test_a_stalled_straggler_gets_no_grace(stalled: bool) -> None:
+    """With PostgreSQL frozen, a send first waited out the rate limiter's
+    deadline, then the whole write grace for the same server: p99 over 250 ms."""
+    mongo, _ = guard("mongodb")
+    postgres, _ = guard("postgresql")
+    if stalled:
+        postgres.breaker.stall.missed_deadline(postgres.breaker.stall.now())
+    result = await sync_to_both_databases(
+        returns("m"), returns("p", delay=0.05), "OP",
+        mongo=mongo, postgres=postgres, straggler_grace=5.0,
+    )  # fmt: skip
+    if stalled:
+        assert isinstance(result.postgres_error, StillWriting)
+    else:
+        assert result.postgres == "p"

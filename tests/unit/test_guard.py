@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from parley.storage.errors import StorageTimeout, StorageUnavailable
-from tests.unit.resilience_fakes import guard, raises
+from parley.storage.errors import StorageConflict, StorageTimeout, StorageUnavailable
+from tests.unit.resilience_fakes import guard, raises, returns
 
 
 async def test_user_traffic_timeouts_open_the_breaker() -> None:
@@ -25,3 +25,23 @@ async def test_background_timeouts_do_not_but_background_outages_do() -> None:
         with pytest.raises(StorageUnavailable):
             await background.run("REPLAY", raises(StorageUnavailable("refused", store="mongodb")))
     assert store.breaker.is_open
+
+
+async def test_a_timeout_stalls_the_store_and_any_answer_ends_it() -> None:
+    store, _ = guard("postgresql", threshold=10)
+    with pytest.raises(StorageTimeout):
+        await store.run("OP", raises(StorageTimeout("frozen", store="postgresql")))
+    assert store.stalled
+    assert not store.breaker.is_open  # a stall is not a verdict on the store
+    with pytest.raises(StorageConflict):
+        await store.run("OP", raises(StorageConflict("taken", store="postgresql")))
+    assert not store.stalled  # a refusal is an answer too
+
+
+async def test_background_timeouts_stall_the_store_for_user_traffic_too() -> None:
+    store, _ = guard("postgresql", threshold=10)
+    with pytest.raises(StorageTimeout):
+        await store.for_background().run("REPLAY", raises(StorageTimeout("x", store="postgresql")))
+    assert store.stalled
+    await store.run("OP", returns(1))
+    assert not store.stalled

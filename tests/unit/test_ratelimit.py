@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from parley.resilience import Metrics
+from parley.resilience import Metrics, Stall
 from parley.security.ratelimit import (
     LOCAL_GAUGE,
     Limit,
@@ -235,3 +235,22 @@ def test_local_windows_forget_expired_keys(clock: Clock) -> None:
     assert windows.prune(clock.now + 59) == 0
     assert windows.prune(clock.now + 60) == 1
     assert windows.peek([check])[0].total == 0
+
+
+async def test_the_shared_store_missing_its_deadline_stalls_the_server(
+    shared: FakeShared, clock: Clock
+) -> None:
+    """The limiter's short deadline is often the first to see PostgreSQL
+    frozen; the message path's writes read the same `Stall`."""
+    stall = Stall()
+    rl = RateLimiter(shared, Metrics(), clock=clock, retry_shared=0, stall=stall)
+    alice = [Limit(PER_MINUTE, "alice")]
+    assert await rl.hit(alice) is None
+    assert not stall.stalled
+    shared.down = True
+    assert await rl.hit(alice) is None
+    assert stall.stalled
+    shared.down = False
+    assert await rl.hit(alice) is None  # decided here; the store is asked meanwhile
+    await asyncio.sleep(0)
+    assert not stall.stalled

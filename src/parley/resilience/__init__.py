@@ -5,6 +5,7 @@ replication in `parley.replication` is its first user.
 
     CircuitBreaker           refuses calls to a store that keeps failing
     StoreGuard               a store's named operations behind its breaker
+    Stall                    a store that missed a deadline and has not answered since
     with_mongo_fallback      MongoDB first, PostgreSQL when it is unavailable
     with_postgres_fallback   the mirror image
     sync_to_both_databases   one write to both stores concurrently
@@ -38,6 +39,7 @@ from parley.resilience._health import (
     utc_timestamp,
 )
 from parley.resilience._metrics import Metrics
+from parley.resilience._stall import Stall
 from parley.resilience._supervisor import Supervisor
 
 __all__ = [
@@ -56,6 +58,7 @@ __all__ = [
     "ProbeResult",
     "Runner",
     "Sourced",
+    "Stall",
     "StillWriting",
     "StoreGuard",
     "Supervisor",

@@ -36,6 +36,8 @@ the breaker decides even with no traffic). State changes are logged once each;
 refusals are logged as a periodic count, never one line per request.
 
 The breaker only counts; it never waits, and it knows nothing of the drivers.
+It also carries the store's `Stall` (a missed deadline with no answer since),
+which its guards and the rate limiter keep, and which it does not act on.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ from dataclasses import dataclass
 
 import structlog
 
+from parley.resilience._stall import Stall
 from parley.storage.errors import StorageError, StorageTimeout
 
 log = structlog.get_logger("parley.breaker")
@@ -153,6 +156,8 @@ class CircuitBreaker:
         self._refusals_logged_at = 0.0
         self._peer: CircuitBreaker | None = None
         self.opened_count = 0
+        # Not a state of the breaker: the earlier signal its users read (`Stall`).
+        self.stall = Stall(clock)
 
     def pair(self, other: CircuitBreaker) -> None:
         """The two stores' breakers: each is the other's fallback."""

@@ -2,7 +2,8 @@
 
 The latency is the slower of the two, not the sum, and with `straggler_grace`
 not even that: once one store has accepted the write, the other gets that much
-longer, then the answer goes out and the straggler is settled in the background
+longer (none when it is stalled: it missed a deadline and has not answered
+since), then the answer goes out and the straggler is settled in the background
 (its own deadline bounds it). Settling means: a store that turned out to be
 unavailable is queued for replay through the caller's `queue_for_mongo` /
 `queue_for_postgres` hooks (which write to the store that *does* have the
@@ -108,7 +109,9 @@ async def sync_to_both_databases(
         if pending and (straggler_grace is None or first.exception() is not None):
             await asyncio.wait(pending)
         elif pending:
-            await asyncio.wait(pending, timeout=straggler_grace)
+            straggler = mongo if mongo_task in pending else postgres
+            if not straggler.stalled:  # a stalled store is not waited for: see `Stall`
+                await asyncio.wait(pending, timeout=straggler_grace)
     except asyncio.CancelledError:
         for task in both:
             task.cancel()

@@ -5,7 +5,8 @@ at once while the breaker is open (or out of half-open trial permits); counted
 as a failure on unavailability, as a slow call when it ran past its deadline, as
 a success (slow or not, by its duration) otherwise. Only Parley's storage errors
 are interpreted; anything else (a bug, a conflict, a cancellation) propagates
-untouched and does not move the breaker.
+untouched and does not move the breaker. Answers and missed deadlines also
+tell the store's `Stall` (`stalled`: a write's straggler grace is skipped).
 """
 
 from __future__ import annotations
@@ -16,7 +17,12 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from parley.resilience._breaker import CircuitBreaker
 from parley.resilience._metrics import Metrics
-from parley.storage.errors import BreakerOpen, StorageTimeout, StorageUnavailable
+from parley.storage.errors import (
+    BreakerOpen,
+    StorageConflict,
+    StorageTimeout,
+    StorageUnavailable,
+)
 
 T = TypeVar("T")
 H = TypeVar("H")
@@ -61,6 +67,11 @@ class StoreGuard(Generic[H]):
     def available(self) -> bool:
         return not self.breaker.is_open
 
+    @property
+    def stalled(self) -> bool:
+        """A call missed its deadline and the store has not answered since."""
+        return self.breaker.stall.stalled
+
     async def run(
         self,
         name: str,
@@ -73,9 +84,11 @@ class StoreGuard(Generic[H]):
             self.metrics.count("refused", self.store, name)
             raise BreakerOpen(f"{self.store} circuit is open", store=self.store, operation=name)
         started = time.monotonic()
+        sent = self.breaker.stall.now()
         try:
             result: T = await self.runner.run(name, fn, deadline=deadline)
         except StorageTimeout as exc:
+            self.breaker.stall.missed_deadline(sent)
             if self.background:
                 permit.release()
             else:
@@ -86,9 +99,14 @@ class StoreGuard(Generic[H]):
             permit.failed(exc)
             self.metrics.count("unavailable", self.store, name)
             raise
-        except BaseException:  # a bug, a conflict, a cancellation: not the store's health
+        except StorageConflict:  # the store answered: a constraint, not its health
+            self.breaker.stall.answered()
             permit.release()
             raise
+        except BaseException:  # a bug, a cancellation: not the store's health
+            permit.release()
+            raise
+        self.breaker.stall.answered()
         permit.succeeded(0.0 if self.background else time.monotonic() - started)
         self.metrics.count("ok", self.store, name)
         return result

@@ -24,6 +24,12 @@ Two counters, the same counting:
   logged once each (`rate_limit_store_down`, `rate_limit_store_up`) and
   counted in `/api/metrics`.
 
+Its statements go to the same PostgreSQL server as the message path's, so
+their answers and missed deadlines are told to that server's `Stall`: a
+statement frozen past this short deadline is usually the first sign of a
+frozen server, and a send that waited it out does not then also wait the
+write grace for the same server.
+
 Every decision also asks the local counts, and the larger count wins. They
 are a floor of what this instance let through: a hit the shared store missed
 (its statement ran past the deadline and was cancelled, or the store was down)
@@ -48,9 +54,9 @@ from typing import Protocol, TypeVar
 import structlog
 from limits import parse
 
-from parley.resilience import Metrics
+from parley.resilience import Metrics, Stall
 from parley.storage.deadline import detach
-from parley.storage.errors import StorageError, StorageUnavailable
+from parley.storage.errors import StorageError, StorageTimeout, StorageUnavailable
 from parley.storage.rate_windows import WindowCheck, WindowCounts
 
 log = structlog.get_logger("parley.ratelimit")
@@ -178,9 +184,11 @@ class RateLimiter:
         local: LocalWindows | None = None,
         clock: Callable[[], float] = time.time,
         retry_shared: float = RETRY_SHARED,
+        stall: Stall | None = None,
     ) -> None:
         self.shared = shared
         self.local = local or LocalWindows()
+        self.stall = stall or Stall()
         self.metrics = metrics
         self.clock = clock
         self.retry_shared = retry_shared
@@ -237,11 +245,22 @@ class RateLimiter:
             self.metrics.count("local", "postgresql", operation)
             return None
         try:
-            result = await call()
+            result = await self._ask(call)
         except StorageUnavailable as exc:
             self._failed(operation, exc)
             return None
         self.metrics.count("ok", "postgresql", operation)
+        return result
+
+    async def _ask(self, call: Callable[[], Awaitable[T]]) -> T:
+        """One statement to the shared store, its answer or silence told to the `Stall`."""
+        sent = self.stall.now()
+        try:
+            result = await call()
+        except StorageTimeout:
+            self.stall.missed_deadline(sent)
+            raise
+        self.stall.answered()
         return result
 
     async def _try_again(self, operation: str, call: Callable[[], Awaitable[object]]) -> None:
@@ -249,7 +268,7 @@ class RateLimiter:
         retry is decided locally rather than wait for a store that may still
         be frozen (each retry cost its request the whole deadline)."""
         try:
-            await call()
+            await self._ask(call)
         except StorageUnavailable as exc:
             self.metrics.count("unavailable", "postgresql", operation)
             self._went_down(exc)
