@@ -111,9 +111,16 @@ def run_wrk(wrk: str, url: str, script: str, connections: int, seconds: int) -> 
         ).stdout
     finally:
         os.unlink(lua.name)
+    return parse_wrk(out, seconds)
+
+
+def parse_wrk(out: str, seconds: int) -> Load:
+    """The cell's goodput and latencies from wrk's `--latency` report."""
     requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
-    p50 = _ms(re.search(r"50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
-    p99 = _ms(re.search(r"99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    # Anchored to the line: an unanchored "50%" also matched the end of the
+    # "+/- Stdev" column ("62.50%"), and the cell printed p50 as nan.
+    p50 = _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     errors = re.search(r"Socket errors:.*?timeout (\d+)", out)
     failed = (int(non2xx.group(1)) if non2xx else 0) + (int(errors.group(1)) if errors else 0)
