@@ -34,7 +34,6 @@ import httpx
 
 from bench.common import (
     REPO,
-    Person,
     bench_settings,
     bench_stack,
     describe_servers,
@@ -47,6 +46,7 @@ from bench.common import (
 )
 from parley.cli.migrate import run_migrations
 from parley.devstack.app_process import AppProcess
+from parley.devstack.factories import Person
 from parley.devstack.ports import free_port
 from parley.settings import Settings
 

@@ -1,8 +1,11 @@
-"""Where a DM send spends its time: `py-spy` samples one `parley serve` (one
-worker) while `wrk` sends DMs at 32 connections, then prints the functions
-with the most samples of their own and the most samples inside them.
+"""Where a DM send spends its time: `py-spy` samples `parley serve` (one worker
+unless told; with more, all of them together) while `wrk` sends DMs, then
+prints the functions with the most samples of their own and the most samples
+inside them, and what PostgreSQL's busy backends were waiting on (sampled from
+`pg_stat_activity` every 20 ms: lock waits between workers show up there).
 
     .venv/bin/python -m bench.profile_send [--seconds 20] [--top 25]
+                                           [--workers 1] [--connections 32]
 
 A sampling profiler barely slows the server (cProfile did, so much that every
 send ran past its deadline); the proportions are the point. py-spy is a dev
@@ -18,10 +21,12 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from pathlib import Path
 
+import asyncpg
 import httpx
 
 from bench.common import bench_settings, bench_stack, make_dm_pair
@@ -30,10 +35,17 @@ from parley.cli.migrate import run_migrations
 from parley.devstack.ports import free_port
 
 CONNECTIONS = 32
+WAIT_SAMPLE_SECONDS = 0.02
+_BUSY_BACKENDS = """
+SELECT coalesce(wait_event_type || '/' || wait_event, 'on CPU') AS waiting, state
+FROM pg_stat_activity
+WHERE datname = current_database() AND pid <> pg_backend_pid() AND state <> 'idle'
+"""
 
 
-def serve(port: int, log: Path) -> subprocess.Popen[bytes]:
-    argv = [sys.executable, "-m", "parley.cli", "serve", "--port", str(port), "--workers", "1"]
+def serve(port: int, log: Path, workers: int) -> subprocess.Popen[bytes]:
+    argv = [sys.executable, "-m", "parley.cli", "serve", "--port", str(port)]
+    argv += ["--workers", str(workers)]
     env = {**os.environ, "PARLEY_LOG_LEVEL": "warning"}
     with log.open("ab") as out:
         process = subprocess.Popen(argv, env=env, stdout=out, stderr=out)
@@ -51,6 +63,7 @@ def serve(port: int, log: Path) -> subprocess.Popen[bytes]:
 def record(pid: int, seconds: int, out: Path) -> subprocess.Popen[bytes]:
     py_spy = Path(sys.executable).with_name("py-spy")
     argv = [str(py_spy), "record", "--pid", str(pid), "--duration", str(seconds)]
+    argv += ["--subprocesses"]  # the workers under the supervisor
     return subprocess.Popen(
         [*argv, "--format", "raw", "--output", str(out), "--nonblocking"],
         stdout=subprocess.DEVNULL,
@@ -77,10 +90,49 @@ def report(raw: Path, top: int) -> str:
     return "\n".join(lines)
 
 
+class WaitSampler:
+    """What PostgreSQL's busy backends wait on, counted over the load."""
+
+    def __init__(self, database_url: str) -> None:
+        self.url = database_url.replace("postgresql+asyncpg://", "postgresql://")
+        self.counts: Counter[str] = Counter()
+        self.samples = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._sample()))
+
+    def __enter__(self) -> WaitSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    async def _sample(self) -> None:
+        connection = await asyncpg.connect(self.url)
+        try:
+            while not self._stop.is_set():
+                for row in await connection.fetch(_BUSY_BACKENDS):
+                    self.counts[f"{row['waiting']} ({row['state']})"] += 1
+                self.samples += 1
+                await asyncio.sleep(WAIT_SAMPLE_SECONDS)
+        finally:
+            await connection.close()
+
+    def report(self, top: int) -> str:
+        lines = [f"\n--- PostgreSQL backends, mean busy per sample ({self.samples} samples) ---"]
+        lines += [
+            f"{n / max(self.samples, 1):6.2f}  {what}" for what, n in self.counts.most_common(top)
+        ]
+        return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--connections", type=int, default=CONNECTIONS)
     args = parser.parse_args()
     wrk = ensure_wrk()
     work = Path(tempfile.mkdtemp(prefix="parley-profile-"))
@@ -89,19 +141,22 @@ def main() -> None:
         asyncio.run(run_migrations(settings))
         ada, _, dm = asyncio.run(make_dm_pair(settings))
         port = free_port()
-        process = serve(port, work / "serve.log")
+        process = serve(port, work / "serve.log", args.workers)
+        waits = WaitSampler(settings.database_url.get_secret_value())
         try:
             url = f"http://127.0.0.1:{port}/api/rooms/{dm}/messages"
             lua = SEND_LUA.format(token=ada.token)
-            run_wrk(wrk, url, lua, CONNECTIONS, 3)  # warm up
+            run_wrk(wrk, url, lua, args.connections, 3)  # warm up
             sampler = record(process.pid, args.seconds, work / "send.txt")
-            load = run_wrk(wrk, url, lua, CONNECTIONS, args.seconds)
+            with waits:
+                load = run_wrk(wrk, url, lua, args.connections, args.seconds)
             sampler.wait(args.seconds + 30)
         finally:
             process.send_signal(signal.SIGINT)
             process.wait(30)
-        print(f"{load} (sampled)")
+        print(f"{load} (sampled; {args.workers} worker(s), {args.connections} connections)")
         print(report(work / "send.txt", args.top))
+        print(waits.report(args.top))
 
 
 if __name__ == "__main__":

@@ -182,7 +182,8 @@ def _producer(history: History, message: Stored) -> Op | None:
         or (not message.deleted and op.kind != "delete" and op.content == message.content)
     ]
     possible = [op for op in candidates if op.outcome != "fail"]
-    return (possible or candidates or [None])[0]
+    found = possible or candidates
+    return found[0] if found else None
 
 
 def not_last_write(history: History, stores: dict[str, Store], report: Report) -> None:

@@ -61,7 +61,9 @@ class Result:
         ops = Counter((op.kind, op.outcome) for op in self.history.ops)
         kinds = sorted({kind for kind, _ in ops})
         op_rows = [[k, ops[(k, "ok")], ops[(k, "fail")], ops[(k, "unknown")]] for k in kinds]
-        faults = Counter(f"{f.action} {' + '.join(f.targets)}" for f in self.history.faults)
+        faults: Counter[str] = Counter(
+            f"{f.action} {' + '.join(f.targets)}" for f in self.history.faults
+        )
         events = sum(1 for f in self.history.frames if f.version is not None)
         resyncs = sum(1 for f in self.history.frames if f.type == "resync")
         converged = (
@@ -76,9 +78,7 @@ class Result:
                 "write concerns, so a rollback after an election is not exercised here.",
                 markdown_table(["operation", "ok", "fail", "unknown"], op_rows),
                 f"Events received: {events}; resyncs: {resyncs}.",
-                markdown_table(
-                    ["fault injected", "times"], sorted(faults.items(), key=lambda r: -r[1])
-                ),
+                markdown_table(["fault injected", "times"], faults.most_common()),
                 f"Converged after the last fault healed: {converged}.",
                 markdown_table(["check", "count"], list(self.report.counts.items())),
             ]
