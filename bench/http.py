@@ -4,8 +4,10 @@ the two inserts or the one page query), both driven by `wrk` on loopback.
 
 For 1 and 2 workers, at 8, 32 and 128 connections: sends/s and reads/s with
 p50/p99 for Parley and the baseline, and their ratios; Parley's two-worker
-over one-worker send ratio; and whether any PostgreSQL session or MongoDB
-connection was opened after warm-up (connection churn).
+over one-worker send ratio; whether any PostgreSQL session or MongoDB
+connection was opened after warm-up (connection churn); and the CPU each
+process used in the 32-connection cells (on 2 CPUs, the app's workers share
+the cores with the databases and wrk).
 
     .venv/bin/python -m bench.http [--seconds 8] [--runs 3]
 
@@ -19,13 +21,14 @@ import asyncio
 import contextlib
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,21 +39,25 @@ from bench.common import (
     REPO,
     bench_settings,
     bench_stack,
+    cpu_by_process,
     describe_servers,
     machine,
     make_dm_pair,
     markdown_table,
     mongo_server_version,
     raw_clients,
+    tree_cpu_seconds,
     write_section,
 )
 from parley.cli.migrate import run_migrations
+from parley.devstack import DevStack
 from parley.devstack.app_process import AppProcess
 from parley.devstack.factories import Person
 from parley.devstack.ports import free_port
 from parley.settings import Settings
 
 CONNECTIONS = (8, 32, 128)
+CPU_CELL = 32  # connections of the cells whose CPU use is reported
 WORKERS = (1, 2)
 WARMUP_SECONDS = 3
 READ_DM_SIZE = 60
@@ -142,7 +149,7 @@ def baseline(
     workers: int,
     sends: tuple[uuid.UUID, uuid.UUID],
     reads: uuid.UUID,
-) -> Iterator[str]:
+) -> Iterator[tuple[str, int]]:
     port = free_port()
     env = {
         **os.environ,
@@ -167,20 +174,37 @@ def baseline(
             if time.monotonic() > deadline:
                 raise RuntimeError("the baseline app did not start")
             time.sleep(0.1)
-        yield url
+        yield url, process.pid
     finally:
         process.terminate()
         process.wait(15)
 
 
 @contextlib.contextmanager
-def parley(settings: Settings, log_dir: Path, workers: int) -> Iterator[str]:
+def parley(settings: Settings, log_dir: Path, workers: int) -> Iterator[tuple[str, int | None]]:
     app = AppProcess(settings, log_dir, {"PARLEY_LOG_LEVEL": "warning"}, workers=workers)
     app.start()
     try:
-        yield app.url
+        yield app.url, app.pid
     finally:
         app.stop()
+
+
+def _finished_children_cpu() -> float:
+    """CPU seconds of this process's finished children: wrk, once it exited."""
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+
+
+def cpu_snapshot(stack: DevStack, app_pid: int | None) -> Callable[[], dict[str, float]]:
+    """CPU seconds so far: the app (all workers), each server of the stack, wrk."""
+
+    def snapshot() -> dict[str, float]:
+        servers = cpu_by_process(stack)
+        servers.pop("Python (benchmark + app)")  # the bench only waits for wrk here
+        return {"app": tree_cpu_seconds(app_pid), **servers, "wrk": _finished_children_cpu()}
+
+    return snapshot
 
 
 async def opened_connections(settings: Settings) -> tuple[int, int | None]:
@@ -202,6 +226,7 @@ class Row:
     connections: int
     sends: Load
     reads: Load
+    send_cores: dict[str, float] = field(default_factory=dict)  # CPU s / wall s
 
 
 @dataclass(frozen=True)
@@ -226,12 +251,22 @@ def warm_up(wrk: str, paths: Paths) -> None:
     run_wrk(wrk, paths.read_url, paths.read_lua, 32, WARMUP_SECONDS)
 
 
-def measure(wrk: str, paths: Paths, seconds: int, target: str, workers: int) -> list[Row]:
+def measure(
+    wrk: str,
+    paths: Paths,
+    seconds: int,
+    target: str,
+    workers: int,
+    cpu: Callable[[], dict[str, float]],
+) -> list[Row]:
     rows = []
     for connections in CONNECTIONS:
+        before, started = cpu(), time.monotonic()
         sends = run_wrk(wrk, paths.send_url, paths.send_lua, connections, seconds)
+        after, wall = cpu(), time.monotonic() - started
+        cores = {name: (after[name] - before[name]) / wall for name in after}
         reads = run_wrk(wrk, paths.read_url, paths.read_lua, connections, seconds)
-        rows.append(Row(target, workers, connections, sends, reads))
+        rows.append(Row(target, workers, connections, sends, reads, cores))
         print(target, workers, connections, sends, reads, flush=True)
     return rows
 
@@ -247,14 +282,16 @@ async def one_run(wrk: str, seconds: int, log_dir: Path) -> Run:
         run = Run(servers)
         messages, page = f"/api/rooms/{dm}/messages", f"/api/rooms/{small}/messages?limit=50"
         for workers in WORKERS:
-            with parley(settings, log_dir, workers) as url:
+            with parley(settings, log_dir, workers) as (url, pid):
                 if workers == WORKERS[0]:
                     await preload(url, cy, small, READ_DM_SIZE)
                 paths = Paths(url + messages, url + page, ada.token, cy.token)
-                await run.measure(wrk, paths, seconds, settings, "Parley", workers)
-            with baseline(settings, log_dir, workers, (dm, ada.id), small) as url:
+                cpu = cpu_snapshot(stack, pid)
+                await run.measure(wrk, paths, seconds, settings, "Parley", workers, cpu)
+            with baseline(settings, log_dir, workers, (dm, ada.id), small) as (url, pid):
                 paths = Paths(url + "/send", url + "/page", "", "")
-                await run.measure(wrk, paths, seconds, settings, "baseline", workers)
+                cpu = cpu_snapshot(stack, pid)
+                await run.measure(wrk, paths, seconds, settings, "baseline", workers, cpu)
     return run
 
 
@@ -265,11 +302,18 @@ class Run:
     churn: dict[str, tuple[int, int | None]] = field(default_factory=dict)
 
     async def measure(
-        self, wrk: str, paths: Paths, seconds: int, settings: Settings, target: str, workers: int
+        self,
+        wrk: str,
+        paths: Paths,
+        seconds: int,
+        settings: Settings,
+        target: str,
+        workers: int,
+        cpu: Callable[[], dict[str, float]],
     ) -> None:
         warm_up(wrk, paths)
         before = await opened_connections(settings)
-        self.rows += measure(wrk, paths, seconds, target, workers)
+        self.rows += measure(wrk, paths, seconds, target, workers, cpu)
         after = await opened_connections(settings)
         self.churn[f"{target}, {workers} worker(s)"] = _delta(before, after)
 
@@ -314,6 +358,19 @@ def _table(run: Run, op: str) -> list[list[object]]:
     return table
 
 
+def _cpu_table(run: Run) -> tuple[list[str], list[list[object]]]:
+    """Cores used by each process during the send cells at `CPU_CELL` connections."""
+    cells = [r for r in run.rows if r.connections == CPU_CELL]
+    names = list(cells[0].send_cores)
+    rows: list[list[object]] = [
+        [r.target, r.workers, f"{r.sends.rps:,.0f}"]
+        + [f"{r.send_cores[name]:.2f}" for name in names]
+        + [f"{sum(r.send_cores.values()):.2f}"]
+        for r in cells
+    ]
+    return ["server", "workers", "sends/s", *names, "total"], rows
+
+
 def _summary(n: int, run: Run) -> list[object]:
     """The targets at 32 connections: Parley/baseline sends and reads (same
     workers), two workers over one, p99 of sends with two workers."""
@@ -354,6 +411,10 @@ History reads:
 Connections opened after warm-up:
 
 {markdown_table(["server", "PostgreSQL sessions", "MongoDB connections"], churn)}
+
+CPU during the send cells at {CPU_CELL} connections, in cores (of 2):
+
+{markdown_table(*_cpu_table(run))}
 """)
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     body = f"""`bench/http.py`, {len(runs)} runs, {when}.
@@ -370,6 +431,8 @@ Connections opened after warm-up:
   DM of {READ_DM_SIZE} messages. Connections opened after warm-up are
   PostgreSQL's `pg_stat_database.sessions` and MongoDB's
   `serverStatus.connections.totalCreated` (n/a where the server does not say).
+  CPU is each process tree's user + system time over the cell's wall time
+  (`/proc`; wrk's from its own rusage), so 2.00 means both cores busy.
 
 The targets, at 32 connections:
 

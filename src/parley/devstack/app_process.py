@@ -85,6 +85,11 @@ class AppProcess:
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
+    @property
+    def pid(self) -> int | None:
+        """The server's process (its workers are its children), while started."""
+        return self._proc.pid if self._proc is not None else None
+
     def _signal_all(self, sig: signal.Signals) -> None:
         if self._proc is not None:
             signal_tree(self._proc.pid, sig)
