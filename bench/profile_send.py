@@ -26,13 +26,13 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import asyncpg
 import httpx
 
-from bench.common import bench_settings, bench_stack, make_dm_pair
+from bench.common import bench_settings, bench_stack, make_dm_pair, raw_clients
 from bench.http import SEND_LUA, ensure_wrk, run_wrk
 from parley.cli.migrate import run_migrations
 from parley.devstack.ports import free_port
+from parley.settings import Settings
 
 CONNECTIONS = 32
 WAIT_SAMPLE_SECONDS = 0.02
@@ -93,8 +93,8 @@ def report(raw: Path, top: int) -> str:
 class WaitSampler:
     """What PostgreSQL's busy backends wait on, counted over the load."""
 
-    def __init__(self, database_url: str) -> None:
-        self.url = database_url.replace("postgresql+asyncpg://", "postgresql://")
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
         self.counts: Counter[str] = Counter()
         self.samples = 0
         self._stop = threading.Event()
@@ -109,15 +109,12 @@ class WaitSampler:
         self._thread.join()
 
     async def _sample(self) -> None:
-        connection = await asyncpg.connect(self.url)
-        try:
+        async with raw_clients(self.settings, pool_size=1) as (pool, _):
             while not self._stop.is_set():
-                for row in await connection.fetch(_BUSY_BACKENDS):
+                for row in await pool.fetch(_BUSY_BACKENDS):  # type: ignore[attr-defined]
                     self.counts[f"{row['waiting']} ({row['state']})"] += 1
                 self.samples += 1
                 await asyncio.sleep(WAIT_SAMPLE_SECONDS)
-        finally:
-            await connection.close()
 
     def report(self, top: int) -> str:
         lines = [f"\n--- PostgreSQL backends, mean busy per sample ({self.samples} samples) ---"]
@@ -142,7 +139,7 @@ def main() -> None:
         ada, _, dm = asyncio.run(make_dm_pair(settings))
         port = free_port()
         process = serve(port, work / "serve.log", args.workers)
-        waits = WaitSampler(settings.database_url.get_secret_value())
+        waits = WaitSampler(settings)
         try:
             url = f"http://127.0.0.1:{port}/api/rooms/{dm}/messages"
             lua = SEND_LUA.format(token=ada.token)

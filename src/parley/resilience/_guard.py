@@ -17,12 +17,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from parley.resilience._breaker import CircuitBreaker
 from parley.resilience._metrics import Metrics
-from parley.storage.errors import (
-    BreakerOpen,
-    StorageConflict,
-    StorageTimeout,
-    StorageUnavailable,
-)
+from parley.storage.errors import BreakerOpen, StorageTimeout, StorageUnavailable
 
 T = TypeVar("T")
 H = TypeVar("H")
@@ -84,11 +79,9 @@ class StoreGuard(Generic[H]):
             self.metrics.count("refused", self.store, name)
             raise BreakerOpen(f"{self.store} circuit is open", store=self.store, operation=name)
         started = time.monotonic()
-        sent = self.breaker.stall.now()
         try:
-            result: T = await self.runner.run(name, fn, deadline=deadline)
+            result: T = await self.breaker.stall.watch(self.runner.run(name, fn, deadline=deadline))
         except StorageTimeout as exc:
-            self.breaker.stall.missed_deadline(sent)
             if self.background:
                 permit.release()
             else:
@@ -99,14 +92,9 @@ class StoreGuard(Generic[H]):
             permit.failed(exc)
             self.metrics.count("unavailable", self.store, name)
             raise
-        except StorageConflict:  # the store answered: a constraint, not its health
-            self.breaker.stall.answered()
+        except BaseException:  # a bug, a conflict, a cancellation: not the store's health
             permit.release()
             raise
-        except BaseException:  # a bug, a cancellation: not the store's health
-            permit.release()
-            raise
-        self.breaker.stall.answered()
         permit.succeeded(0.0 if self.background else time.monotonic() - started)
         self.metrics.count("ok", self.store, name)
         return result

@@ -18,7 +18,12 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from parley.storage.errors import StorageConflict, StorageTimeout
+
+T = TypeVar("T")
 
 
 class Stall:
@@ -46,3 +51,19 @@ class Stall:
         """A call sent at `sent` (from `now`) ran past its deadline."""
         if self._last_answer <= sent:
             self._stalled = True
+
+    async def watch(self, call: Awaitable[T]) -> T:
+        """Await one call to the store, telling this stall how it came back:
+        a result or a refusal (a conflict) is an answer; a timeout is a missed
+        deadline; anything else (down, cancelled, a bug) says neither."""
+        sent = self.now()
+        try:
+            result = await call
+        except StorageTimeout:
+            self.missed_deadline(sent)
+            raise
+        except StorageConflict:
+            self.answered()
+            raise
+        self.answered()
+        return result

@@ -56,7 +56,7 @@ from limits import parse
 
 from parley.resilience import Metrics, Stall
 from parley.storage.deadline import detach
-from parley.storage.errors import StorageError, StorageTimeout, StorageUnavailable
+from parley.storage.errors import StorageError, StorageUnavailable
 from parley.storage.rate_windows import WindowCheck, WindowCounts
 
 log = structlog.get_logger("parley.ratelimit")
@@ -254,14 +254,7 @@ class RateLimiter:
 
     async def _ask(self, call: Callable[[], Awaitable[T]]) -> T:
         """One statement to the shared store, its answer or silence told to the `Stall`."""
-        sent = self.stall.now()
-        try:
-            result = await call()
-        except StorageTimeout:
-            self.stall.missed_deadline(sent)
-            raise
-        self.stall.answered()
-        return result
+        return await self.stall.watch(call())
 
     async def _try_again(self, operation: str, call: Callable[[], Awaitable[object]]) -> None:
         """Ask the store again, off the request: the request that brought the
