@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import text
 
 from parley.app import create_app
 from parley.realtime.schemas import CloseCode
@@ -80,6 +81,18 @@ async def test_concurrent_hits_never_overshoot(migrated: Settings, state: AppSta
         assert sum(counts.counted for [counts] in results) == 10
         [stored] = await windows.peek([check])
         assert stored.total == 10
+    finally:
+        await windows.dispose()
+
+
+async def test_counts_commit_without_waiting_for_the_disk(migrated: Settings) -> None:
+    """One account's hits update the same rows: a synchronous commit would make
+    each wait for the one before it to reach the disk (the module docstring)."""
+    windows = PostgresRateWindows.from_settings(migrated)
+    try:
+        async with windows.engine.connect() as conn:
+            setting = (await conn.execute(text("SHOW synchronous_commit"))).scalar_one()
+        assert setting == "off"
     finally:
         await windows.dispose()
 

@@ -14,6 +14,14 @@ message path needs:
     RATE_LIMIT_CLEAR  forget keys (a successful login, a password change)
     RATE_LIMIT_PRUNE  delete buckets that no longer count, in batches
 
+Its sessions commit with `synchronous_commit = off`. All of one account's
+sends (and of one address's) update the same rows, so with a synchronous
+commit each hit would hold those row locks through a WAL flush and the next
+hit would wait for it. A count is not worth a flush: a PostgreSQL crash can
+forget the last fraction of a second of hits (`wal_writer_delay`), which lets
+a few requests more through and loses or corrupts nothing (PostgreSQL's
+asynchronous commit).
+
 The engine's `statement_timeout` is the limiter's deadline, so a statement the
 app gave up on stops on the server too. Driver errors become Parley's storage
 errors here (`translate_errors`), so the limiter reacts to those only.
@@ -139,6 +147,8 @@ class PostgresRateWindows:
                 "server_settings": {
                     "application_name": "parley-rate-limits",
                     "statement_timeout": str(max(int(deadline * 1000), 1)),
+                    # See the module docstring: a count need not wait for the disk.
+                    "synchronous_commit": "off",
                 },
             },
         )
