@@ -59,6 +59,7 @@ from parley.settings import Settings
 CONNECTIONS = (8, 32, 128)
 CPU_CELL = 32  # connections of the cells whose CPU use is reported
 WORKERS = (1, 2)
+TARGETS = ("Parley", "baseline")
 WARMUP_SECONDS = 3
 READ_DM_SIZE = 60
 
@@ -275,20 +276,24 @@ async def one_run(wrk: str, seconds: int, log_dir: Path) -> Run:
     with bench_stack("http") as stack:
         settings = bench_settings(stack, PARLEY_LOG_LEVEL="warning")
         await run_migrations(settings)
-        ada, _, dm = await make_dm_pair(settings)  # sends go here
+        # Sends: a DM of their own for each server and worker count, so no cell
+        # sends into a conversation the cells before it grew.
+        senders = {(t, w): await make_dm_pair(settings) for t in TARGETS for w in WORKERS}
         cy, _, small = await make_dm_pair(settings)  # reads: a page of a 60-message DM
         async with raw_clients(settings) as (_, mongo):
             servers = describe_servers(stack, await mongo_server_version(mongo))
         run = Run(servers)
-        messages, page = f"/api/rooms/{dm}/messages", f"/api/rooms/{small}/messages?limit=50"
+        page = f"/api/rooms/{small}/messages?limit=50"
         for workers in WORKERS:
+            ada, _, dm = senders["Parley", workers]
             with parley(settings, log_dir, workers) as (url, pid):
                 if workers == WORKERS[0]:
                     await preload(url, cy, small, READ_DM_SIZE)
-                paths = Paths(url + messages, url + page, ada.token, cy.token)
+                paths = Paths(url + f"/api/rooms/{dm}/messages", url + page, ada.token, cy.token)
                 cpu = cpu_snapshot(stack, pid)
                 await run.measure(wrk, paths, seconds, settings, "Parley", workers, cpu)
-            with baseline(settings, log_dir, workers, (dm, ada.id), small) as (url, pid):
+            sender, _, dm = senders["baseline", workers]
+            with baseline(settings, log_dir, workers, (dm, sender.id), small) as (url, pid):
                 paths = Paths(url + "/send", url + "/page", "", "")
                 cpu = cpu_snapshot(stack, pid)
                 await run.measure(wrk, paths, seconds, settings, "baseline", workers, cpu)
@@ -427,7 +432,8 @@ CPU during the send cells at {CPU_CELL} connections, in cores (of 2):
   wrk's over all answers; "ratio" is Parley over the baseline; "failed" counts
   non-2xx answers (503 `Overloaded` from load shedding among them) and socket
   timeouts (Parley / baseline).
-  Sends carry no nonce and go to one DM; reads are `?limit=50` pages of another
+  Sends carry no nonce and go to one DM, a fresh one for each server and
+  worker count (one account's sends); reads are `?limit=50` pages of another
   DM of {READ_DM_SIZE} messages. Connections opened after warm-up are
   PostgreSQL's `pg_stat_database.sessions` and MongoDB's
   `serverStatus.connections.totalCreated` (n/a where the server does not say).
