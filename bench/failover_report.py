@@ -240,8 +240,10 @@ starts its own PostgreSQL, FerretDB and one `parley serve`, removes them afterwa
   share (of one core) of the client and of `parley serve`: on 2 CPUs they compete with the
   servers, so a busy client lowers the saturation rate it finds.
 - Rates: first a stepped ramp (x{RAMP_FACTOR} per step from {BASE_RATE:.0f}/s); the saturation
-  rate is the first step with p99 over {P99_TARGET_MS:.0f} ms or a failed request, twice in a
-  row (a step that fails once is repeated). Every phase
+  rate is the first rate with p99 over {P99_TARGET_MS:.0f} ms or a failed request in two of
+  three steps, each as long as a fault phase (one blip is not saturation, and one lucky step
+  is not capacity: with single 5 s steps, a "before" phase at 70 % of the rate found
+  already missed its target with no fault at all). Every phase
   then runs at {BASE_RATE:.0f}/s and at {SATURATION_SHARE:.0%} of the saturation rate.
 - Targets (issue #10): in every phase 0 failed DM requests and DM p99 (sends and reads) under
   {P99_TARGET_MS:.0f} ms; after every recovery, every replay marker written before it gone
