@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Sequence
 
 import pytest
@@ -112,3 +113,28 @@ async def test_a_broken_writer_fails_its_callers_instead_of_leaving_them_waiting
     )
     assert all(isinstance(o, ValueError) for o in outcomes)
     assert await asyncio.wait_for(Coalescer(Recorder()).submit(1), 1) == 2
+
+
+async def test_batches_do_not_run_in_the_context_of_the_caller_that_started_them() -> None:
+    """The drain that writes batches outlives the call that started it, so it
+    must not carry that caller's context variables. `pymongo.timeout` is one:
+    under the first sender's timeout every later batch carried its deadline
+    (PyMongo keeps the earliest of nested ones) and failed at once as "ran past
+    its deadline" once it had passed, however fast the store."""
+    callers_only: contextvars.ContextVar[str] = contextvars.ContextVar("callers_only")
+    seen: list[str] = []
+
+    async def write(items: Sequence[int]) -> list[int]:
+        seen.append(callers_only.get("unset"))
+        await asyncio.sleep(0.01)
+        return list(items)
+
+    coalescer = Coalescer(write)
+
+    async def first() -> int:
+        callers_only.set("the first caller's")
+        return await coalescer.submit(0)
+
+    results = await asyncio.gather(first(), *(coalescer.submit(i) for i in range(1, 4)))
+    assert results == [0, 1, 2, 3]
+    assert seen and set(seen) == {"unset"}

@@ -9,12 +9,14 @@ Each caller still gets its own outcome. A batch that fails as a whole on
 unavailability fails every item in it; any other failure of a batch (a bad
 item, a bug) is retried item by item, so one item cannot fail its neighbours.
 A caller that gives up (its deadline passed) before its batch went out is
-left out of it.
+left out of it. The batches run in a context of their own, not the one of
+the caller whose item started them, so each batch's deadline is its own.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
@@ -57,7 +59,12 @@ class Coalescer(Generic[I, R]):
         self._waiting.append((item, outcome))
         if self._writers < self.max_in_flight:
             self._writers += 1
-            detach(asyncio.ensure_future(self._drain()))
+            # A context of its own: the drain outlives this caller and writes
+            # for everyone, so it must not inherit this caller's context
+            # variables (its `pymongo.timeout` deadline would bound every
+            # later batch, which then failed at once as past its deadline).
+            loop = asyncio.get_running_loop()
+            detach(loop.create_task(self._drain(), context=contextvars.Context()))
         return await outcome
 
     async def _drain(self) -> None:
