@@ -7,13 +7,18 @@ from the store it had just written, and answered as a retry.)"""
 
 from __future__ import annotations
 
+import secrets
+import uuid
+
 import pytest
 
+from parley.community.profiles.service import change_profile
 from parley.ids import new_id
+from parley.replication.replay import _claim_for_mongo
 from parley.state import AppState
 from parley.storage.errors import StorageError
 from parley.storage.mongo import direct_messages as mongo_dm
-from parley.storage.mongo.schema import PG_REPLAY_QUEUE
+from parley.storage.mongo.schema import PG_REPLAY_QUEUE, PROFILES, key
 from parley.storage.postgres import direct_messages as pg_dm
 from parley.storage.postgres import replay_queue
 from parley.storage.records import MessageRecord, now_ms
@@ -92,3 +97,40 @@ async def test_a_claim_without_an_answer_is_released_on_the_next_pass(state: App
     assert record.id in await mongo_messages(state, record.room_id)
     async with state.postgres.sessionmaker.begin() as session:
         assert await replay_queue.claim_due(session, 10, 0.0, 1.0, "check") == []
+
+
+async def _rename(state: AppState, profile_id: uuid.UUID, name: str) -> None:
+    async with state.postgres.sessionmaker.begin() as session:
+        await change_profile(session, profile_id, {"name": name}, state.replication.directory)
+
+
+async def _mirrored_name(state: AppState, profile_id: uuid.UUID) -> object:
+    doc = await state.mongo.db[PROFILES].find_one({"_id": key(profile_id)})
+    return doc and doc["name"]
+
+
+async def test_a_late_delivery_of_an_older_name_does_not_stay_in_the_mirror(
+    state: AppState,
+) -> None:
+    """Hole 7: two renames delivered by two workers whose writes cross. The
+    mirror is replaced whole, so the older delivery, landing last, left the
+    older name in MongoDB for good. The delivery that lands stale now finds the
+    profile changed since it read it and queues it again."""
+    await state.replication.supervisor.stop()  # this test drives replay itself
+    replay = state.replication.replay
+    ada = await make_person(state, "Ada")
+    while await replay.replay_to_mongo():
+        pass
+    await _rename(state, ada.id, "Older")
+    slow = await state.postgres.run(
+        "TEST_CLAIM", lambda s: _claim_for_mongo(s, 100, secrets.token_hex(8))
+    )  # a worker that read "Older" and is slow to write it
+    await _rename(state, ada.id, "Newer")
+    await replay.replay_to_mongo()  # another worker delivers "Newer" first
+    assert await _mirrored_name(state, ada.id) == "Newer"
+
+    await replay._deliver_to_mongo(slow)  # "Older" lands last
+    assert await _mirrored_name(state, ada.id) == "Older"
+    await replay.replay_to_mongo()
+
+    assert await _mirrored_name(state, ada.id) == "Newer"

@@ -10,9 +10,12 @@ Work is leased, not locked for the duration: PostgreSQL rows with
 per-entry conditional claim. Several instances may replay at once; a crashed
 worker's lease simply expires. Every DM write is conditional on the version
 order (`storage.records.version_key`: a delete over any edit, then `updatedAt`,
-then content and file URL), the same in both stores, and mirror documents are
-idempotent upserts, so replaying twice, or in any order, never resurrects an
-old version and never leaves the stores on different versions.
+then content and file URL), the same in both stores, so replaying twice, or in
+any order, never resurrects an old version and never leaves the stores on
+different versions. Mirror documents are replaced whole; a profile changed
+since its delivery read it is queued again once that delivery has written
+(`_confirm_for_mongo`), so the mirror ends on the newest version whatever
+order two deliveries land in.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from parley.storage.mongo.schema import key
 from parley.storage.postgres import direct_messages as pg_dm
 from parley.storage.postgres import mirror as pg_mirror
 from parley.storage.postgres import replay_queue
+from parley.storage.postgres.mirror import ProfileRow
 from parley.storage.records import MessageRecord
 
 log = structlog.get_logger("parley.replay")
@@ -81,6 +85,7 @@ class ForMongo:
     messages: list[MessageRecord] = field(default_factory=list)
     conversations: list[dict[str, Any]] = field(default_factory=list)
     profiles: list[dict[str, Any]] = field(default_factory=list)
+    profile_rows: list[ProfileRow] = field(default_factory=list)
 
 
 async def _claim_for_mongo(session: Any, limit: int, token: str) -> ForMongo:
@@ -97,11 +102,25 @@ async def _claim_for_mongo(session: Any, limit: int, token: str) -> ForMongo:
             session, ids[replay_queue.CONVERSATION]
         )
     ]
-    batch.profiles = [
-        mirror.profile_document(*row)
-        for row in await pg_mirror.profiles_by_ids(session, ids[replay_queue.PROFILE])
-    ]
+    batch.profile_rows = await pg_mirror.profiles_by_ids(session, ids[replay_queue.PROFILE])
+    batch.profiles = [mirror.profile_document(*row) for row in batch.profile_rows]
     return batch
+
+
+async def _confirm_for_mongo(session: Any, batch: ForMongo) -> None:
+    """Clear the batch's queue rows. A profile changed since the batch read it
+    is queued again: another worker may have delivered the newer version
+    before this batch's older copy replaced it in the mirror (the mirror is
+    replaced whole), and this delivery, checked after its write, is the one
+    that can tell."""
+    await replay_queue.confirm(session, batch.queue_rows)
+    if not batch.profile_rows:
+        return
+    written = set(batch.profile_rows)
+    current = await pg_mirror.profiles_by_ids(session, [row[0] for row in batch.profile_rows])
+    for row in current:
+        if row not in written:
+            await replay_queue.queue_profile_mirror(session, row[0])
 
 
 async def _write_to_mongo(db: Any, batch: ForMongo) -> list[MessageRecord]:
@@ -240,6 +259,11 @@ class ReplayWorker:
         )
         if not batch.queue_rows:
             return 0
+        await self._deliver_to_mongo(batch)
+        return len(batch.queue_rows)
+
+    async def _deliver_to_mongo(self, batch: ForMongo) -> None:
+        """Write a claimed batch to MongoDB, then clear (or release) its rows."""
         try:
             collisions = await self.mongo.run(
                 "REPLAY_WRITE_MONGO",
@@ -257,12 +281,11 @@ class ReplayWorker:
             raise
         await self.postgres.run(
             "REPLAY_CONFIRM_MONGO",
-            lambda s: replay_queue.confirm(s, batch.queue_rows),
+            lambda s: _confirm_for_mongo(s, batch),
             deadline=SETTLE_DEADLINE,
         )
         self.metrics.count("replayed", "mongodb", "REPLAY_WRITE_MONGO", len(batch.queue_rows))
         log.info("replayed_to_mongodb", rows=len(batch.queue_rows), messages=len(batch.messages))
-        return len(batch.queue_rows)
 
     async def replay_to_postgres(self) -> int:
         token = secrets.token_hex(8)

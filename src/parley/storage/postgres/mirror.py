@@ -53,9 +53,11 @@ async def conversations_by_ids(
     return [(row[0], (row[1], row[2]), row[3]) for row in rows]
 
 
-async def profiles_by_ids(
-    session: AsyncSession, ids: Sequence[uuid.UUID]
-) -> list[tuple[uuid.UUID, str, str | None, datetime]]:
+# (id, name, image URL, updated at): what the MongoDB mirror of a profile holds.
+ProfileRow = tuple[uuid.UUID, str, str | None, datetime]
+
+
+async def profiles_by_ids(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[ProfileRow]:
     if not ids:
         return []
     rows = (
