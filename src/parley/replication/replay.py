@@ -84,8 +84,12 @@ class ForMongo:
     queue_rows: list[int]
     messages: list[MessageRecord] = field(default_factory=list)
     conversations: list[dict[str, Any]] = field(default_factory=list)
-    profiles: list[dict[str, Any]] = field(default_factory=list)
     profile_rows: list[ProfileRow] = field(default_factory=list)
+
+    @property
+    def profiles(self) -> list[dict[str, Any]]:
+        """The mirror documents of `profile_rows`."""
+        return [mirror.profile_document(*row) for row in self.profile_rows]
 
 
 async def _claim_for_mongo(session: Any, limit: int, token: str) -> ForMongo:
@@ -103,7 +107,6 @@ async def _claim_for_mongo(session: Any, limit: int, token: str) -> ForMongo:
         )
     ]
     batch.profile_rows = await pg_mirror.profiles_by_ids(session, ids[replay_queue.PROFILE])
-    batch.profiles = [mirror.profile_document(*row) for row in batch.profile_rows]
     return batch
 
 
