@@ -363,3 +363,64 @@ async def test_a_half_open_last_store_closes_on_slow_trials() -> None:
     postgres.trip("PostgreSQL went down meanwhile")
     calls(mongo, "sss")
     assert mongo.state == CLOSED
+
+
+# -- background work while open --------------------------------------------------
+
+
+def test_background_work_goes_on_against_a_store_open_only_for_slowness() -> None:
+    breaker, _, _ = make()
+    calls(breaker, "ttttt")  # every call past its deadline
+    breaker.stall.answered()  # but the store still answers (busy, not frozen)
+    assert breaker.state == OPEN
+    assert breaker.acquire() is None  # user traffic goes elsewhere
+    assert breaker.admits_background
+    permit = breaker.acquire_background()
+    assert permit is not None
+    permit.succeeded(3.0)
+    assert breaker.state == OPEN  # background outcomes do not close it
+
+
+def test_background_work_waits_while_the_slow_store_has_stopped_answering() -> None:
+    breaker, clock, _ = make()
+    calls(breaker, "ttttt")
+    breaker.stall.missed_deadline(breaker.stall.now())  # frozen: no answer since
+    assert not breaker.admits_background
+    assert breaker.acquire_background() is None
+    clock.now += 1
+    breaker.stall.answered()
+    assert breaker.admits_background
+
+
+def test_background_work_waits_while_the_store_is_open_for_failures() -> None:
+    breaker, _, _ = make()
+    calls(breaker, "fffff")
+    assert not breaker.admits_background
+    assert breaker.acquire_background() is None
+
+
+def test_a_tripped_breaker_admits_no_background_work() -> None:
+    breaker, _, _ = make()
+    breaker.trip("an operator's decision")
+    assert not breaker.admits_background
+
+
+def test_a_background_failure_while_open_for_slowness_stops_background_work() -> None:
+    breaker, _, _ = make()
+    calls(breaker, "ttttt")
+    permit = breaker.acquire_background()
+    assert permit is not None
+    permit.failed(DOWN)  # the slow store went down meanwhile
+    assert not breaker.admits_background
+    assert breaker.acquire_background() is None
+
+
+async def test_background_work_resumes_normally_once_closed_again() -> None:
+    breaker, clock, _ = make()
+    calls(breaker, "fffff")
+    clock.now += POLICY.open_wait
+    await breaker.probe_once()
+    calls(breaker, "...")
+    assert breaker.state == CLOSED
+    assert breaker.admits_background
+    assert breaker.acquire_background() is not None

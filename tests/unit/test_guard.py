@@ -45,3 +45,19 @@ async def test_background_timeouts_stall_the_store_for_user_traffic_too() -> Non
     assert store.stalled
     await store.run("OP", returns(1))
     assert not store.stalled
+
+
+async def test_background_work_runs_against_a_store_open_only_for_slowness() -> None:
+    store, runner = guard("mongodb", threshold=2)
+    for _ in range(2):
+        with pytest.raises(StorageTimeout):
+            await store.run("OP", raises(StorageTimeout("slow", store="mongodb")))
+    store.breaker.stall.answered()  # a late answer: busy, not frozen
+    assert store.breaker.is_open and not store.available
+    background = store.for_background()
+    assert background.available
+    assert await background.run("REPLAY", returns(7)) == 7
+    assert runner.calls[-1] == "REPLAY"
+    with pytest.raises(StorageUnavailable):
+        await background.run("REPLAY", raises(StorageUnavailable("refused", store="mongodb")))
+    assert not background.available  # down now, not just slow

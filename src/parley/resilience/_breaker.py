@@ -35,6 +35,15 @@ let through (the probe keeps pinging and its answers count as trials too, so
 the breaker decides even with no traffic). State changes are logged once each;
 refusals are logged as a periodic count, never one line per request.
 
+*Background work goes on against a store that is only slow.* A breaker opened
+by its slow-call rate alone, on a store that still answers (not stalled),
+admits background calls (`acquire_background`: replay, confirmation): user
+traffic goes to the other store, but what the slow store missed keeps
+arriving, at the pace it answers, instead of piling up until it is fast again
+(seen at 70 % of saturation: FerretDB, busy catching up, opened for slowness,
+replay paused with it, and convergence took 42 s). A failure, or a missed
+deadline with no answer since (a frozen store), stops that until it closes.
+
 The breaker only counts; it never waits, and it knows nothing of the drivers.
 It also carries the store's `Stall` (a missed deadline with no answer since),
 which its guards and the rate limiter keep, and which it does not act on.
@@ -150,6 +159,7 @@ class CircuitBreaker:
         self._trials: list[Outcome] = []
         self._trials_in_flight = 0
         self._opened_at = 0.0
+        self._open_for_slowness = False  # opened by the slow-call rate alone
         self._not_closed = asyncio.Event()
         self._recovery_hooks: list[RecoveryHook] = []
         self._refused = 0
@@ -174,6 +184,14 @@ class CircuitBreaker:
     def state(self) -> str:
         return self._state
 
+    @property
+    def admits_background(self) -> bool:
+        """Whether background calls may go ahead now: not open, or open for
+        slowness alone on a store that still answers."""
+        if self._state != OPEN:
+            return True
+        return self._open_for_slowness and not self.stall.stalled
+
     def rates(self) -> Rates:
         """The failure and slow-call rates over the current window."""
         return _rates(self._window)
@@ -194,6 +212,14 @@ class CircuitBreaker:
             return Permit(self, self._generation, trial=True)
         self._count_refusal()
         return None
+
+    def acquire_background(self) -> Permit | None:
+        """A permit for background work: as `acquire`, and also while open
+        when `admits_background` (its outcome then counts only as a failure,
+        which ends that)."""
+        if self._state == OPEN and self.admits_background:
+            return Permit(self, self._generation, trial=False)
+        return self.acquire()
 
     def allow(self) -> bool:
         """Whether a call may go ahead now (without tracking its outcome)."""
@@ -228,7 +254,9 @@ class CircuitBreaker:
             if rates.calls >= min(self.policy.minimum_calls, self.policy.window) and (
                 self._over_thresholds(rates)
             ):
-                self._open(f"{rates.describe()}; last: {outcome.error or 'slow'}")
+                self._open(f"{rates.describe()}; last: {outcome.error or 'slow'}", rates)
+        elif self._state == OPEN and outcome is not None and outcome.failed:
+            self._open_for_slowness = False  # a background call found it down
 
     def _over_thresholds(self, rates: Rates) -> bool:
         if rates.failure >= self.policy.failure_rate:
@@ -242,7 +270,8 @@ class CircuitBreaker:
         rates = _rates(self._trials)
         if self._over_thresholds(rates):
             errors = [o.error for o in self._trials if o.error]
-            self._open(f"trial calls: {rates.describe()}; last: {errors[-1] if errors else 'slow'}")
+            last = errors[-1] if errors else "slow"
+            self._open(f"trial calls: {rates.describe()}; last: {last}", rates)
         else:
             self._close()
 
@@ -259,8 +288,10 @@ class CircuitBreaker:
         else:
             self._not_closed.set()
 
-    def _open(self, reason: str) -> None:
+    def _open(self, reason: str, rates: Rates | None = None) -> None:
+        """Open; `rates` are the ones that opened it (None: tripped)."""
         self._change(OPEN)
+        self._open_for_slowness = rates is not None and rates.failure < self.policy.failure_rate
         self._opened_at = self._clock()
         self._refused = 0
         self._refusals_logged_at = self._opened_at

@@ -7,6 +7,9 @@ a success (slow or not, by its duration) otherwise. Only Parley's storage errors
 are interpreted; anything else (a bug, a conflict, a cancellation) propagates
 untouched and does not move the breaker. Answers and missed deadlines also
 tell the store's `Stall` (`stalled`: a write's straggler grace is skipped).
+A guard for background work (`for_background`) is judged on failures only,
+and goes on while the breaker is open for slowness alone on a store that
+still answers.
 """
 
 from __future__ import annotations
@@ -60,6 +63,11 @@ class StoreGuard(Generic[H]):
 
     @property
     def available(self) -> bool:
+        """Whether calls through this guard go ahead now. For background work
+        that includes a store open for slowness alone that still answers
+        (`CircuitBreaker.admits_background`)."""
+        if self.background:
+            return self.breaker.admits_background
         return not self.breaker.is_open
 
     @property
@@ -74,7 +82,7 @@ class StoreGuard(Generic[H]):
         *,
         deadline: float | None = None,
     ) -> T:
-        permit = self.breaker.acquire()
+        permit = self.breaker.acquire_background() if self.background else self.breaker.acquire()
         if permit is None:
             self.metrics.count("refused", self.store, name)
             raise BreakerOpen(f"{self.store} circuit is open", store=self.store, operation=name)
