@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import os
 import re
 import resource
@@ -273,31 +274,41 @@ def measure(
 
 
 async def one_run(wrk: str, seconds: int, log_dir: Path) -> Run:
+    run = Run("")
+    for workers in WORKERS:
+        for target in TARGETS:
+            await one_cell_group(wrk, seconds, log_dir, run, target, workers)
+    return run
+
+
+async def one_cell_group(
+    wrk: str, seconds: int, log_dir: Path, run: Run, target: str, workers: int
+) -> None:
+    """One server at one worker count, on a stack of its own: nothing an
+    earlier group left behind (replay work after overloaded cells, dead rows
+    for autovacuum, grown collections) is paid for by a later one."""
     with bench_stack("http") as stack:
         settings = bench_settings(stack, PARLEY_LOG_LEVEL="warning")
         await run_migrations(settings)
-        # Sends: a DM of their own for each server and worker count, so no cell
-        # sends into a conversation the cells before it grew.
-        senders = {(t, w): await make_dm_pair(settings) for t in TARGETS for w in WORKERS}
-        cy, _, small = await make_dm_pair(settings)  # reads: a page of a 60-message DM
+        sender, _, dm = await make_dm_pair(settings)
+        reader, _, small = await make_dm_pair(settings)  # reads: a page of a 60-message DM
         async with raw_clients(settings) as (_, mongo):
-            servers = describe_servers(stack, await mongo_server_version(mongo))
-        run = Run(servers)
+            run.servers = describe_servers(stack, await mongo_server_version(mongo))
         page = f"/api/rooms/{small}/messages?limit=50"
-        for workers in WORKERS:
-            ada, _, dm = senders["Parley", workers]
+        cpu: Callable[[int | None], Callable[[], dict[str, float]]]
+        cpu = functools.partial(cpu_snapshot, stack)
+        if target == "Parley":
             with parley(settings, log_dir, workers) as (url, pid):
-                if workers == WORKERS[0]:
-                    await preload(url, cy, small, READ_DM_SIZE)
-                paths = Paths(url + f"/api/rooms/{dm}/messages", url + page, ada.token, cy.token)
-                cpu = cpu_snapshot(stack, pid)
-                await run.measure(wrk, paths, seconds, settings, "Parley", workers, cpu)
-            sender, _, dm = senders["baseline", workers]
-            with baseline(settings, log_dir, workers, (dm, sender.id), small) as (url, pid):
-                paths = Paths(url + "/send", url + "/page", "", "")
-                cpu = cpu_snapshot(stack, pid)
-                await run.measure(wrk, paths, seconds, settings, "baseline", workers, cpu)
-    return run
+                await preload(url, reader, small, READ_DM_SIZE)
+                send = url + f"/api/rooms/{dm}/messages"
+                paths = Paths(send, url + page, sender.token, reader.token)
+                await run.measure(wrk, paths, seconds, settings, target, workers, cpu(pid))
+            return
+        with parley(settings, log_dir, 1) as (url, _):  # the read DM, written through the API
+            await preload(url, reader, small, READ_DM_SIZE)
+        with baseline(settings, log_dir, workers, (dm, sender.id), small) as (url, pid):
+            paths = Paths(url + "/send", url + "/page", "", "")
+            await run.measure(wrk, paths, seconds, settings, target, workers, cpu(pid))
 
 
 @dataclass
@@ -426,15 +437,14 @@ CPU during the send cells at {CPU_CELL} connections, in cores (of 2):
 
 - Machine: {machine()}; everything (databases, app, wrk with 2 threads) on it.
 - Servers: {runs[0].servers}.
-- Each run: a fresh stack; for 1 and 2 workers, `parley serve` and then the
-  raw baseline (`bench/baseline_app.py`), each warmed up, then {seconds} s of
-  `wrk` per cell. "/s" counts successful answers only; latencies in ms are
+- Each run: for 1 and 2 workers, `parley serve` and then the raw baseline
+  (`bench/baseline_app.py`), each on a fresh stack of its own, warmed up, then
+  {seconds} s of `wrk` per cell. "/s" counts successful answers only; latencies in ms are
   wrk's over all answers; "ratio" is Parley over the baseline; "failed" counts
   non-2xx answers (503 `Overloaded` from load shedding among them) and socket
   timeouts (Parley / baseline).
-  Sends carry no nonce and go to one DM, a fresh one for each server and
-  worker count (one account's sends); reads are `?limit=50` pages of another
-  DM of {READ_DM_SIZE} messages. Connections opened after warm-up are
+  Sends carry no nonce and go to one DM (one account's sends); reads are
+  `?limit=50` pages of another DM of {READ_DM_SIZE} messages. Connections opened after warm-up are
   PostgreSQL's `pg_stat_database.sessions` and MongoDB's
   `serverStatus.connections.totalCreated` (n/a where the server does not say).
   CPU is each process tree's user + system time over the cell's wall time
