@@ -374,8 +374,8 @@ def test_background_work_goes_on_against_a_store_open_only_for_slowness() -> Non
     breaker.stall.answered()  # but the store still answers (busy, not frozen)
     assert breaker.state == OPEN
     assert breaker.acquire() is None  # user traffic goes elsewhere
-    assert breaker.admits_background
-    permit = breaker.acquire_background()
+    assert breaker.admits_catch_up
+    permit = breaker.acquire_catch_up()
     assert permit is not None
     permit.succeeded(3.0)
     assert breaker.state == OPEN  # background outcomes do not close it
@@ -385,34 +385,52 @@ def test_background_work_waits_while_the_slow_store_has_stopped_answering() -> N
     breaker, clock, _ = make()
     calls(breaker, "ttttt")
     breaker.stall.missed_deadline(breaker.stall.now())  # frozen: no answer since
-    assert not breaker.admits_background
-    assert breaker.acquire_background() is None
+    assert not breaker.admits_catch_up
+    assert breaker.acquire_catch_up() is None
     clock.now += 1
     breaker.stall.answered()
-    assert breaker.admits_background
+    assert breaker.admits_catch_up
 
 
 def test_background_work_waits_while_the_store_is_open_for_failures() -> None:
     breaker, _, _ = make()
     calls(breaker, "fffff")
-    assert not breaker.admits_background
-    assert breaker.acquire_background() is None
+    assert not breaker.admits_catch_up
+    assert breaker.acquire_catch_up() is None
 
 
 def test_a_tripped_breaker_admits_no_background_work() -> None:
     breaker, _, _ = make()
     breaker.trip("an operator's decision")
-    assert not breaker.admits_background
+    assert not breaker.admits_catch_up
+
+
+def test_tripping_a_breaker_open_for_slowness_stops_background_work() -> None:
+    breaker, _, _ = make()
+    calls(breaker, "ttttt")
+    assert breaker.admits_catch_up
+    breaker.trip("an operator's decision")
+    assert not breaker.admits_catch_up
+
+
+async def test_a_probe_answer_ends_the_stall_so_catching_up_resumes() -> None:
+    breaker, clock, _ = make()
+    calls(breaker, "ttttt")
+    breaker.stall.missed_deadline(breaker.stall.now())
+    assert not breaker.admits_catch_up
+    clock.now += POLICY.open_wait
+    await breaker.probe_once()  # it answers: half-open, and no longer stalled
+    assert not breaker.stall.stalled
 
 
 def test_a_background_failure_while_open_for_slowness_stops_background_work() -> None:
     breaker, _, _ = make()
     calls(breaker, "ttttt")
-    permit = breaker.acquire_background()
+    permit = breaker.acquire_catch_up()
     assert permit is not None
     permit.failed(DOWN)  # the slow store went down meanwhile
-    assert not breaker.admits_background
-    assert breaker.acquire_background() is None
+    assert not breaker.admits_catch_up
+    assert breaker.acquire_catch_up() is None
 
 
 async def test_background_work_resumes_normally_once_closed_again() -> None:
@@ -422,5 +440,5 @@ async def test_background_work_resumes_normally_once_closed_again() -> None:
     await breaker.probe_once()
     calls(breaker, "...")
     assert breaker.state == CLOSED
-    assert breaker.admits_background
-    assert breaker.acquire_background() is not None
+    assert breaker.admits_catch_up
+    assert breaker.acquire_catch_up() is not None

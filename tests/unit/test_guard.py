@@ -2,7 +2,12 @@ from __future__ import annotations
 
 import pytest
 
-from parley.storage.errors import StorageConflict, StorageTimeout, StorageUnavailable
+from parley.storage.errors import (
+    BreakerOpen,
+    StorageConflict,
+    StorageTimeout,
+    StorageUnavailable,
+)
 from tests.unit.resilience_fakes import guard, raises, returns
 
 
@@ -47,17 +52,21 @@ async def test_background_timeouts_stall_the_store_for_user_traffic_too() -> Non
     assert not store.stalled
 
 
-async def test_background_work_runs_against_a_store_open_only_for_slowness() -> None:
+async def test_catching_up_runs_against_a_store_open_only_for_slowness() -> None:
     store, runner = guard("mongodb", threshold=2)
     for _ in range(2):
         with pytest.raises(StorageTimeout):
             await store.run("OP", raises(StorageTimeout("slow", store="mongodb")))
     store.breaker.stall.answered()  # a late answer: busy, not frozen
     assert store.breaker.is_open and not store.available
-    background = store.for_background()
-    assert background.available
-    assert await background.run("REPLAY", returns(7)) == 7
+    scan = store.for_background()  # anti-entropy: not catching up, waits
+    assert not scan.available
+    with pytest.raises(BreakerOpen):
+        await scan.run("ANTIENTROPY", returns(1))
+    replay = store.for_background(catch_up=True)
+    assert replay.available
+    assert await replay.run("REPLAY", returns(7)) == 7
     assert runner.calls[-1] == "REPLAY"
     with pytest.raises(StorageUnavailable):
-        await background.run("REPLAY", raises(StorageUnavailable("refused", store="mongodb")))
-    assert not background.available  # down now, not just slow
+        await replay.run("REPLAY", raises(StorageUnavailable("refused", store="mongodb")))
+    assert not replay.available  # down now, not just slow

@@ -54,10 +54,12 @@ class Replication:
         # A view of the backlogs older than a few refresh intervals means this
         # process was paused: trust it no longer (see `Backlog`).
         self.backlog = Backlog(max_age=backlog_max_age(settings))
-        self.confirmer = Confirmer(self.mongo.for_background(), self.postgres.for_background())
+        self.confirmer = Confirmer(
+            self.mongo.for_background(catch_up=True), self.postgres.for_background(catch_up=True)
+        )
         self.replay = ReplayWorker(
-            self.mongo.for_background(),
-            self.postgres.for_background(),
+            self.mongo.for_background(catch_up=True),
+            self.postgres.for_background(catch_up=True),
             self.backlog,
             self.metrics,
             interval=settings.replay_interval,

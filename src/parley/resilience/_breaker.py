@@ -35,14 +35,16 @@ let through (the probe keeps pinging and its answers count as trials too, so
 the breaker decides even with no traffic). State changes are logged once each;
 refusals are logged as a periodic count, never one line per request.
 
-*Background work goes on against a store that is only slow.* A breaker opened
+*Catching up goes on against a store that is only slow.* A breaker opened
 by its slow-call rate alone, on a store that still answers (not stalled),
-admits background calls (`acquire_background`: replay, confirmation): user
+admits the calls that bring the store up to date (`acquire_catch_up`:
+replay, confirmation; not anti-entropy's long scans): user
 traffic goes to the other store, but what the slow store missed keeps
 arriving, at the pace it answers, instead of piling up until it is fast again
 (seen at 70 % of saturation: FerretDB, busy catching up, opened for slowness,
-replay paused with it, and convergence took 42 s). A failure, or a missed
-deadline with no answer since (a frozen store), stops that until it closes.
+replay paused with it, and convergence took 42 s). A failure, or a tripped
+breaker, stops that until it closes; a stall (a missed deadline with no answer
+since: a frozen store) until the store answers again, the probe's ping included.
 
 The breaker only counts; it never waits, and it knows nothing of the drivers.
 It also carries the store's `Stall` (a missed deadline with no answer since),
@@ -185,9 +187,10 @@ class CircuitBreaker:
         return self._state
 
     @property
-    def admits_background(self) -> bool:
-        """Whether background calls may go ahead now: not open, or open for
-        slowness alone on a store that still answers."""
+    def admits_catch_up(self) -> bool:
+        """Whether calls that bring the store up to date (replay, confirmation)
+        may go ahead now: not open, or open for slowness alone on a store that
+        still answers."""
         if self._state != OPEN:
             return True
         return self._open_for_slowness and not self.stall.stalled
@@ -213,11 +216,11 @@ class CircuitBreaker:
         self._count_refusal()
         return None
 
-    def acquire_background(self) -> Permit | None:
-        """A permit for background work: as `acquire`, and also while open
-        when `admits_background` (its outcome then counts only as a failure,
-        which ends that)."""
-        if self._state == OPEN and self.admits_background:
+    def acquire_catch_up(self) -> Permit | None:
+        """A permit for catching up: as `acquire`, and also while open when
+        `admits_catch_up` (its outcome then counts only if it failed, which
+        ends that)."""
+        if self._state == OPEN and self.admits_catch_up:
             return Permit(self, self._generation, trial=False)
         return self.acquire()
 
@@ -303,9 +306,11 @@ class CircuitBreaker:
         log.info("breaker_closed", store=self.store, refused_while_open=self._refused)
 
     def trip(self, error: BaseException | str) -> None:
-        """Open now, whatever the rates (an operator's or a test's decision)."""
+        """Open now, whatever the rates (an operator's or a test's decision);
+        background work stops too."""
         if self._state != OPEN:
             self._open(str(error))
+        self._open_for_slowness = False
 
     async def _run_recovery_hooks(self) -> None:
         for hook in self._recovery_hooks:
@@ -318,8 +323,8 @@ class CircuitBreaker:
             self._close()
 
     async def half_open(self) -> None:
-        """Run the recovery hooks (still open: nothing reaches the store before
-        they finish), then let trial calls through."""
+        """Run the recovery hooks (still open: no user traffic reaches the
+        store before they finish), then let trial calls through."""
         await self._run_recovery_hooks()
         if self._state == OPEN:
             self._change(HALF_OPEN)
@@ -345,6 +350,7 @@ class CircuitBreaker:
             except StorageError as exc:
                 log.debug("breaker_probe_failed", store=self.store, error=str(exc))
                 return
+            self.stall.answered()
             await self.half_open()
         elif self._state == HALF_OPEN:
             permit = Permit(self, self._generation, trial=False)
@@ -356,6 +362,7 @@ class CircuitBreaker:
             except StorageError as exc:
                 permit.failed(exc)
             else:
+                self.stall.answered()
                 permit.succeeded(self._clock() - started)
 
     async def run_probe_loop(self) -> None:

@@ -7,9 +7,9 @@ a success (slow or not, by its duration) otherwise. Only Parley's storage errors
 are interpreted; anything else (a bug, a conflict, a cancellation) propagates
 untouched and does not move the breaker. Answers and missed deadlines also
 tell the store's `Stall` (`stalled`: a write's straggler grace is skipped).
-A guard for background work (`for_background`) is judged on failures only,
-and goes on while the breaker is open for slowness alone on a store that
-still answers.
+A guard for background work (`for_background`) is judged on failures only;
+one for catching up (replay, confirmation) also goes on while the breaker is
+open for slowness alone on a store that still answers.
 """
 
 from __future__ import annotations
@@ -47,27 +47,34 @@ class StoreGuard(Generic[H]):
         metrics: Metrics,
         *,
         background: bool = False,
+        catch_up: bool = False,
     ):
         self.store = store
         self.runner = runner
         self.breaker = breaker
         self.metrics = metrics
-        # Background work (confirmation, replay) is judged on failures only:
-        # a batch that is slow or runs past its (long) deadline is not evidence
-        # that the store is down for user traffic.
+        # Background work (confirmation, replay, anti-entropy) is judged on
+        # failures only: a batch that is slow or runs past its (long) deadline
+        # is not evidence that the store is down for user traffic.
         self.background = background
+        # Work that brings the store up to date (replay, confirmation) also
+        # goes on while it is open for slowness alone (`admits_catch_up`).
+        self.catch_up = catch_up
 
-    def for_background(self) -> StoreGuard[H]:
-        """The same store and breaker, for background work."""
-        return StoreGuard(self.store, self.runner, self.breaker, self.metrics, background=True)
+    def for_background(self, *, catch_up: bool = False) -> StoreGuard[H]:
+        """The same store and breaker, for background work; `catch_up` for
+        the work that brings the store up to date."""
+        return StoreGuard(
+            self.store, self.runner, self.breaker, self.metrics, background=True, catch_up=catch_up
+        )
 
     @property
     def available(self) -> bool:
-        """Whether calls through this guard go ahead now. For background work
+        """Whether calls through this guard go ahead now. For catching up
         that includes a store open for slowness alone that still answers
-        (`CircuitBreaker.admits_background`)."""
-        if self.background:
-            return self.breaker.admits_background
+        (`CircuitBreaker.admits_catch_up`)."""
+        if self.catch_up:
+            return self.breaker.admits_catch_up
         return not self.breaker.is_open
 
     @property
@@ -82,7 +89,7 @@ class StoreGuard(Generic[H]):
         *,
         deadline: float | None = None,
     ) -> T:
-        permit = self.breaker.acquire_background() if self.background else self.breaker.acquire()
+        permit = self.breaker.acquire_catch_up() if self.catch_up else self.breaker.acquire()
         if permit is None:
             self.metrics.count("refused", self.store, name)
             raise BreakerOpen(f"{self.store} circuit is open", store=self.store, operation=name)
