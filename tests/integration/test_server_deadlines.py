@@ -4,6 +4,7 @@ on stops where it runs (docs/OPERATIONS.md, "Deadlines on the server")."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Any
 
@@ -11,7 +12,8 @@ import pytest
 from bson import Binary
 from pymongo import AsyncMongoClient, monitoring
 from pymongo.errors import ExecutionTimeout
-from sqlalchemy import text
+from sqlalchemy import event, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parley.ids import new_id
@@ -33,6 +35,77 @@ async def test_each_postgres_transaction_carries_its_deadline(migrated: Settings
         assert await postgres.run("T", _statement_timeout, deadline=7) == "7s"
         async with postgres.unit_of_work() as session:  # outside `run`: the default
             assert await _statement_timeout(session) == "2s"
+    finally:
+        await postgres.dispose()
+
+
+def _one_connection(settings: Settings) -> tuple[PostgresDatabase, list[str]]:
+    """A database on a single pooled connection, and the SETs sent on it."""
+    postgres = PostgresDatabase.from_settings(settings.model_copy(update={"pg_pool_size": 1}))
+    sets: list[str] = []
+
+    def executing(_: Any, __: Any, statement: str, *args: Any) -> None:
+        if statement.startswith("SET statement_timeout"):
+            sets.append(statement)
+
+    event.listen(postgres.engine.sync_engine, "before_cursor_execute", executing)
+    return postgres, sets
+
+
+async def test_transactions_with_the_same_deadline_set_it_once(migrated: Settings) -> None:
+    postgres, sets = _one_connection(migrated)
+    try:
+        for _ in range(5):
+            assert await postgres.run("T", _statement_timeout, deadline=0.3) == "300ms"
+        assert sets == ["SET statement_timeout = 300"]
+        async with postgres.unit_of_work() as session:
+            assert await _statement_timeout(session) == "2s"
+        assert await postgres.run("T", _statement_timeout, deadline=0.3) == "300ms"
+        assert len(sets) == 3
+    finally:
+        await postgres.dispose()
+
+
+class _Refused(Exception):
+    pass
+
+
+async def test_a_rolled_back_transaction_does_not_leave_its_deadline_believed(
+    migrated: Settings,
+) -> None:
+    """A rollback undoes the SET made in it: the next transaction with that
+    deadline must set it again, not trust what the connection no longer has."""
+    postgres, sets = _one_connection(migrated)
+
+    async def fails(session: AsyncSession) -> None:
+        assert await _statement_timeout(session) == "300ms"
+        raise _Refused
+
+    try:
+        with pytest.raises(_Refused):
+            await postgres.run("T", fails, deadline=0.3)
+        assert await postgres.run("T", _statement_timeout, deadline=0.3) == "300ms"
+        assert len(sets) == 2
+    finally:
+        await postgres.dispose()
+
+
+async def test_a_transaction_an_error_aborted_does_not_leave_its_deadline_believed(
+    migrated: Settings,
+) -> None:
+    """An error caught inside the transaction aborts it on the server, and its
+    COMMIT then rolls back, with no rollback event: the error alone must make
+    the connection's timeout unknown."""
+    postgres, sets = _one_connection(migrated)
+
+    async def swallows_an_error(session: AsyncSession) -> None:
+        with contextlib.suppress(DBAPIError):
+            await session.execute(text("SELECT 1 / 0"))
+
+    try:
+        await postgres.run("T", swallows_an_error, deadline=0.3)
+        assert await postgres.run("T", _statement_timeout, deadline=0.3) == "300ms"
+        assert len(sets) == 2
     finally:
         await postgres.dispose()
 

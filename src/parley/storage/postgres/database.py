@@ -5,7 +5,10 @@ lifespan, with a deadline on every named operation.
 one short transaction under a deadline with driver errors translated. The
 deadline also becomes the transaction's `statement_timeout`, so PostgreSQL
 cancels a statement the app stopped waiting for; other statements get the
-connection's default, the client's `command_timeout`.
+connection's default, the client's `command_timeout`. Each connection
+remembers the timeout it has, and a transaction sets it only when it needs
+another (`_apply_statement_timeout`): most transactions of one process share
+one deadline, so they cost no extra round trip.
 `unit_of_work()` is the per-request session for the PostgreSQL-only domains:
 it commits when the request succeeds and rolls back when it fails.
 """
@@ -16,9 +19,10 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, event, text
+from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -34,7 +38,11 @@ from parley.storage.postgres.errors import translate_errors
 from parley.storage.postgres.named import bind
 
 T = TypeVar("T")
-STATEMENT_TIMEOUT_MS = "parley_statement_timeout_ms"
+STATEMENT_TIMEOUT_MS = "parley_statement_timeout_ms"  # a session's, in its info
+# In a connection's info: the timeout it has now (absent: not known), and the
+# one it was opened with.
+TIMEOUT_ON_SERVER_MS = "parley_statement_timeout_on_server_ms"
+DEFAULT_TIMEOUT_MS = "parley_statement_timeout_default_ms"
 AFTER_COMMIT = "parley_after_commit"
 
 
@@ -59,6 +67,7 @@ class PostgresDatabase:
     def from_settings(
         cls, settings: Settings, observer: OperationObserver | None = None
     ) -> PostgresDatabase:
+        default_timeout_ms = int(max(settings.db_deadline * DRIVER_TIMEOUT_FACTOR, 2.0) * 1000)
         engine = create_async_engine(
             settings.sqlalchemy_url.get_secret_value(),
             # No overflow: an overflow connection is closed when it is returned
@@ -76,12 +85,11 @@ class PostgresDatabase:
                 # units of work): the same as the client's command_timeout.
                 "server_settings": {
                     "application_name": "parley",
-                    "statement_timeout": str(
-                        int(max(settings.db_deadline * DRIVER_TIMEOUT_FACTOR, 2.0) * 1000)
-                    ),
+                    "statement_timeout": str(default_timeout_ms),
                 },
             },
         )
+        _track_statement_timeout(engine, default_timeout_ms)
         return cls(engine, settings.db_deadline, observer)
 
     async def run(
@@ -137,13 +145,42 @@ class _Session(Session):
 @event.listens_for(_Session, "after_begin")
 def _apply_statement_timeout(session: Session, _: object, connection: Connection) -> None:
     """A statement the app gave up on is cancelled where it runs: the
-    transaction's deadline becomes its `statement_timeout` (SET LOCAL), in the
-    same transaction, before its first statement. A transaction that never
+    transaction's deadline (the connection's default for a session without
+    one) becomes the connection's `statement_timeout` before the first
+    statement, unless the connection has it already. A plain SET, not SET
+    LOCAL, so it outlasts the transaction and the next one with the same
+    deadline skips it; a rollback undoes it, so a rollback forgets what the
+    connection has (`_track_statement_timeout`). A transaction that never
     takes a connection (a send waiting for its group-commit batch) costs
     nothing."""
-    ms = session.info.get(STATEMENT_TIMEOUT_MS)
-    if ms is not None:
-        connection.exec_driver_sql(f"SET LOCAL statement_timeout = {int(ms)}")
+    ms = session.info.get(STATEMENT_TIMEOUT_MS, connection.info.get(DEFAULT_TIMEOUT_MS))
+    if ms is None or connection.info.get(TIMEOUT_ON_SERVER_MS) == ms:
+        return
+    connection.exec_driver_sql(f"SET statement_timeout = {int(ms)}")
+    connection.info[TIMEOUT_ON_SERVER_MS] = ms
+
+
+def _track_statement_timeout(engine: AsyncEngine, default_ms: int) -> None:
+    """Keep each connection's `TIMEOUT_ON_SERVER_MS` true: the default when it
+    opens, not known after a rollback (which undoes a SET made in it) or any
+    error on it (a transaction an error aborted ends in a rollback even when
+    it is committed)."""
+
+    def opened(_: object, record: Any) -> None:
+        record.info[DEFAULT_TIMEOUT_MS] = record.info[TIMEOUT_ON_SERVER_MS] = default_ms
+
+    def forget(connection: Connection | None) -> None:
+        # An invalidated connection is discarded with what it remembers (and
+        # asking for its `info` would try to reconnect).
+        if connection is not None and not (connection.invalidated or connection.closed):
+            connection.info.pop(TIMEOUT_ON_SERVER_MS, None)
+
+    def failed(context: ExceptionContext) -> None:
+        forget(context.connection)
+
+    event.listen(engine.sync_engine, "connect", opened)
+    event.listen(engine.sync_engine, "rollback", forget)
+    event.listen(engine.sync_engine, "handle_error", failed)
 
 
 async def _select_one(session: AsyncSession) -> None:
