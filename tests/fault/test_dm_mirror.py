@@ -4,6 +4,8 @@ mirror; and `parley migrate` backfills that mirror for existing data."""
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
 from sqlalchemy import insert
@@ -83,3 +85,24 @@ async def test_migrate_backfills_the_mirror_for_existing_data(
     assert profile is not None and profile["name"] == "Old One"
     mirrored = await state.mongo.db[CONVERSATIONS].find_one({"_id": key(conversation)})
     assert mirrored is not None and mirrored["profileIds"] == [key(p) for p in sorted((one, two))]
+
+
+async def test_a_slow_postgres_is_awaited_when_the_mirror_lacks_the_answer(
+    state: AppState, stack: DevStack
+) -> None:
+    """Seen in CI: a send right after sign-up rendered its author as "Unknown
+    user". PostgreSQL took 156 ms, the hedge to MongoDB's mirror (which replay
+    had not brought the new profile to yet) answered first, and won."""
+    await state.replication.supervisor.stop()  # no replay: the mirror lacks Ada
+    ada = await make_person(state, "Ada")
+    assert await state.mongo.db[PROFILES].count_documents({"_id": key(ada.id)}) == 0
+    directory = state.replication.directory
+    stack.postgres.process.freeze()  # slow: it answers once thawed
+    try:
+        lookup = asyncio.ensure_future(directory.authors({ada.id}))
+        await asyncio.sleep(0.2)  # the hedge to the mirror has answered by now
+        assert not lookup.done()
+    finally:
+        stack.postgres.process.thaw()
+    authors = await lookup
+    assert authors[ada.id].name == "Ada"

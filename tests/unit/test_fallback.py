@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from structlog.testing import capture_logs
 
-from parley.resilience import with_mongo_fallback
+from parley.resilience import with_mongo_fallback, with_postgres_fallback
 from parley.storage.errors import StorageConflict, StorageUnavailable
 from tests.unit.resilience_fakes import guard, raises, returns
 
@@ -95,3 +95,50 @@ async def test_hedge_that_fails_still_waits_for_the_slow_primary() -> None:
         hedge_after=0.01,
     )
     assert (result.value, result.source) == ("m", "mongodb")
+
+
+async def test_an_incomplete_hedge_answer_waits_for_the_slow_primary() -> None:
+    """A mirror that has not caught up answers fast and wrongly: the owner's
+    answer, slower, is the one used."""
+    mongo, _ = guard("mongodb")
+    postgres, _ = guard("postgresql")
+    result = await with_postgres_fallback(
+        returns({"ada": "Ada"}, delay=0.05),
+        returns({}),  # the mirror lacks the new profile
+        "DM_AUTHORS",
+        mongo=mongo,
+        postgres=postgres,
+        hedge_after=0.01,
+        complete=lambda found: len(found) == 1,
+    )
+    assert (result.value, result.source) == ({"ada": "Ada"}, "postgresql")
+
+
+async def test_a_complete_hedge_answer_still_wins() -> None:
+    mongo, _ = guard("mongodb")
+    postgres, _ = guard("postgresql")
+    result = await with_postgres_fallback(
+        returns({"ada": "Ada"}, delay=0.5),
+        returns({"ada": "Ada (mirror)"}),
+        "DM_AUTHORS",
+        mongo=mongo,
+        postgres=postgres,
+        hedge_after=0.01,
+        complete=lambda found: len(found) == 1,
+    )
+    assert result.source == "mongodb"
+
+
+async def test_an_incomplete_hedge_answer_is_used_when_the_primary_fails() -> None:
+    mongo, _ = guard("mongodb")
+    postgres, _ = guard("postgresql")
+    result = await with_postgres_fallback(
+        raises(StorageUnavailable("down", store="postgresql"), delay=0.05),
+        returns({}),
+        "DM_AUTHORS",
+        mongo=mongo,
+        postgres=postgres,
+        hedge_after=0.01,
+        complete=lambda found: len(found) == 1,
+    )
+    assert (result.value, result.source) == ({}, "mongodb")

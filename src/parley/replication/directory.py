@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections import OrderedDict
+from collections.abc import Callable
 from functools import partial
 from typing import Any, TypeVar
 
@@ -75,6 +76,7 @@ class Directory:
             "DM_PARTICIPANTS",
             partial(pg_mirror.dm_participants, conversation_id=conversation_id),
             partial(mongo_mirror.dm_participants, conversation_id=conversation_id),
+            complete=lambda found: found is not None,
         )
         if pair is not None:
             self.remember(conversation_id, pair)
@@ -115,13 +117,20 @@ class Directory:
             "DM_AUTHORS",
             partial(pg_mirror.authors, ids=ids),
             partial(mongo_mirror.authors, ids=ids),
+            complete=lambda found: len(found) == len(ids),
         )
         return authors
 
     async def _postgres_first(
-        self, name: str, postgres_read: PostgresOperation[T], mongo_read: MongoOperation[T]
+        self,
+        name: str,
+        postgres_read: PostgresOperation[T],
+        mongo_read: MongoOperation[T],
+        complete: Callable[[T], bool],
     ) -> T:
-        """PostgreSQL owns this data; MongoDB's mirror answers while it cannot."""
+        """PostgreSQL owns this data; MongoDB's mirror answers while it cannot,
+        and, when PostgreSQL is slow, if its answer is `complete` (the mirror
+        may not have caught up with a new profile or conversation yet)."""
         found = await with_postgres_fallback(
             postgres_read,
             mongo_read,
@@ -129,5 +138,6 @@ class Directory:
             mongo=self.mongo,
             postgres=self.postgres,
             hedge_after=self.hedge_after,
+            complete=complete,
         )
         return found.value

@@ -9,7 +9,13 @@ periodic count instead.
 
 With `hedge_after`, a primary that has not answered by then is raced against
 the secondary and the first answer wins. The slow call is left to finish on its
-own, so the breaker still learns whether the store is failing.
+own, so the breaker still learns whether the store is failing. With `complete`,
+a hedge's answer wins only if it is complete: a mirror that has not caught up
+yet (a profile or conversation replay has not brought yet) answers quickly and
+wrongly, so the primary is awaited instead, and the mirror's answer is used
+only if the primary then fails (seen: a send right after sign-up rendered its
+author as "Unknown user" because PostgreSQL took 156 ms and the hedge to
+MongoDB's mirror, which lacked the new profile, won).
 """
 
 from __future__ import annotations
@@ -75,11 +81,17 @@ async def with_postgres_fallback(
     mongo: StoreGuard[Any],
     postgres: StoreGuard[Any],
     hedge_after: float | None = None,
+    complete: Callable[[T], bool] | None = None,
 ) -> Sourced[T]:
     """The mirror image, for PostgreSQL-owned data MongoDB mirrors for DMs
-    (conversation participants, author names): PostgreSQL first."""
+    (conversation participants, author names): PostgreSQL first; a hedge to the
+    mirror wins only with an answer that is `complete`."""
     return await _with_fallback(
-        (postgres, postgres_operation), (mongo, mongo_operation), operation_name, hedge_after
+        (postgres, postgres_operation),
+        (mongo, mongo_operation),
+        operation_name,
+        hedge_after,
+        complete,
     )
 
 
@@ -88,6 +100,7 @@ async def _with_fallback(
     secondary: tuple[StoreGuard[Any], Operation[T]],
     name: str,
     hedge_after: float | None,
+    complete: Callable[[T], bool] | None = None,
 ) -> Sourced[T]:
     (first, first_op), (second, second_op) = primary, secondary
     if not first.available:
@@ -100,7 +113,7 @@ async def _with_fallback(
         attempt.cancel()
         raise
     if not done:
-        return await _race(attempt, second, second_op, name, first.store)
+        return await _race(attempt, second, second_op, name, first.store, complete)
     try:
         return Sourced(attempt.result(), first.store)
     except BreakerOpen:
@@ -119,22 +132,29 @@ async def _race(
     second_op: Operation[T],
     name: str,
     slow_store: str,
+    complete: Callable[[T], bool] | None,
 ) -> Sourced[T]:
-    """The primary is slow: ask the secondary too; the first answer wins."""
+    """The primary is slow: ask the secondary too; the first answer wins (the
+    secondary's only if `complete`, or once the primary has failed)."""
     second.metrics.count("hedged", second.store, name)
     hedge = asyncio.ensure_future(second.run(name, second_op))
     pending: set[asyncio.Future[T]] = {slow, hedge}
     error: BaseException | None = None
+    held: Sourced[T] | None = None  # an incomplete answer of the secondary
     try:
         while pending:
             done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
             for task in done:
                 failure = task.exception()
                 if failure is None:
+                    store = slow_store if task is slow else second.store
+                    answer = Sourced(task.result(), store)
+                    if task is hedge and complete is not None and not complete(answer.value):
+                        held = answer
+                        continue
                     for other in pending | (done - {task}):
                         detach(other)  # type: ignore[arg-type]
-                    store = slow_store if task is slow else second.store
-                    return Sourced(task.result(), store)
+                    return answer
                 if not isinstance(failure, StorageUnavailable):
                     raise failure
                 error = failure
@@ -142,5 +162,7 @@ async def _race(
         for task in pending:
             task.cancel()
         raise
+    if held is not None:
+        return held
     assert error is not None
     raise error
