@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import functools
 import os
 import re
 import resource
@@ -295,20 +294,20 @@ async def one_cell_group(
         async with raw_clients(settings) as (_, mongo):
             run.servers = describe_servers(stack, await mongo_server_version(mongo))
         page = f"/api/rooms/{small}/messages?limit=50"
-        cpu: Callable[[int | None], Callable[[], dict[str, float]]]
-        cpu = functools.partial(cpu_snapshot, stack)
         if target == "Parley":
             with parley(settings, log_dir, workers) as (url, pid):
                 await preload(url, reader, small, READ_DM_SIZE)
                 send = url + f"/api/rooms/{dm}/messages"
                 paths = Paths(send, url + page, sender.token, reader.token)
-                await run.measure(wrk, paths, seconds, settings, target, workers, cpu(pid))
+                cpu = cpu_snapshot(stack, pid)
+                await run.measure(wrk, paths, seconds, settings, target, workers, cpu)
             return
         with parley(settings, log_dir, 1) as (url, _):  # the read DM, written through the API
             await preload(url, reader, small, READ_DM_SIZE)
         with baseline(settings, log_dir, workers, (dm, sender.id), small) as (url, pid):
             paths = Paths(url + "/send", url + "/page", "", "")
-            await run.measure(wrk, paths, seconds, settings, target, workers, cpu(pid))
+            cpu = cpu_snapshot(stack, pid)
+            await run.measure(wrk, paths, seconds, settings, target, workers, cpu)
 
 
 @dataclass

@@ -10,6 +10,7 @@ still answers, now lets replay through while requests go to the other store.
 from __future__ import annotations
 
 import dataclasses
+import uuid
 
 import httpx
 
@@ -17,7 +18,7 @@ from parley.replication.replay import GRACE_SECONDS
 from parley.resilience._breaker import OPEN
 from parley.state import AppState
 from tests.dm_support import mongo_messages, postgres_messages
-from tests.factories import make_dm, make_person
+from tests.factories import Person, make_dm, make_person
 from tests.support import eventually
 
 
@@ -31,25 +32,37 @@ def _open_for_slowness(state: AppState) -> None:
     assert breaker.state == OPEN
 
 
-async def test_replay_reaches_a_store_open_only_for_slowness(
-    client: httpx.AsyncClient, state: AppState
-) -> None:
+async def _send_while_slow(
+    client: httpx.AsyncClient, state: AppState, *, stalled: bool = False
+) -> tuple[uuid.UUID, Person, str]:
+    """A DM sent while MongoDB's breaker is open for slowness (and, if
+    `stalled`, MongoDB has not answered since a missed deadline): the room,
+    its sender and the message id."""
     ada, bob = await make_person(state, "Ada"), await make_person(state, "Bob")
     room = await make_dm(state, ada, bob)
     _open_for_slowness(state)
-
+    if stalled:
+        stall = state.replication.mongo_breaker.stall
+        stall.missed_deadline(stall.now())  # as if its last call got no answer
     sent = await client.post(
         f"/api/rooms/{room}/messages", json={"content": "while slow"}, headers=ada.headers
     )
     assert sent.status_code == 201, sent.text
     assert sent.headers["X-Data-Source"] == "postgresql"  # requests went elsewhere
-    message_id = sent.json()["id"]
-    assert message_id not in {str(i) for i in await mongo_messages(state, room)}
+    return room, ada, str(sent.json()["id"])
 
-    async def delivered() -> bool:
-        return message_id in {str(i) for i in await mongo_messages(state, room)}
 
-    await eventually(delivered, timeout=GRACE_SECONDS + 5)
+async def _in_mongo(state: AppState, room: uuid.UUID, message_id: str) -> bool:
+    return message_id in {str(i) for i in await mongo_messages(state, room)}
+
+
+async def test_replay_reaches_a_store_open_only_for_slowness(
+    client: httpx.AsyncClient, state: AppState
+) -> None:
+    room, ada, message_id = await _send_while_slow(client, state)
+    assert not await _in_mongo(state, room, message_id)
+
+    await eventually(lambda: _in_mongo(state, room, message_id), timeout=GRACE_SECONDS + 5)
     assert state.replication.mongo_breaker.state == OPEN  # delivered while still open
     assert await mongo_messages(state, room) == await postgres_messages(state, room)
     page = await client.get(f"/api/rooms/{room}/messages", headers=ada.headers)
@@ -59,16 +72,7 @@ async def test_replay_reaches_a_store_open_only_for_slowness(
 async def test_replay_waits_while_the_slow_store_has_stopped_answering(
     client: httpx.AsyncClient, state: AppState
 ) -> None:
-    ada, bob = await make_person(state, "Ada"), await make_person(state, "Bob")
-    room = await make_dm(state, ada, bob)
-    _open_for_slowness(state)
-    stall = state.replication.mongo_breaker.stall
-    stall.missed_deadline(stall.now())  # as if its last call got no answer
-
-    sent = await client.post(
-        f"/api/rooms/{room}/messages", json={"content": "while stalled"}, headers=ada.headers
-    )
-    assert sent.status_code == 201, sent.text
+    room, _, message_id = await _send_while_slow(client, state, stalled=True)
     state.replication.replay.kick()
     assert not await state.replication.replay.run_once()
-    assert sent.json()["id"] not in {str(i) for i in await mongo_messages(state, room)}
+    assert not await _in_mongo(state, room, message_id)
