@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from datetime import timedelta
 
 import pytest
 
@@ -134,3 +135,31 @@ async def test_a_late_delivery_of_an_older_name_does_not_stay_in_the_mirror(
     await replay.replay_to_mongo()
 
     assert await _mirrored_name(state, ada.id) == "Newer"
+
+
+async def test_a_release_drops_only_what_is_still_under_its_claim(state: AppState) -> None:
+    """Releasing a replay claim deletes the delivered entries by claim token: an
+    entry a newer write re-marked since the claim (which removes the token)
+    stays queued for its newer version; an entry with no document yet stays
+    queued and unclaimed, and goes only once it is older than the orphan age."""
+    await state.replication.supervisor.stop()  # this test drives the queue itself
+    db = state.mongo.db
+    delivered, rewritten = await _record(state), await _record(state)
+    await mongo_dm.insert_many(db, [delivered, rewritten])
+    young, old = await _record(state), await _record(state)
+    for entry in (young, old):
+        await mongo_dm.mark_missed(db, entry)  # entries whose inserts never landed
+    token = "release-test"
+    claim = timedelta(seconds=60)
+    _, claimed = await mongo_dm.claim_pending(db, token, claim, timedelta(0), 10)
+    assert len(claimed) == 4
+    await mongo_dm.mark_missed(db, rewritten.edited("newer"))  # a write since the claim
+
+    await mongo_dm.release_claimed(
+        db, token, [key(delivered.id), key(rewritten.id)], [key(young.id)], timedelta(hours=1)
+    )
+    await mongo_dm.release_claimed(db, token, [], [key(old.id)], timedelta(0))
+
+    left = {doc["_id"]: doc async for doc in db[PG_REPLAY_QUEUE].find({})}
+    assert set(left) == {key(rewritten.id), key(young.id)}
+    assert all("claimToken" not in doc for doc in left.values())
