@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 import uuid
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -163,3 +164,58 @@ async def test_a_release_drops_only_what_is_still_under_its_claim(state: AppStat
     left = {doc["_id"]: doc async for doc in db[PG_REPLAY_QUEUE].find({})}
     assert set(left) == {key(rewritten.id), key(young.id)}
     assert all("claimToken" not in doc for doc in left.values())
+
+
+async def test_a_replayed_version_that_meets_a_newer_one_landing_first_loses_quietly(
+    state: AppState, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Replay to MongoDB reads the stored version, finds it older, and
+    replaces it conditionally; a newer version landing in between makes the
+    replace's upsert meet a duplicate key. That is the version order working:
+    the newer version stays and the call succeeds. (FerretDB v1 answered the
+    bulk form of that replace without the counts PyMongo merges, so the
+    replay worker crashed with a KeyError and its batch waited out the lease.)"""
+    db = state.mongo.db
+    stored = await _record(state)
+    await mongo_dm.insert_many(db, [stored])
+    replayed, newest = stored.edited("replayed"), stored.edited("replayed").edited("newest")
+    insert_new = mongo_dm._insert_new
+
+    async def then_a_newer_write_lands(*args: Any, **kwargs: Any) -> Any:
+        rejected = await insert_new(*args, **kwargs)
+        assert await mongo_dm.upsert_newer(db, newest, pending=False)
+        return rejected
+
+    monkeypatch.setattr(mongo_dm, "_insert_new", then_a_newer_write_lands)
+
+    assert await mongo_dm.upsert_many_newer(db, [replayed]) == []
+
+    kept = await mongo_dm.get(db, stored.id)
+    assert kept is not None and kept.content == "newest"
+
+
+async def test_a_pass_that_fails_unexpectedly_releases_its_claim_on_the_next(
+    state: AppState, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pass ended by something other than a storage error (a bug, a driver
+    surprise) still leaves its claim to be released by token on the next pass,
+    so the entries are delivered then, not after the 20-second lease."""
+    await state.replication.supervisor.stop()  # this test drives replay itself
+    replay = state.replication.replay
+    record = await _record(state)
+    await mongo_dm.mark_missed(state.mongo.db, record)
+    await mongo_dm.insert_many(state.mongo.db, [record])
+    write = pg_dm.upsert_many_newer
+
+    async def surprise(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("not a storage error")
+
+    monkeypatch.setattr(pg_dm, "upsert_many_newer", surprise)
+    with pytest.raises(RuntimeError):
+        await replay.replay_to_postgres()
+    monkeypatch.setattr(pg_dm, "upsert_many_newer", write)
+
+    await replay.run_once()
+
+    assert replay.unsettled == []
+    assert record.id in await postgres_messages(state, record.room_id)

@@ -152,8 +152,9 @@ class ReplayWorker:
         self.batch_size = batch_size
         self._wake = asyncio.Event()
         # Passes that failed after claiming, or while claiming without an
-        # answer (a claim committed as the store froze): the entries may be
-        # leased to us still. They are released by token once the store
+        # answer (a claim committed as the store froze), for whatever reason
+        # (a bug too: the supervisor restarts `run` on this same worker): the
+        # entries may be leased to us still. They are released by token once the store
         # answers, or they would wait out the whole lease (a batch written to
         # MongoDB whose confirmation met a killed PostgreSQL waited 20 s).
         self.unsettled: list[tuple[str, str]] = []
@@ -250,7 +251,7 @@ class ReplayWorker:
         token = secrets.token_hex(8)
         try:
             return await self._replay_to_mongo(token)
-        except StorageError:
+        except Exception:  # a store's error, or a bug the supervisor restarts us after
             self.unsettled.append((POSTGRESQL, token))
             raise
 
@@ -294,7 +295,7 @@ class ReplayWorker:
         token = secrets.token_hex(8)
         try:
             return await self._replay_to_postgres(token)
-        except StorageError:
+        except Exception:  # a store's error, or a bug the supervisor restarts us after
             self.unsettled.append((MONGODB, token))
             raise
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, DeleteOne, ReplaceOne, UpdateOne
+from pymongo import ASCENDING, DESCENDING, DeleteOne, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
@@ -327,7 +327,11 @@ async def upsert_many_newer(
     """Replay from PostgreSQL: write each version unless the stored one is the
     same or later in the version order.
     All go in one bulk insert first (the common case after an outage: MongoDB
-    lacks them); those already stored become conditional replaces.
+    lacks them); those already stored become conditional replaces, one at a
+    time: when a newer version lands in between, the replace's upsert meets a
+    duplicate key, and FerretDB v1 answers that inside a bulk update without
+    the counts PyMongo merges (a KeyError, not a BulkWriteError), while a single
+    `replace_one` reports it as MongoDB does.
 
     Returns the records that collided with a *different* message on the
     (conversation, author, nonce) index, for the caller to resolve."""
@@ -336,11 +340,9 @@ async def upsert_many_newer(
     rejected = await _insert_new(db, records)
     collided = [r.record for r in rejected if r.stored is None]
     older = [r.record for r in rejected if r.stored and r.record.newer_than(r.stored)]
-    replaces: list[Any] = [ReplaceOne(_older_filter(r), to_document(r), upsert=True) for r in older]
-    try:
-        await bulk_write_chunked(db[DIRECT_MESSAGES], replaces)
-    except BulkWriteError as exc:
-        _only_duplicate_keys(exc)  # "a newer version is already here": the rule working
+    for record in older:
+        # False: a newer version is already here, the rule working.
+        await upsert_newer(db, record, pending=False)
     return collided
 
 
