@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from parley.app import create_app
 from parley.devstack import DevStack
 from parley.devstack.app_process import AppProcess
+from parley.replication.batching import BatchSize
 from parley.settings import Settings
 from parley.state import AppState
 from tests.dm_support import markers_left, mongo_messages, postgres_messages
@@ -82,8 +83,9 @@ async def test_two_instances_replay_one_backlog_without_loss_or_duplicates(
     second: FastAPI = create_app(migrated)
     async with second.router.lifespan_context(second):
         second_state: AppState = second.state.parley
-        second_state.replication.replay.batch_size = 50  # many small claims, maximum interleaving
-        state.replication.replay.batch_size = 50
+        for replay in (second_state.replication.replay, state.replication.replay):
+            # Many small claims, maximum interleaving.
+            replay.to_mongo_batch, replay.to_postgres_batch = BatchSize(50), BatchSize(50)
         stack.mongo.process.start()
         await eventually(lambda: _settled(state), timeout=30, interval=0.1)
 

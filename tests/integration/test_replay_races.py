@@ -7,6 +7,7 @@ from the store it had just written, and answered as a retry.)"""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import uuid
 from datetime import timedelta
@@ -16,6 +17,7 @@ import pytest
 
 from parley.community.profiles.service import change_profile
 from parley.ids import new_id
+from parley.replication import replay as replay_module
 from parley.replication.replay import _claim_for_mongo
 from parley.state import AppState
 from parley.storage.errors import StorageError
@@ -219,3 +221,32 @@ async def test_a_pass_that_fails_unexpectedly_releases_its_claim_on_the_next(
 
     assert replay.unsettled == []
     assert record.id in await postgres_messages(state, record.room_id)
+
+
+async def test_a_pass_past_its_deadline_halves_the_batch_and_quick_ones_restore_it(
+    state: AppState, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch too big for a busy store fails pass after pass: each direction's
+    batch halves after a pass that ran past a deadline and doubles back after
+    quick ones, and `/api/metrics` shows its size."""
+    await state.replication.supervisor.stop()  # this test drives replay itself
+    replay = state.replication.replay
+    claim = mongo_dm.claim_pending
+
+    async def slow_claim(*args: Any, **kwargs: Any) -> Any:
+        await asyncio.sleep(0.3)
+        return await claim(*args, **kwargs)
+
+    monkeypatch.setattr(replay_module, "CLAIM_DEADLINE", 0.1)
+    monkeypatch.setattr(mongo_dm, "claim_pending", slow_claim)
+    with pytest.raises(StorageError):
+        await replay.replay_to_postgres()
+    assert replay.to_postgres_batch.current == replay.to_postgres_batch.ceiling // 2
+    assert replay.to_mongo_batch.current == replay.to_mongo_batch.ceiling
+    gauge = f"parley_replay_batch_from_mongodb {replay.to_postgres_batch.current}"
+    assert gauge in state.replication.metrics.render()
+
+    monkeypatch.undo()
+    await replay.run_once()
+
+    assert replay.to_postgres_batch.current == replay.to_postgres_batch.ceiling

@@ -23,6 +23,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
@@ -31,9 +33,10 @@ from typing import Any
 import structlog
 
 from parley.replication.backlog import Backlog
+from parley.replication.batching import BatchSize
 from parley.replication.duplicates import resolve_nonce_duplicate
 from parley.resilience import MONGODB, POSTGRESQL, Metrics, StoreGuard
-from parley.storage.errors import StorageConflict, StorageError
+from parley.storage.errors import StorageConflict, StorageError, StorageTimeout
 from parley.storage.mongo import direct_messages as mongo_dm
 from parley.storage.mongo import mirror
 from parley.storage.mongo.schema import key
@@ -62,8 +65,8 @@ WRITE_DEADLINE = 10.0
 ORPHAN_SECONDS = 15.0
 # Time for what follows the write under the same claim: confirming or
 # releasing the batch, resolving the odd nonce collision. Each settling call
-# gets SETTLE_DEADLINE, not a request's 0.5 s: releasing 500 MongoDB entries
-# is 20 chunked deletes, and one that ran past 0.5 s on a busy FerretDB left
+# gets SETTLE_DEADLINE, not a request's 0.5 s: releasing a batch of MongoDB
+# entries is one delete per kind, and one that ran past 0.5 s on a busy FerretDB left
 # its batch delivered but claimed, to be delivered again after every lease
 # (a PostgreSQL thaw under load never converged).
 SETTLE_MARGIN = 5.0
@@ -149,7 +152,9 @@ class ReplayWorker:
         self.backlog = backlog
         self.metrics = metrics
         self.interval = interval
-        self.batch_size = batch_size
+        # Each direction's batch adapts to its stores' speed (`batching`).
+        self.to_mongo_batch = BatchSize(batch_size)
+        self.to_postgres_batch = BatchSize(batch_size)
         self._wake = asyncio.Event()
         # Passes that failed after claiming, or while claiming without an
         # answer (a claim committed as the store froze), for whatever reason
@@ -180,10 +185,11 @@ class ReplayWorker:
         if not (self.mongo.available and self.postgres.available):
             return False
         await self._release_unsettled_claims()
+        sizes = (self.to_mongo_batch.current, self.to_postgres_batch.current)
         to_mongo = await self.replay_to_mongo()
         to_postgres = await self.replay_to_postgres()
         await self.refresh_backlog()
-        return max(to_mongo, to_postgres) >= self.batch_size
+        return to_mongo >= sizes[0] or to_postgres >= sizes[1]
 
     async def _release_unsettled_claims(self) -> None:
         while self.unsettled:
@@ -248,17 +254,32 @@ class ReplayWorker:
         self.metrics.set_gauge("parley_replay_backlog_conversations_postgresql", len(conversations))
 
     async def replay_to_mongo(self) -> int:
-        token = secrets.token_hex(8)
-        try:
-            return await self._replay_to_mongo(token)
-        except Exception:  # a store's error, or a bug the supervisor restarts us after
-            self.unsettled.append((POSTGRESQL, token))
-            raise
+        """One batch from PostgreSQL's queue to MongoDB; the entries it took on."""
+        return await self._one_pass(POSTGRESQL, self.to_mongo_batch, self._replay_to_mongo)
 
-    async def _replay_to_mongo(self, token: str) -> int:
+    async def _one_pass(
+        self, queue_store: str, size: BatchSize, deliver: Callable[[str, int], Awaitable[int]]
+    ) -> int:
+        """Run `deliver` under a fresh claim token with the direction's batch
+        size; a failed pass leaves its token to be released by the next one."""
+        token = secrets.token_hex(8)
+        started = time.monotonic()
+        try:
+            taken = await deliver(token, size.current)
+        except Exception as exc:  # a store's error, or a bug the supervisor restarts us after
+            self.unsettled.append((queue_store, token))
+            if isinstance(exc, StorageTimeout):
+                size.ran_past_deadline()
+            raise
+        finally:
+            self.metrics.set_gauge(f"parley_replay_batch_from_{queue_store}", size.current)
+        size.finished(time.monotonic() - started)
+        return taken
+
+    async def _replay_to_mongo(self, token: str, limit: int) -> int:
         batch: ForMongo = await self.postgres.run(
             "REPLAY_CLAIM_FOR_MONGO",
-            lambda s: _claim_for_mongo(s, self.batch_size, token),
+            lambda s: _claim_for_mongo(s, limit, token),
             deadline=CLAIM_DEADLINE,
         )
         if not batch.queue_rows:
@@ -292,14 +313,10 @@ class ReplayWorker:
         log.info("replayed_to_mongodb", rows=len(batch.queue_rows), messages=len(batch.messages))
 
     async def replay_to_postgres(self) -> int:
-        token = secrets.token_hex(8)
-        try:
-            return await self._replay_to_postgres(token)
-        except Exception:  # a store's error, or a bug the supervisor restarts us after
-            self.unsettled.append((MONGODB, token))
-            raise
+        """One batch from MongoDB's queue to PostgreSQL; the entries it took on."""
+        return await self._one_pass(MONGODB, self.to_postgres_batch, self._replay_to_postgres)
 
-    async def _replay_to_postgres(self, token: str) -> int:
+    async def _replay_to_postgres(self, token: str, limit: int) -> int:
         records, entry_ids = await self.mongo.run(
             "REPLAY_CLAIM_FOR_POSTGRES",
             lambda db: mongo_dm.claim_pending(
@@ -307,7 +324,7 @@ class ReplayWorker:
                 token,
                 timedelta(seconds=LEASE_SECONDS),
                 timedelta(seconds=GRACE_SECONDS),
-                self.batch_size,
+                limit,
             ),
             deadline=CLAIM_DEADLINE,
         )
