@@ -442,3 +442,38 @@ async def test_background_work_resumes_normally_once_closed_again() -> None:
     assert breaker.state == CLOSED
     assert breaker.admits_catch_up
     assert breaker.acquire_catch_up() is not None
+
+
+def test_a_half_open_peer_is_no_fallback_so_slowness_does_not_open_it() -> None:
+    mongo, postgres = pair()
+    postgres.trip("PostgreSQL froze")
+    postgres._change(HALF_OPEN)  # it answered a probe: a few trial calls only
+    calls(mongo, "tttttttttt")  # still serving everything alone, slowly
+    assert mongo.state == CLOSED
+
+
+def test_a_store_open_for_slowness_takes_traffic_again_when_its_peer_goes_down() -> None:
+    mongo, postgres = pair()
+    calls(mongo, "ttttt")
+    mongo.stall.answered()  # busy, not frozen
+    assert mongo.state == OPEN and mongo.acquire() is None  # traffic goes to PostgreSQL
+    postgres.trip("PostgreSQL went down")
+    assert mongo.admits_traffic
+    permit = mongo.acquire()
+    assert permit is not None
+    permit.succeeded(0.6)
+    postgres._close()
+    assert not mongo.admits_traffic and mongo.acquire() is None
+
+
+def test_a_stalled_or_failing_store_open_for_slowness_stays_refused_without_a_peer() -> None:
+    mongo, postgres = pair()
+    calls(mongo, "ttttt")
+    mongo.stall.missed_deadline(mongo.stall.now())  # frozen: no answer since
+    postgres.trip("PostgreSQL went down")
+    assert not mongo.admits_traffic
+    mongo.stall.answered()
+    permit = mongo.acquire()
+    assert permit is not None
+    permit.failed(DOWN)  # it went down too
+    assert not mongo.admits_traffic

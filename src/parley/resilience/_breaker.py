@@ -19,11 +19,18 @@ What a call's outcome counts as:
 - *ignored*: cancelled, or a bug; the call says nothing about the store.
 
 *The last store standing is not opened for slowness.* Paired breakers
-(`pair`) know each other: while the other store's breaker is open, this one
+(`pair`) know each other: unless the other store's breaker is closed, this one
 opens on failures only. Opening a breaker sends its calls to the other store;
 with that one down there is nowhere to send them, and opening would turn slow
 answers into refusals (seen with PostgreSQL down and the local MongoDB role
-busy serving everything alone: every DM request failed with 503).
+busy serving everything alone: every DM request failed with 503). A half-open
+peer is not a fallback yet: it lets a few trial calls through and refuses the
+rest (seen at 70 % of saturation: MongoDB opened for slowness the moment
+PostgreSQL's breaker went half-open after a freeze, and 50 sends failed with
+both stores refusing). For the same reason a breaker open for slowness alone,
+on a store that still answers, takes traffic again while its peer is not
+closed (`admits_traffic`): the other store went down after this one was
+judged slow.
 
 The window is a count-based sliding window of the last `window` outcomes. While
 open, calls are refused at once (`BreakerOpen`) instead of each waiting out a
@@ -187,6 +194,15 @@ class CircuitBreaker:
         return self._state
 
     @property
+    def admits_traffic(self) -> bool:
+        """Whether user calls go ahead now: not open, or open for slowness
+        alone on a store that still answers while the other store takes no
+        traffic (the last store standing)."""
+        if self._state != OPEN:
+            return True
+        return self.admits_catch_up and not self._has_fallback()
+
+    @property
     def admits_catch_up(self) -> bool:
         """Whether calls that bring the store up to date (replay, confirmation)
         may go ahead now: not open, or open for slowness alone on a store that
@@ -206,7 +222,7 @@ class CircuitBreaker:
 
     def acquire(self) -> Permit | None:
         """A permit for one call, or None when the call must be refused."""
-        if self._state == CLOSED:
+        if self._state == CLOSED or (self._state == OPEN and self.admits_traffic):
             return Permit(self, self._generation, trial=False)
         if self._state == HALF_OPEN and (
             len(self._trials) + self._trials_in_flight < self.policy.half_open_calls
@@ -264,8 +280,12 @@ class CircuitBreaker:
     def _over_thresholds(self, rates: Rates) -> bool:
         if rates.failure >= self.policy.failure_rate:
             return True
-        fallback = self._peer is None or not self._peer.is_open
-        return fallback and rates.slow >= self.policy.slow_call_rate
+        return self._has_fallback() and rates.slow >= self.policy.slow_call_rate
+
+    def _has_fallback(self) -> bool:
+        """Whether the other store takes this one's traffic: unpaired, or its
+        breaker closed (a half-open one refuses all but its trial calls)."""
+        return self._peer is None or self._peer.state == CLOSED
 
     def _judge_trials(self) -> None:
         if len(self._trials) < self.policy.half_open_calls:

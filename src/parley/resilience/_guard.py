@@ -70,12 +70,13 @@ class StoreGuard(Generic[H]):
 
     @property
     def available(self) -> bool:
-        """Whether calls through this guard go ahead now. For catching up
-        that includes a store open for slowness alone that still answers
+        """Whether calls through this guard go ahead now: the breaker admits
+        traffic (`CircuitBreaker.admits_traffic`). For catching up that also
+        includes a store open for slowness alone that still answers
         (`CircuitBreaker.admits_catch_up`)."""
         if self.catch_up:
             return self.breaker.admits_catch_up
-        return not self.breaker.is_open
+        return self.breaker.admits_traffic
 
     @property
     def stalled(self) -> bool:
