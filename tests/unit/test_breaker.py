@@ -456,24 +456,46 @@ def test_a_store_open_for_slowness_takes_traffic_again_when_its_peer_goes_down()
     mongo, postgres = pair()
     calls(mongo, "ttttt")
     mongo.stall.answered()  # busy, not frozen
-    assert mongo.state == OPEN and mongo.acquire() is None  # traffic goes to PostgreSQL
+    assert mongo.state == OPEN and mongo.acquire_traffic() is None  # traffic goes to PostgreSQL
     postgres.trip("PostgreSQL went down")
     assert mongo.admits_traffic
-    permit = mongo.acquire()
+    permit = mongo.acquire_traffic()
     assert permit is not None
     permit.succeeded(0.6)
+    assert mongo.state == OPEN and mongo.admits_traffic  # a slow answer changes nothing
+    assert mongo.acquire() is None  # background work other than catching up stays out
     postgres._close()
-    assert not mongo.admits_traffic and mongo.acquire() is None
+    assert not mongo.admits_traffic and mongo.acquire_traffic() is None
 
 
-def test_a_stalled_or_failing_store_open_for_slowness_stays_refused_without_a_peer() -> None:
+async def test_the_last_store_standing_closes_when_its_probe_answers() -> None:
+    """Not half-open: its three trial permits would refuse everyone else."""
+    mongo, postgres = pair()
+    calls(mongo, "ttttt")
+    postgres.trip("PostgreSQL went down")
+    mongo._opened_at -= POLICY.open_wait
+    await mongo.probe_once()
+    assert mongo.state == CLOSED
+    assert all(mongo.acquire_traffic() is not None for _ in range(10))
+
+
+async def test_a_store_open_for_failures_still_half_opens_with_its_peer_down() -> None:
+    mongo, postgres = pair()
+    calls(mongo, "fffff")
+    postgres.trip("PostgreSQL went down")
+    mongo._opened_at -= POLICY.open_wait
+    await mongo.probe_once()
+    assert mongo.state == HALF_OPEN
+
+
+def test_a_frozen_or_failing_store_open_for_slowness_stays_refused_with_its_peer_down() -> None:
     mongo, postgres = pair()
     calls(mongo, "ttttt")
     mongo.stall.missed_deadline(mongo.stall.now())  # frozen: no answer since
     postgres.trip("PostgreSQL went down")
     assert not mongo.admits_traffic
     mongo.stall.answered()
-    permit = mongo.acquire()
+    permit = mongo.acquire_traffic()
     assert permit is not None
     permit.failed(DOWN)  # it went down too
     assert not mongo.admits_traffic

@@ -70,3 +70,22 @@ async def test_catching_up_runs_against_a_store_open_only_for_slowness() -> None
     with pytest.raises(StorageUnavailable):
         await replay.run("REPLAY", raises(StorageUnavailable("refused", store="mongodb")))
     assert not replay.available  # down now, not just slow
+
+
+async def test_user_calls_reach_the_last_store_standing_but_scans_do_not() -> None:
+    store, runner = guard("mongodb", threshold=2)
+    other, _ = guard("postgresql", threshold=2)
+    store.breaker.pair(other.breaker)
+    for _ in range(2):
+        with pytest.raises(StorageTimeout):
+            await store.run("OP", raises(StorageTimeout("slow", store="mongodb")))
+    store.breaker.stall.answered()  # busy, not frozen
+    assert not store.available  # PostgreSQL takes its traffic
+    other.breaker.trip("PostgreSQL went down")
+    assert store.available
+    assert await store.run("ROOM_MESSAGES_GET_DM", returns(3)) == 3
+    scan = store.for_background()  # anti-entropy still waits for a closed breaker
+    assert not scan.available
+    with pytest.raises(BreakerOpen):
+        await scan.run("ANTIENTROPY", returns(1))
+    assert runner.calls[-1] == "ROOM_MESSAGES_GET_DM"

@@ -28,13 +28,15 @@ peer is not a fallback yet: it lets a few trial calls through and refuses the
 rest (seen at 70 % of saturation: MongoDB opened for slowness the moment
 PostgreSQL's breaker went half-open after a freeze, and 50 sends failed with
 both stores refusing). For the same reason a breaker open for slowness alone,
-on a store that still answers, takes traffic again while its peer is not
-closed (`admits_traffic`): the other store went down after this one was
-judged slow.
+on a store that still answers, takes user traffic again while its peer is
+not closed (`acquire_traffic`): the other store went down after this one was
+judged slow. When its probe then answers, it closes at once instead of going
+half-open, whose few trial permits would refuse everyone else again.
 
 The window is a count-based sliding window of the last `window` outcomes. While
 open, calls are refused at once (`BreakerOpen`) instead of each waiting out a
-deadline on a dead or frozen server. After `open_wait` a background probe pings
+deadline on a dead or frozen server (but for the last store standing and
+catching up, above and below). After `open_wait` a background probe pings
 the store every `probe_interval`; the first answer runs the recovery hooks (for
 example, refreshing which conversations MongoDB is still missing, so no read
 hides a message) and moves to half-open, where `half_open_calls` trial calls are
@@ -186,7 +188,8 @@ class CircuitBreaker:
 
     @property
     def is_open(self) -> bool:
-        """Open: calls are refused. Half-open counts as not open (trial calls pass)."""
+        """Open: calls are refused (but see `admits_traffic` and
+        `admits_catch_up`). Half-open counts as not open (trial calls pass)."""
         return self._state == OPEN
 
     @property
@@ -222,7 +225,7 @@ class CircuitBreaker:
 
     def acquire(self) -> Permit | None:
         """A permit for one call, or None when the call must be refused."""
-        if self._state == CLOSED or (self._state == OPEN and self.admits_traffic):
+        if self._state == CLOSED:
             return Permit(self, self._generation, trial=False)
         if self._state == HALF_OPEN and (
             len(self._trials) + self._trials_in_flight < self.policy.half_open_calls
@@ -231,6 +234,14 @@ class CircuitBreaker:
             return Permit(self, self._generation, trial=True)
         self._count_refusal()
         return None
+
+    def acquire_traffic(self) -> Permit | None:
+        """A permit for a user call: as `acquire`, and also while open when
+        `admits_traffic` (the last store standing; its outcome then counts
+        only if it failed, which ends that)."""
+        if self._state == OPEN and self.admits_traffic:
+            return Permit(self, self._generation, trial=False)
+        return self.acquire()
 
     def acquire_catch_up(self) -> Permit | None:
         """A permit for catching up: as `acquire`, and also while open when
@@ -241,8 +252,8 @@ class CircuitBreaker:
         return self.acquire()
 
     def allow(self) -> bool:
-        """Whether a call may go ahead now (without tracking its outcome)."""
-        permit = self.acquire()
+        """Whether a user call may go ahead now (without tracking its outcome)."""
+        permit = self.acquire_traffic()
         if permit is None:
             return False
         permit.release()
@@ -344,9 +355,14 @@ class CircuitBreaker:
 
     async def half_open(self) -> None:
         """Run the recovery hooks (still open: no user traffic reaches the
-        store before they finish), then let trial calls through."""
+        store before they finish), then let trial calls through; or close at
+        once when only slowness opened it and the other store takes no
+        traffic (slow trials could not reopen it, and the few trial permits
+        would refuse every other call meanwhile)."""
         await self._run_recovery_hooks()
-        if self._state == OPEN:
+        if self._state == OPEN and self._open_for_slowness and not self._has_fallback():
+            self._close()
+        elif self._state == OPEN:
             self._change(HALF_OPEN)
             log.info("breaker_half_open", store=self.store, refused_while_open=self._refused)
 

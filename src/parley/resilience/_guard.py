@@ -1,7 +1,8 @@
 """`StoreGuard`: a store's named operations behind its circuit breaker.
 
 Every resilience-aware database call goes through `guard.run(name, fn)`: refused
-at once while the breaker is open (or out of half-open trial permits); counted
+at once while the breaker is open (or out of half-open trial permits), but for
+user calls to the last store standing (`CircuitBreaker.acquire_traffic`); counted
 as a failure on unavailability, as a slow call when it ran past its deadline, as
 a success (slow or not, by its duration) otherwise. Only Parley's storage errors
 are interpreted; anything else (a bug, a conflict, a cancellation) propagates
@@ -18,7 +19,7 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any, Generic, Protocol, TypeVar
 
-from parley.resilience._breaker import CircuitBreaker
+from parley.resilience._breaker import CircuitBreaker, Permit
 from parley.resilience._metrics import Metrics
 from parley.storage.errors import BreakerOpen, StorageTimeout, StorageUnavailable
 
@@ -70,13 +71,23 @@ class StoreGuard(Generic[H]):
 
     @property
     def available(self) -> bool:
-        """Whether calls through this guard go ahead now: the breaker admits
-        traffic (`CircuitBreaker.admits_traffic`). For catching up that also
-        includes a store open for slowness alone that still answers
-        (`CircuitBreaker.admits_catch_up`)."""
+        """Whether calls through this guard go ahead now: for user calls, while
+        the breaker admits traffic (`CircuitBreaker.admits_traffic`); for
+        catching up, also while it is open for slowness alone on a store that
+        still answers (`admits_catch_up`); for other background work, while it
+        is not open."""
         if self.catch_up:
             return self.breaker.admits_catch_up
+        if self.background:
+            return not self.breaker.is_open
         return self.breaker.admits_traffic
+
+    def _acquire(self) -> Permit | None:
+        if self.catch_up:
+            return self.breaker.acquire_catch_up()
+        if self.background:
+            return self.breaker.acquire()
+        return self.breaker.acquire_traffic()
 
     @property
     def stalled(self) -> bool:
@@ -90,7 +101,7 @@ class StoreGuard(Generic[H]):
         *,
         deadline: float | None = None,
     ) -> T:
-        permit = self.breaker.acquire_catch_up() if self.catch_up else self.breaker.acquire()
+        permit = self._acquire()
         if permit is None:
             self.metrics.count("refused", self.store, name)
             raise BreakerOpen(f"{self.store} circuit is open", store=self.store, operation=name)
