@@ -20,7 +20,7 @@ def test_doubles_back_after_quick_passes_up_to_the_ceiling() -> None:
         size.ran_past_deadline()
     seen = []
     for _ in range(6):
-        size.finished(0.2)
+        size.finished(0.2, full=True)
         seen.append(size.current)
     assert seen == [50, 100, 200, 400, 500, 500]
 
@@ -28,7 +28,7 @@ def test_doubles_back_after_quick_passes_up_to_the_ceiling() -> None:
 def test_a_slow_pass_that_finished_keeps_the_size() -> None:
     size = BatchSize(500, quick=1.0)
     size.ran_past_deadline()
-    size.finished(3.0)
+    size.finished(3.0, full=True)
     assert size.current == 250
 
 
@@ -36,3 +36,10 @@ def test_a_ceiling_below_the_floor_is_the_floor_too() -> None:
     size = BatchSize(10, floor=25)
     size.ran_past_deadline()
     assert size.current == 10
+
+
+def test_a_pass_that_found_less_than_its_size_keeps_the_size() -> None:
+    size = BatchSize(500, quick=1.0)
+    size.ran_past_deadline()
+    size.finished(0.01, full=False)
+    assert size.current == 250

@@ -5,7 +5,8 @@ the 2-CPU machine at 70 % of saturation, a 500-entry claim on FerretDB ran
 past its 5 s deadline pass after pass, and PostgreSQL's backlog took 43 s to
 clear): a pass that fails delivers nothing, and its claim is wasted work. So
 the size halves after a pass that ran past a deadline, and doubles back after a
-quick one, between a floor and `PARLEY_REPLAY_BATCH`.
+quick full one, between a floor and `PARLEY_REPLAY_BATCH`. (A pass that found
+less than its size says nothing about how much more the stores can take.)
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 
 # The smallest batch: one chunk of MongoDB bulk writes (`storage/mongo/bulk.py`).
 FLOOR = 25
-# A pass that took less than this may take on twice as much next time.
+# A full pass that took less than this may take on twice as much next time.
 QUICK_SECONDS = 1.0
 
 
@@ -32,6 +33,6 @@ class BatchSize:
     def ran_past_deadline(self) -> None:
         self.current = max(self.floor, self.current // 2)
 
-    def finished(self, seconds: float) -> None:
-        if seconds < self.quick:
+    def finished(self, seconds: float, *, full: bool) -> None:
+        if full and seconds < self.quick:
             self.current = min(self.ceiling, self.current * 2)

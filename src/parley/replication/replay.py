@@ -262,18 +262,19 @@ class ReplayWorker:
     ) -> int:
         """Run `deliver` under a fresh claim token with the direction's batch
         size; a failed pass leaves its token to be released by the next one."""
-        token = secrets.token_hex(8)
+        token, limit = secrets.token_hex(8), size.current
         started = time.monotonic()
         try:
-            taken = await deliver(token, size.current)
-        except Exception as exc:  # a store's error, or a bug the supervisor restarts us after
+            taken = await deliver(token, limit)
+        except BaseException as exc:  # a store's error, a bug, a cancellation
             self.unsettled.append((queue_store, token))
             if isinstance(exc, StorageTimeout):
                 size.ran_past_deadline()
             raise
+        else:
+            size.finished(time.monotonic() - started, full=taken >= limit)
         finally:
             self.metrics.set_gauge(f"parley_replay_batch_from_{queue_store}", size.current)
-        size.finished(time.monotonic() - started)
         return taken
 
     async def _replay_to_mongo(self, token: str, limit: int) -> int:
@@ -313,7 +314,8 @@ class ReplayWorker:
         log.info("replayed_to_mongodb", rows=len(batch.queue_rows), messages=len(batch.messages))
 
     async def replay_to_postgres(self) -> int:
-        """One batch from MongoDB's queue to PostgreSQL; the entries it took on."""
+        """One batch from MongoDB's queue to PostgreSQL; the DMs it found for
+        the entries it claimed."""
         return await self._one_pass(MONGODB, self.to_postgres_batch, self._replay_to_postgres)
 
     async def _replay_to_postgres(self, token: str, limit: int) -> int:

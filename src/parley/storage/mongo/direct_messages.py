@@ -302,9 +302,10 @@ async def release_claimed(
     still land, so they stay queued (unclaimed) until `orphan_age` after they
     were marked, when no write can still be on its way.
 
-    One command per kind, each filtered on the claim token: MongoDB finds the
-    entries by `_id`, and FerretDB v1 by the token (an equality it hands to its
-    storage), where per-entry deletes cost it ten times as much."""
+    Each step is one command filtered on the claim token, not one per entry:
+    MongoDB finds the entries by `_id`, and FerretDB v1 by the token (an
+    equality it hands to its storage), where per-entry deletes cost it ten
+    times as much."""
     queue = db[PG_REPLAY_QUEUE]
     if delivered:
         await queue.delete_many({"claimToken": token, "_id": {"$in": list(delivered)}})
