@@ -191,7 +191,7 @@ async def test_a_replayed_version_that_meets_a_newer_one_landing_first_loses_qui
 
     monkeypatch.setattr(mongo_dm, "_insert_new", then_a_newer_write_lands)
 
-    assert await mongo_dm.upsert_many_newer(db, [replayed]) == []
+    assert (await mongo_dm.upsert_many_newer(db, [replayed])).collided == []
 
     kept = await mongo_dm.get(db, stored.id)
     assert kept is not None and kept.content == "newest"
@@ -258,3 +258,27 @@ async def test_a_pass_past_its_deadline_halves_the_batch_and_quick_ones_restore_
     assert "parley_replay_batch_from_mongodb 4" in state.replication.metrics.render()
     for record in missed:
         assert record.id in await postgres_messages(state, record.room_id)
+
+
+async def test_replay_settles_the_marker_of_a_write_that_landed_after_its_send_gave_up(
+    state: AppState,
+) -> None:
+    """A send whose MongoDB write timed out (a frozen server) is queued for
+    MongoDB in PostgreSQL; when the server thaws it executes the write that
+    was waiting on its socket, marker included. Replay then finds that very
+    version in MongoDB: both stores have it, so the marker goes with the
+    delivery, not five seconds later when replay to PostgreSQL may claim it."""
+    await state.replication.supervisor.stop()  # this test drives replay itself
+    record = await _record(state)
+    async with state.postgres.sessionmaker.begin() as session:
+        await pg_dm.upsert_many_newer(session, [record])
+        await replay_queue.queue_missed(session, record)  # the send gave up on MongoDB
+    await mongo_dm.insert_many(state.mongo.db, [record])  # its write landed late
+    queue = state.mongo.db[PG_REPLAY_QUEUE]
+    assert await queue.count_documents({"_id": key(record.id)}) == 1
+
+    await state.replication.replay.replay_to_mongo()
+
+    assert await queue.count_documents({"_id": key(record.id)}) == 0
+    async with state.postgres.sessionmaker.begin() as session:
+        assert await replay_queue.claim_due(session, 10, 0.0, 1.0, "check") == []

@@ -322,9 +322,19 @@ async def unclaim(db: AsyncDatabase[MongoDocument], token: str) -> None:
     await db[PG_REPLAY_QUEUE].update_many({"claimToken": token}, UNCLAIM)
 
 
+@dataclass(frozen=True)
+class Upserted:
+    """What `upsert_many_newer` found: records that collided with a *different*
+    message on the (conversation, author, nonce) index, for the caller to
+    resolve, and records whose very version MongoDB already had."""
+
+    collided: list[MessageRecord]
+    already_stored: list[MessageRecord]
+
+
 async def upsert_many_newer(
     db: AsyncDatabase[MongoDocument], records: Sequence[MessageRecord]
-) -> list[MessageRecord]:
+) -> Upserted:
     """Replay from PostgreSQL: write each version unless the stored one is the
     same or later in the version order.
     All go in one bulk insert first (the common case after an outage: MongoDB
@@ -332,19 +342,21 @@ async def upsert_many_newer(
     time: when a newer version lands in between, the replace's upsert meets a
     duplicate key, and FerretDB v1 answers that inside a bulk update without
     the counts PyMongo merges (a KeyError, not a BulkWriteError), while a single
-    `replace_one` reports it as MongoDB does.
-
-    Returns the records that collided with a *different* message on the
-    (conversation, author, nonce) index, for the caller to resolve."""
+    `replace_one` reports it as MongoDB does."""
     if not records:
-        return []
+        return Upserted([], [])
     rejected = await _insert_new(db, records)
     collided = [r.record for r in rejected if r.stored is None]
     older = [r.record for r in rejected if r.stored and r.record.newer_than(r.stored)]
+    same = [r.record for r in rejected if r.stored and _same_version(r.record, r.stored)]
     for record in older:
         # False: a newer version is already here, the rule working.
         await upsert_newer(db, record, pending=False)
-    return collided
+    return Upserted(collided, same)
+
+
+def _same_version(a: MessageRecord, b: MessageRecord) -> bool:
+    return not a.newer_than(b) and not b.newer_than(a)
 
 
 @dataclass(frozen=True)
