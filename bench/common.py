@@ -12,6 +12,7 @@ import os
 import platform
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -39,16 +40,24 @@ _NOT_TUNING = {"database_url", "mongo_url", "jwt_secret", "jwt_expiry_seconds", 
 # -- the stack ----------------------------------------------------------------------
 
 
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 @contextlib.contextmanager
 def bench_stack(prefix: str) -> Iterator[DevStack]:
-    """A fresh DevStack in a temp dir, stopped and removed afterwards."""
+    """A fresh DevStack in a temp dir, stopped and removed afterwards, also
+    when the benchmark is stopped with SIGTERM (`kill`, `timeout`): without a
+    handler the process died at once and left its servers running."""
     data_dir = Path(tempfile.mkdtemp(prefix=f"parley-bench-{prefix}-"))
     data_dir.chmod(0o755)
     stack = DevStack(data_dir)
+    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         stack.start()
         yield stack
     finally:
+        signal.signal(signal.SIGTERM, previous)
         for process in (stack.mongo.process, stack.postgres.process):
             if process.frozen:
                 process.thaw()
