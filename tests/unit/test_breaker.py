@@ -468,23 +468,25 @@ def test_a_store_open_for_slowness_takes_traffic_again_when_its_peer_goes_down()
     assert not mongo.admits_traffic and mongo.acquire_traffic() is None
 
 
-async def test_the_last_store_standing_closes_when_its_probe_answers() -> None:
-    """Not half-open: its three trial permits would refuse everyone else."""
+async def probed_with_its_peer_down(pattern: str) -> CircuitBreaker:
+    """MongoDB opened by `pattern`, PostgreSQL down, then MongoDB's probe answers."""
     mongo, postgres = pair()
-    calls(mongo, "ttttt")
+    calls(mongo, pattern)
     postgres.trip("PostgreSQL went down")
     mongo._opened_at -= POLICY.open_wait
     await mongo.probe_once()
+    return mongo
+
+
+async def test_the_last_store_standing_closes_when_its_probe_answers() -> None:
+    """Not half-open: its three trial permits would refuse everyone else."""
+    mongo = await probed_with_its_peer_down("ttttt")
     assert mongo.state == CLOSED
     assert all(mongo.acquire_traffic() is not None for _ in range(10))
 
 
 async def test_a_store_open_for_failures_still_half_opens_with_its_peer_down() -> None:
-    mongo, postgres = pair()
-    calls(mongo, "fffff")
-    postgres.trip("PostgreSQL went down")
-    mongo._opened_at -= POLICY.open_wait
-    await mongo.probe_once()
+    mongo = await probed_with_its_peer_down("fffff")
     assert mongo.state == HALF_OPEN
 
 

@@ -66,8 +66,8 @@ ORPHAN_SECONDS = 15.0
 # Time for what follows the write under the same claim: confirming or
 # releasing the batch, resolving the odd nonce collision. Each settling call
 # gets SETTLE_DEADLINE, not a request's 0.5 s: releasing a batch of MongoDB
-# entries is one delete per kind, and one that ran past 0.5 s on a busy FerretDB left
-# its batch delivered but claimed, to be delivered again after every lease
+# entries is a command or three, and one that ran past 0.5 s on a busy FerretDB
+# left its batch delivered but claimed, to be delivered again after every lease
 # (a PostgreSQL thaw under load never converged).
 SETTLE_MARGIN = 5.0
 SETTLE_DEADLINE = 2.0
@@ -165,9 +165,10 @@ class ReplayWorker:
         # Passes that failed after claiming, or while claiming without an
         # answer (a claim committed as the store froze), for whatever reason
         # (a bug too: the supervisor restarts `run` on this same worker): the
-        # entries may be leased to us still. They are released by token once the store
-        # answers, or they would wait out the whole lease (a batch written to
-        # MongoDB whose confirmation met a killed PostgreSQL waited 20 s).
+        # entries may be leased to us still. They are released by token once
+        # the store answers, or they would wait out the whole lease (a batch
+        # written to MongoDB whose confirmation met a killed PostgreSQL waited
+        # 20 s).
         self.unsettled: list[tuple[str, str]] = []
 
     def kick(self) -> None:

@@ -239,15 +239,17 @@ class CircuitBreaker:
         """A permit for a user call: as `acquire`, and also while open when
         `admits_traffic` (the last store standing; its outcome then counts
         only if it failed, which ends that)."""
-        if self._state == OPEN and self.admits_traffic:
-            return Permit(self, self._generation, trial=False)
-        return self.acquire()
+        return self._acquire_while_open_if(self.admits_traffic)
 
     def acquire_catch_up(self) -> Permit | None:
         """A permit for catching up: as `acquire`, and also while open when
         `admits_catch_up` (its outcome then counts only if it failed, which
         ends that)."""
-        if self._state == OPEN and self.admits_catch_up:
+        return self._acquire_while_open_if(self.admits_catch_up)
+
+    def _acquire_while_open_if(self, admitted: bool) -> Permit | None:
+        """`acquire`, or while open and `admitted`, a permit outside the window."""
+        if self._state == OPEN and admitted:
             return Permit(self, self._generation, trial=False)
         return self.acquire()
 

@@ -38,7 +38,7 @@ from parley.storage.mongo.bulk import bulk_write_chunked
 from parley.storage.mongo.database import MongoDocument, durable
 from parley.storage.mongo.lookup import find_by_ids
 from parley.storage.mongo.schema import DIRECT_MESSAGES, PG_REPLAY_QUEUE, key, uuid_of
-from parley.storage.records import ChangeQuery, MessageRecord, PageQuery
+from parley.storage.records import ChangeQuery, MessageRecord, PageQuery, version_key
 
 DUPLICATE_KEY = 11000
 # Every find asks for its whole answer in one batch, so no server-side cursor
@@ -348,15 +348,13 @@ async def upsert_many_newer(
     rejected = await _insert_new(db, records)
     collided = [r.record for r in rejected if r.stored is None]
     older = [r.record for r in rejected if r.stored and r.record.newer_than(r.stored)]
-    same = [r.record for r in rejected if r.stored and _same_version(r.record, r.stored)]
+    same = [
+        r.record for r in rejected if r.stored and version_key(r.record) == version_key(r.stored)
+    ]
     for record in older:
         # False: a newer version is already here, the rule working.
         await upsert_newer(db, record, pending=False)
     return Upserted(collided, same)
-
-
-def _same_version(a: MessageRecord, b: MessageRecord) -> bool:
-    return not a.newer_than(b) and not b.newer_than(a)
 
 
 @dataclass(frozen=True)
