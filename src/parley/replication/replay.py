@@ -34,6 +34,7 @@ import structlog
 
 from parley.replication.backlog import Backlog
 from parley.replication.batching import BatchSize
+from parley.replication.confirmer import Confirmer
 from parley.replication.duplicates import resolve_nonce_duplicate
 from parley.resilience import MONGODB, POSTGRESQL, Metrics, StoreGuard
 from parley.storage.errors import StorageConflict, StorageError, StorageTimeout
@@ -51,7 +52,8 @@ log = structlog.get_logger("parley.replay")
 # Insurance markers younger than this belong to a request still settling them.
 GRACE_SECONDS = 5.0
 # An insurance marker the confirmer (every 0.1 s) has not cleared this long
-# after its write: the other store may lack the write, so reads merge both.
+# after its write, and does not hold as settled: the other store may lack the
+# write, so reads merge both.
 OVERDUE_SECONDS = 0.5
 # Replay moves batches, not single rows: its calls get longer deadlines than a
 # request's (and, being background work, a slow one does not trip a breaker).
@@ -152,12 +154,16 @@ class ReplayWorker:
         *,
         interval: float = 0.5,
         batch_size: int = 500,
+        confirmer: Confirmer | None = None,
     ) -> None:
         self.mongo = mongo
         self.postgres = postgres
         self.backlog = backlog
         self.metrics = metrics
         self.interval = interval
+        # Markers of versions both stores accepted, their confirmation on its
+        # way: no miss, whatever their age (see `confirmer`).
+        self.confirmer = confirmer
         # Each direction's batch adapts to its stores' speed (`batching`).
         self.to_mongo_batch = BatchSize(batch_size)
         self.to_postgres_batch = BatchSize(batch_size)
@@ -235,10 +241,15 @@ class ReplayWorker:
     async def refresh_mongo_backlog(self) -> None:
         """Which conversations MongoDB lacks changes for, from PostgreSQL's queue."""
         asked_at = self.backlog.now()
+        settled = self.confirmer.settled_queue_rows() if self.confirmer else set()
         try:
             conversations = await self.postgres.run(
                 "REPLAY_BACKLOG_CONVERSATIONS",
-                partial(replay_queue.conversations_with_missed, overdue_seconds=OVERDUE_SECONDS),
+                partial(
+                    replay_queue.conversations_with_missed,
+                    overdue_seconds=OVERDUE_SECONDS,
+                    settled=settled,
+                ),
             )
         finally:
             self.backlog.checked(MONGODB)
@@ -248,11 +259,14 @@ class ReplayWorker:
     async def refresh_postgres_backlog(self) -> None:
         """Which conversations PostgreSQL lacks changes for, from MongoDB's queue."""
         asked_at = self.backlog.now()
+        settled = self.confirmer.settled_mongo_markers() if self.confirmer else set()
         try:
             conversations = await self.mongo.run(
                 "REPLAY_BACKLOG_CONVERSATIONS_PG",
                 partial(
-                    mongo_dm.conversations_with_missed, overdue=timedelta(seconds=OVERDUE_SECONDS)
+                    mongo_dm.conversations_with_missed,
+                    overdue=timedelta(seconds=OVERDUE_SECONDS),
+                    settled=settled,
                 ),
             )
         finally:

@@ -64,6 +64,7 @@ class Replication:
             self.metrics,
             interval=settings.replay_interval,
             batch_size=settings.replay_batch_size,
+            confirmer=self.confirmer,
         )
         self.direct_messages = DirectMessages(
             self.mongo,

@@ -24,7 +24,7 @@ translation.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -210,18 +210,31 @@ async def mark_missed(db: AsyncDatabase[MongoDocument], record: MessageRecord) -
     await _queue_for_postgres(db, record, missed=True)
 
 
+def marker_of(record: MessageRecord) -> tuple[str, str]:
+    """The queue entry that marks exactly this version: its `_id` and `digest`."""
+    return key(record.id), _digest(record)
+
+
 async def conversations_with_missed(
-    db: AsyncDatabase[MongoDocument], overdue: timedelta
+    db: AsyncDatabase[MongoDocument],
+    overdue: timedelta,
+    settled: Collection[tuple[str, str]] = frozenset(),
 ) -> set[uuid.UUID]:
     """Conversations PostgreSQL may lack changes for (reads merge them): entries
     marked missed, and insurance entries no confirmation cleared within
     `overdue` (the write to PostgreSQL may have failed with its mark, as when
-    MongoDB went down just after the document was written)."""
+    MongoDB went down just after the document was written). An insurance entry
+    in `settled` (`marker_of` a version PostgreSQL is known to have accepted,
+    its confirmation still on its way) is no miss."""
     cutoff = await server_time(db) - overdue
     due = {"$or": [{"missed": True}, {"markedAt": {"$lt": cutoff}}]}
     # Not `distinct`: FerretDB v1 refuses it with the maxTimeMS every call carries.
-    found = db[PG_REPLAY_QUEUE].find(due, {"conversationId": 1, "_id": 0})
-    return {uuid_of(doc["conversationId"]) async for doc in found}
+    found = db[PG_REPLAY_QUEUE].find(due, {"conversationId": 1, "digest": 1, "missed": 1})
+    return {
+        uuid_of(doc["conversationId"])
+        async for doc in found
+        if doc.get("missed") or (doc["_id"], doc.get("digest")) not in settled
+    }
 
 
 async def delete(db: AsyncDatabase[MongoDocument], message_id: uuid.UUID) -> None:

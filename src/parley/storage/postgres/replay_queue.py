@@ -10,10 +10,11 @@ the community change they describe. The replay worker leases rows with
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Table, delete, func, insert, select, update
+from sqlalchemy import Table, any_, bindparam, delete, func, insert, not_, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parley.storage.postgres.models import ReplayEntry
@@ -132,14 +133,19 @@ async def release_claim(session: AsyncSession, token: str) -> None:
 
 
 async def conversations_with_missed(
-    session: AsyncSession, overdue_seconds: float
+    session: AsyncSession, overdue_seconds: float, settled: Collection[int] = ()
 ) -> set[uuid.UUID]:
     """Conversations MongoDB may lack changes for (reads merge them): rows
     marked missed, and insurance rows no confirmation cleared within
-    `overdue_seconds` (the write to MongoDB may have failed with its mark)."""
+    `overdue_seconds` (the write to MongoDB may have failed with its mark).
+    An insurance row in `settled` (MongoDB is known to have accepted its
+    version, the confirmation still on its way) is no miss."""
     overdue = _queue.c.created_at < func.now() - func.make_interval(
         0, 0, 0, 0, 0, 0, overdue_seconds
     )
+    if settled:
+        known = bindparam("settled", sorted(settled), type_=ARRAY(_queue.c.id.type))
+        overdue = overdue & not_(_queue.c.id == any_(known))
     rows = await session.execute(
         select(_queue.c.conversation_id)
         .where(_queue.c.missed.is_(True) | overdue, _queue.c.kind == MESSAGE)
