@@ -22,6 +22,7 @@ from parley.community.router import router as community_router
 from parley.errors import install_error_handlers
 from parley.health.router import router as health_router
 from parley.logging import configure_logging
+from parley.loopwatch import LoopWatch
 from parley.messages.router import changes_router
 from parley.messages.router import router as messages_router
 from parley.messages.service import MessageLoader
@@ -104,6 +105,7 @@ def create_app(settings: Settings) -> FastAPI:
         log.info("startup", mongo_database=settings.mongo_database)
         try:
             async with (
+                LoopWatch(state.replication.metrics).watching(),
                 state.revocations.polling(state.postgres, settings.revocation_poll_interval),
                 state.throttle.limiter.pruning(),
             ):
