@@ -136,8 +136,10 @@ async def test_two_sends_with_one_nonce_that_reach_the_stores_in_opposite_orders
 
     earlier, later = attempt("earlier"), attempt("later")
     # MongoDB gets the later send first, PostgreSQL the earlier one.
-    for coalescer, held_back in ((dms._mongo_inserts, earlier), (dms._postgres_inserts, later)):
-        monkeypatch.setattr(coalescer, "submit", _holding_back(coalescer.submit, held_back))
+    # MongoDB's group commit takes (record, PostgreSQL refusing) pairs.
+    mongo, postgres = dms._mongo_inserts, dms._postgres_inserts
+    monkeypatch.setattr(mongo, "submit", _holding_back(mongo.submit, earlier, lambda i: i[0]))
+    monkeypatch.setattr(postgres, "submit", _holding_back(postgres.submit, later, lambda i: i))
 
     first, second = await asyncio.gather(
         dms.send(later, client_nonce=True), dms.send(earlier, client_nonce=True)
@@ -154,12 +156,16 @@ async def test_two_sends_with_one_nonce_that_reach_the_stores_in_opposite_orders
 
 
 def _holding_back(
-    submit: Callable[[MessageRecord], Awaitable[Any]], held_back: MessageRecord
-) -> Callable[[MessageRecord], Awaitable[Any]]:
-    async def submit_later(record: MessageRecord) -> Any:
-        if record.id == held_back.id:
+    submit: Callable[[Any], Awaitable[Any]],
+    held_back: MessageRecord,
+    record_of: Callable[[Any], MessageRecord],
+) -> Callable[[Any], Awaitable[Any]]:
+    """`submit` of a store's group commit, holding back one record's item."""
+
+    async def submit_later(item: Any) -> Any:
+        if record_of(item).id == held_back.id:
             await asyncio.sleep(0.1)
-        return await submit(record)
+        return await submit(item)
 
     return submit_later
 

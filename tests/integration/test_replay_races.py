@@ -282,3 +282,30 @@ async def test_replay_settles_the_marker_of_a_write_that_landed_after_its_send_g
     assert await queue.count_documents({"_id": key(record.id)}) == 0
     async with state.postgres.sessionmaker.begin() as session:
         assert await replay_queue.claim_due(session, 10, 0.0, 1.0, "check") == []
+
+
+async def test_a_send_while_postgres_refuses_marks_its_entry_missed_in_the_same_write(
+    state: AppState,
+) -> None:
+    """While PostgreSQL is down MongoDB carries every send alone; a send that
+    finds PostgreSQL's breaker open marks its MongoDB entry missed with its
+    insert, not with a command of its own afterwards (a third of MongoDB's
+    work per send). The entry is due for replay at once, as before."""
+    await state.replication.supervisor.stop()  # this test drives replay itself
+    replication = state.replication
+    record = await _record(state)
+    replication.postgres_breaker.trip("PostgreSQL is down")
+
+    written = await replication.direct_messages.send(record, client_nonce=True)
+
+    assert written.stores == ["mongodb"]
+    entry = await state.mongo.db[PG_REPLAY_QUEUE].find_one({"_id": key(record.id)})
+    assert entry is not None and entry["missed"] is True
+    mark_commands = [op for (_, _, op) in replication.metrics.operations if "QUEUE_FOR" in op]
+    assert mark_commands == []
+    assert "postgresql" in replication.backlog.behind(record.room_id)
+
+    await replication.postgres_breaker.recover()
+    await replication.replay.run_once()
+    assert record.id in await postgres_messages(state, record.room_id)
+    assert await state.mongo.db[PG_REPLAY_QUEUE].find_one({"_id": key(record.id)}) is None

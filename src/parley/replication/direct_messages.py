@@ -101,7 +101,9 @@ class DirectMessages:
         self.confirmer = confirmer
         self.hedge_after = hedge_after
         self.write_grace = write_grace
-        self._mongo_inserts = Coalescer[MessageRecord, bool](self._insert_batch_in_mongo)
+        self._mongo_inserts = Coalescer[tuple[MessageRecord, bool], bool](
+            self._insert_batch_in_mongo
+        )
         self._postgres_inserts = Coalescer[MessageRecord, int | None](
             self._insert_batch_in_postgres
         )
@@ -112,13 +114,20 @@ class DirectMessages:
         """Store a new DM. With a client nonce the answer waits for both stores'
         verdict (bounded by deadlines and breakers), because a retry must find
         the original wherever it is; without one it may answer after one store
-        plus the write grace."""
+        plus the write grace.
+
+        A send that finds PostgreSQL refusing marks MongoDB's queue entry
+        missed in the same write, rather than with a command of its own once
+        PostgreSQL has refused: while PostgreSQL is down, MongoDB alone carries
+        every send, and that command was a third of its work per send."""
+        postgres_refusing = not self.postgres.available
         write = await self._write_both(
             "ROOM_MESSAGES_POST_DM",
-            partial(self._insert_in_mongo, record=record),
+            partial(self._insert_in_mongo, record=record, postgres_refusing=postgres_refusing),
             partial(self._insert_in_postgres, record=record),
             record,
             grace=None if client_nonce else self.write_grace,
+            marked_missed_in_mongo=postgres_refusing,
         )
         nonce_used_in_mongo = isinstance(write.mongo_error, StorageConflict)
         nonce_used_in_postgres = write.postgres_ok and write.postgres is None
@@ -155,8 +164,10 @@ class DirectMessages:
         )
         return found
 
-    async def _insert_in_mongo(self, _: Any, record: MessageRecord) -> None:
-        if not await self._mongo_inserts.submit(record):
+    async def _insert_in_mongo(
+        self, _: Any, record: MessageRecord, postgres_refusing: bool
+    ) -> None:
+        if not await self._mongo_inserts.submit((record, postgres_refusing)):
             raise StorageConflict("nonce already used", store=MONGODB, operation="send")
 
     async def _insert_in_postgres(self, _: Any, record: MessageRecord) -> int | None:
@@ -166,9 +177,13 @@ class DirectMessages:
     # A batch runs on the store's runner (deadline, error translation), not its
     # guard: each send's own `guard.run` around `submit` already checks and
     # feeds the breaker and the metrics.
-    async def _insert_batch_in_mongo(self, records: Sequence[MessageRecord]) -> list[bool]:
+    async def _insert_batch_in_mongo(
+        self, batch: Sequence[tuple[MessageRecord, bool]]
+    ) -> list[bool]:
+        records = [record for record, _ in batch]
+        missed = {record.id for record, postgres_refusing in batch if postgres_refusing}
         inserted: list[bool] = await self.mongo.runner.run(
-            "DM_INSERT_BATCH", partial(mongo_dm.insert_many, records=records)
+            "DM_INSERT_BATCH", partial(mongo_dm.insert_many, records=records, missed=missed)
         )
         return inserted
 
@@ -221,6 +236,7 @@ class DirectMessages:
         postgres_write: PostgresOperation[int | None],
         record: MessageRecord,
         grace: float | None,
+        marked_missed_in_mongo: bool = False,
     ) -> DualWrite[Any, int | None]:
         """One DM change to both stores. If the answer goes out before both have
         answered, reads of the conversation merge both stores until the write
@@ -243,7 +259,9 @@ class DirectMessages:
             mongo=self.mongo,
             postgres=self.postgres,
             queue_for_mongo=partial(self._queue_for_mongo, record=record),
-            queue_for_postgres=partial(self._queue_for_postgres, record=record),
+            queue_for_postgres=partial(
+                self._queue_for_postgres, record=record, marked=marked_missed_in_mongo
+            ),
             on_settled=settled,
             straggler_grace=grace,
         )
@@ -267,11 +285,17 @@ class DirectMessages:
             )
             self.backlog.add(record.room_id, MONGODB)  # refreshes asked from now on see the mark
 
-    async def _queue_for_postgres(self, write: DualWrite[Any, Any], record: MessageRecord) -> None:
+    async def _queue_for_postgres(
+        self, write: DualWrite[Any, Any], record: MessageRecord, marked: bool = False
+    ) -> None:
+        """PostgreSQL missed this change: mark MongoDB's entry missed, unless
+        MongoDB's write already did (`marked`)."""
         if not write.mongo_ok:  # MongoDB refused it too (a used nonce): nothing to replay
             return
         self.backlog.add(record.room_id, POSTGRESQL)
-        await self.mongo.run("DM_QUEUE_FOR_POSTGRES", partial(mongo_dm.mark_missed, record=record))
+        if not marked:
+            mark = partial(mongo_dm.mark_missed, record=record)
+            await self.mongo.run("DM_QUEUE_FOR_POSTGRES", mark)
         self.backlog.add(record.room_id, POSTGRESQL)  # refreshes asked from now on see the mark
 
     async def _resolve_retry(

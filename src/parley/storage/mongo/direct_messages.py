@@ -107,14 +107,19 @@ async def _queue_for_postgres(
 
 
 async def insert_many(
-    db: AsyncDatabase[MongoDocument], records: Sequence[MessageRecord]
+    db: AsyncDatabase[MongoDocument],
+    records: Sequence[MessageRecord],
+    missed: Collection[uuid.UUID] = frozenset(),
 ) -> list[bool]:
     """Insert new DMs, their queue entries first; per record whether it was
-    inserted (False: its author already used its nonce in the conversation)."""
+    inserted (False: its author already used its nonce in the conversation).
+    The entries of `missed` are marked missed at once (PostgreSQL is known to
+    refuse them), as `mark_missed` would after the write, one command later."""
     # Upserts, not inserts: the mark takes the server's clock ($currentDate).
     # An entry that exists already comes from an earlier attempt at this write.
     entries: list[Any] = [
-        UpdateOne({"_id": key(r.id)}, _entry_update(r), upsert=True) for r in records
+        UpdateOne({"_id": key(r.id)}, _entry_update(r, missed=r.id in missed), upsert=True)
+        for r in records
     ]
     await bulk_write_chunked(db[PG_REPLAY_QUEUE], entries)
     rejected = await _insert_new(db, records)
