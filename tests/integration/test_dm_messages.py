@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from parley.ids import new_id
+from parley.replication.direct_messages import NewDM
 from parley.state import AppState
 from parley.storage.records import MessageRecord, now_ms
 from tests.dm_support import markers_left, mongo_messages, postgres_messages, stores_agree
@@ -136,10 +137,8 @@ async def test_two_sends_with_one_nonce_that_reach_the_stores_in_opposite_orders
 
     earlier, later = attempt("earlier"), attempt("later")
     # MongoDB gets the later send first, PostgreSQL the earlier one.
-    # MongoDB's group commit takes (record, PostgreSQL refusing) pairs.
-    mongo, postgres = dms._mongo_inserts, dms._postgres_inserts
-    monkeypatch.setattr(mongo, "submit", _holding_back(mongo.submit, earlier, lambda i: i[0]))
-    monkeypatch.setattr(postgres, "submit", _holding_back(postgres.submit, later, lambda i: i))
+    for coalescer, held_back in ((dms._mongo_inserts, earlier), (dms._postgres_inserts, later)):
+        monkeypatch.setattr(coalescer, "submit", _holding_back(coalescer.submit, held_back))
 
     first, second = await asyncio.gather(
         dms.send(later, client_nonce=True), dms.send(earlier, client_nonce=True)
@@ -156,16 +155,14 @@ async def test_two_sends_with_one_nonce_that_reach_the_stores_in_opposite_orders
 
 
 def _holding_back(
-    submit: Callable[[Any], Awaitable[Any]],
-    held_back: MessageRecord,
-    record_of: Callable[[Any], MessageRecord],
-) -> Callable[[Any], Awaitable[Any]]:
-    """`submit` of a store's group commit, holding back one record's item."""
+    submit: Callable[[NewDM], Awaitable[Any]], held_back: MessageRecord
+) -> Callable[[NewDM], Awaitable[Any]]:
+    """`submit` of a store's group commit, holding back one record."""
 
-    async def submit_later(item: Any) -> Any:
-        if record_of(item).id == held_back.id:
+    async def submit_later(new: NewDM) -> Any:
+        if new[0].id == held_back.id:
             await asyncio.sleep(0.1)
-        return await submit(item)
+        return await submit(new)
 
     return submit_later
 

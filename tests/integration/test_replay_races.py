@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from parley.community.profiles.service import change_profile
 from parley.ids import new_id
@@ -26,8 +27,9 @@ from parley.storage.mongo import direct_messages as mongo_dm
 from parley.storage.mongo.schema import PG_REPLAY_QUEUE, PROFILES, key
 from parley.storage.postgres import direct_messages as pg_dm
 from parley.storage.postgres import replay_queue
+from parley.storage.postgres.models import ReplayEntry
 from parley.storage.records import MessageRecord, now_ms
-from tests.dm_support import mongo_messages, postgres_messages
+from tests.dm_support import markers_left, mongo_messages, postgres_messages
 from tests.factories import make_dm, make_person
 
 
@@ -284,28 +286,43 @@ async def test_replay_settles_the_marker_of_a_write_that_landed_after_its_send_g
         assert await replay_queue.claim_due(session, 10, 0.0, 1.0, "check") == []
 
 
-async def test_a_send_while_postgres_refuses_marks_its_entry_missed_in_the_same_write(
-    state: AppState,
+@pytest.mark.parametrize("refusing", ["postgresql", "mongodb"])
+async def test_a_send_one_store_refuses_is_marked_missed_in_the_other_in_the_same_write(
+    state: AppState, refusing: str
 ) -> None:
-    """While PostgreSQL is down MongoDB carries every send alone; a send that
-    finds PostgreSQL's breaker open marks its MongoDB entry missed with its
-    insert, not with a command of its own afterwards (a third of MongoDB's
-    work per send). The entry is due for replay at once, as before."""
+    """While a store is down the other carries every send alone; a send that
+    finds a store's breaker open writes its queue entry in the other already
+    marked missed, not with a command of its own afterwards (a third of the
+    survivor's work per send). The entry is due for replay at once, as before."""
     await state.replication.supervisor.stop()  # this test drives replay itself
     replication = state.replication
     record = await _record(state)
-    replication.postgres_breaker.trip("PostgreSQL is down")
+    breaker = (
+        replication.postgres_breaker if refusing == "postgresql" else replication.mongo_breaker
+    )
+    breaker.trip(f"{refusing} is down")
 
     written = await replication.direct_messages.send(record, client_nonce=True)
 
-    assert written.stores == ["mongodb"]
-    entry = await state.mongo.db[PG_REPLAY_QUEUE].find_one({"_id": key(record.id)})
-    assert entry is not None and entry["missed"] is True
+    assert refusing not in written.stores and len(written.stores) == 1
+    assert await _marked_missed(state, record, refusing)
     mark_commands = [op for (_, _, op) in replication.metrics.operations if "QUEUE_FOR" in op]
     assert mark_commands == []
-    assert "postgresql" in replication.backlog.behind(record.room_id)
+    assert refusing in replication.backlog.behind(record.room_id)
 
-    await replication.postgres_breaker.recover()
+    await breaker.recover()
     await replication.replay.run_once()
+    assert record.id in await mongo_messages(state, record.room_id)
     assert record.id in await postgres_messages(state, record.room_id)
-    assert await state.mongo.db[PG_REPLAY_QUEUE].find_one({"_id": key(record.id)}) is None
+    assert await markers_left(state) == (0, 0)
+
+
+async def _marked_missed(state: AppState, record: MessageRecord, refusing: str) -> bool:
+    if refusing == "postgresql":
+        entry = await state.mongo.db[PG_REPLAY_QUEUE].find_one({"_id": key(record.id)})
+        return entry is not None and entry["missed"] is True
+    async with state.postgres.sessionmaker.begin() as session:
+        rows = await session.execute(
+            select(ReplayEntry.missed).where(ReplayEntry.entity_id == record.id)
+        )
+        return rows.scalars().all() == [True]

@@ -59,6 +59,9 @@ from parley.storage.records import (
 )
 
 BOTH = f"{MONGODB},{POSTGRESQL}"
+# A new DM for one store's group commit, and whether the other store's breaker
+# refused it before the send began (its queue entry is then written missed).
+NewDM = tuple[MessageRecord, bool]
 
 
 @dataclass(frozen=True)
@@ -101,12 +104,8 @@ class DirectMessages:
         self.confirmer = confirmer
         self.hedge_after = hedge_after
         self.write_grace = write_grace
-        self._mongo_inserts = Coalescer[tuple[MessageRecord, bool], bool](
-            self._insert_batch_in_mongo
-        )
-        self._postgres_inserts = Coalescer[MessageRecord, int | None](
-            self._insert_batch_in_postgres
-        )
+        self._mongo_inserts = Coalescer[NewDM, bool](self._insert_batch_in_mongo)
+        self._postgres_inserts = Coalescer[NewDM, int | None](self._insert_batch_in_postgres)
 
     # -- writes -------------------------------------------------------------------
 
@@ -116,18 +115,19 @@ class DirectMessages:
         the original wherever it is; without one it may answer after one store
         plus the write grace.
 
-        A send that finds PostgreSQL refusing marks MongoDB's queue entry
-        missed in the same write, rather than with a command of its own once
-        PostgreSQL has refused: while PostgreSQL is down, MongoDB alone carries
-        every send, and that command was a third of its work per send."""
-        postgres_refusing = not self.postgres.available
+        A send that finds one store's breaker refusing writes its queue entry
+        in the other store already marked missed, rather than marking it with
+        a command of its own after the refusal: while a store is down the
+        other carries every send alone, and that command was a third of its
+        work per send."""
+        mongo_refusing, postgres_refusing = not self.mongo.available, not self.postgres.available
         write = await self._write_both(
             "ROOM_MESSAGES_POST_DM",
-            partial(self._insert_in_mongo, record=record, postgres_refusing=postgres_refusing),
-            partial(self._insert_in_postgres, record=record),
+            partial(self._insert_in_mongo, new=(record, postgres_refusing)),
+            partial(self._insert_in_postgres, new=(record, mongo_refusing)),
             record,
             grace=None if client_nonce else self.write_grace,
-            marked_missed_in_mongo=postgres_refusing,
+            missed_marked_in=(postgres_refusing, mongo_refusing),
         )
         nonce_used_in_mongo = isinstance(write.mongo_error, StorageConflict)
         nonce_used_in_postgres = write.postgres_ok and write.postgres is None
@@ -164,32 +164,28 @@ class DirectMessages:
         )
         return found
 
-    async def _insert_in_mongo(
-        self, _: Any, record: MessageRecord, postgres_refusing: bool
-    ) -> None:
-        if not await self._mongo_inserts.submit((record, postgres_refusing)):
+    async def _insert_in_mongo(self, _: Any, new: NewDM) -> None:
+        if not await self._mongo_inserts.submit(new):
             raise StorageConflict("nonce already used", store=MONGODB, operation="send")
 
-    async def _insert_in_postgres(self, _: Any, record: MessageRecord) -> int | None:
+    async def _insert_in_postgres(self, _: Any, new: NewDM) -> int | None:
         """The queue row id of the new DM; None when its nonce was already used."""
-        return await self._postgres_inserts.submit(record)
+        return await self._postgres_inserts.submit(new)
 
     # A batch runs on the store's runner (deadline, error translation), not its
     # guard: each send's own `guard.run` around `submit` already checks and
     # feeds the breaker and the metrics.
-    async def _insert_batch_in_mongo(
-        self, batch: Sequence[tuple[MessageRecord, bool]]
-    ) -> list[bool]:
-        records = [record for record, _ in batch]
-        missed = {record.id for record, postgres_refusing in batch if postgres_refusing}
+    async def _insert_batch_in_mongo(self, batch: Sequence[NewDM]) -> list[bool]:
+        records, missed = _split(batch)
         inserted: list[bool] = await self.mongo.runner.run(
             "DM_INSERT_BATCH", partial(mongo_dm.insert_many, records=records, missed=missed)
         )
         return inserted
 
-    async def _insert_batch_in_postgres(self, records: Sequence[MessageRecord]) -> list[int | None]:
+    async def _insert_batch_in_postgres(self, batch: Sequence[NewDM]) -> list[int | None]:
+        records, missed = _split(batch)
         queue_rows: dict[uuid.UUID, int] = await self.postgres.runner.run(
-            "DM_INSERT_BATCH", partial(pg_dm.insert_new_many, records=records)
+            "DM_INSERT_BATCH", partial(pg_dm.insert_new_many, records=records, missed=missed)
         )
         return [queue_rows.get(record.id) for record in records]
 
@@ -236,12 +232,13 @@ class DirectMessages:
         postgres_write: PostgresOperation[int | None],
         record: MessageRecord,
         grace: float | None,
-        marked_missed_in_mongo: bool = False,
+        missed_marked_in: tuple[bool, bool] = (False, False),
     ) -> DualWrite[Any, int | None]:
         """One DM change to both stores. If the answer goes out before both have
         answered, reads of the conversation merge both stores until the write
         settles (read-your-writes; see `Backlog.hold`)."""
         held: str | None = None
+        marked_in_mongo, marked_in_postgres = missed_marked_in
 
         async def settled(write: DualWrite[Any, int | None]) -> None:
             if held is not None:
@@ -258,9 +255,11 @@ class DirectMessages:
             name,
             mongo=self.mongo,
             postgres=self.postgres,
-            queue_for_mongo=partial(self._queue_for_mongo, record=record),
+            queue_for_mongo=partial(
+                self._queue_for_mongo, record=record, marked=marked_in_postgres
+            ),
             queue_for_postgres=partial(
-                self._queue_for_postgres, record=record, marked=marked_missed_in_mongo
+                self._queue_for_postgres, record=record, marked=marked_in_mongo
             ),
             on_settled=settled,
             straggler_grace=grace,
@@ -276,10 +275,12 @@ class DirectMessages:
         return write
 
     async def _queue_for_mongo(
-        self, write: DualWrite[Any, int | None], record: MessageRecord
+        self, write: DualWrite[Any, int | None], record: MessageRecord, marked: bool = False
     ) -> None:
+        """MongoDB missed this change: mark PostgreSQL's queue row missed,
+        unless PostgreSQL's write already did (`marked`)."""
         self.backlog.add(record.room_id, MONGODB)
-        if write.postgres is not None:
+        if write.postgres is not None and not marked:
             await self.postgres.run(
                 "DM_QUEUE_FOR_MONGO", partial(replay_queue.mark_missed, queue_row_id=write.postgres)
             )
@@ -493,3 +494,8 @@ def _holders(write: DualWrite[Any, int | None]) -> list[str]:
     if write.postgres_ok and write.postgres is None:
         holders.append(POSTGRESQL)
     return holders
+
+
+def _split(batch: Sequence[NewDM]) -> tuple[list[MessageRecord], set[uuid.UUID]]:
+    """A group commit's records, and the ids whose other store refused them."""
+    return [record for record, _ in batch], {record.id for record, refused in batch if refused}

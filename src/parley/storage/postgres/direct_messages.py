@@ -9,7 +9,7 @@ caller can confirm exactly that change once MongoDB has it.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -54,7 +54,8 @@ _COLUMNS = (
 
 # One statement shape for any number of new DMs (one array per column, not a
 # VALUES row per DM), so the server prepares it once. A nonce its author already
-# used in the conversation inserts nothing and gets no queue row.
+# used in the conversation inserts nothing and gets no queue row. Rows of
+# `:missed_ids` are written marked missed (MongoDB is known to refuse them).
 _INSERT_NEW = text("""
 WITH inserted AS (
     INSERT INTO direct_messages
@@ -66,26 +67,32 @@ WITH inserted AS (
     ON CONFLICT (conversation_id, author_id, nonce) DO NOTHING
     RETURNING id, conversation_id
 )
-INSERT INTO mongo_replay_queue (kind, entity_id, conversation_id)
-SELECT :kind, id, conversation_id FROM inserted
+INSERT INTO mongo_replay_queue (kind, entity_id, conversation_id, missed)
+SELECT :kind, id, conversation_id, id = ANY(:missed_ids) FROM inserted
 RETURNING entity_id, id
 """).bindparams(
     *(bindparam(c, type_=ARRAY(_table.c[c].type)) for c in _COLUMNS),
     bindparam("kind", type_=String()),
+    bindparam("missed_ids", type_=ARRAY(_table.c.id.type)),
 )
 
 
 async def insert_new_many(
-    session: AsyncSession, records: Sequence[MessageRecord]
+    session: AsyncSession,
+    records: Sequence[MessageRecord],
+    missed: Collection[uuid.UUID] = frozenset(),
 ) -> dict[uuid.UUID, int]:
     """Insert new DMs with their queue rows in one statement; the queue row id
-    of each one inserted (one whose nonce was already used is left out)."""
+    of each one inserted (one whose nonce was already used is left out). The
+    rows of `missed` are marked missed at once (MongoDB is known to refuse
+    them), as `replay_queue.mark_missed` would after the write."""
     # Rows in nonce-index order, so that two batches racing for the same nonces
     # wait for each other instead of deadlocking.
     ordered = sorted(records, key=lambda r: (r.room_id, r.author_id, r.nonce))
     rows = [DIRECT_MESSAGES.values(r) for r in ordered]
     columns = {c: [row[c] for row in rows] for c in _COLUMNS}
-    inserted = await session.execute(_INSERT_NEW, {**columns, "kind": MESSAGE})
+    parameters = {**columns, "kind": MESSAGE, "missed_ids": list(missed)}
+    inserted = await session.execute(_INSERT_NEW, parameters)
     return {entity: row_id for entity, row_id in inserted}
 
 
