@@ -3,10 +3,12 @@
 Every request, deadline and breaker of an instance runs on one event loop: code
 that holds it (a CPU-bound step, a blocking call, a long garbage collection)
 delays them all, and the deadlines it makes others miss blame the stores. A
-heartbeat task stamps the time every `interval`; a daemon thread reads the
-stamp. When the loop has not stamped for `threshold`, the thread takes the
-loop thread's stack once and logs `event_loop_blocked` with it; when the loop
-turns again, `event_loop_unblocked` says for how long. Garbage collections
+heartbeat task wakes every `interval` and measures how late it woke: each time
+that is `threshold` or more, it counts a stall and logs `event_loop_unblocked`
+with its length. A daemon thread reads the heartbeat's stamp four times per
+interval; when the loop has not stamped for `threshold`, it takes the loop
+thread's stack and logs `event_loop_blocked` with it (best effort: a stall
+just over the threshold may end before the thread looks). Garbage collections
 longer than `threshold` are logged as `gc_pause`, with their generation.
 """
 
@@ -52,16 +54,24 @@ class LoopWatch:
             yield
         finally:
             heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
             self._stop_watching()
 
     async def _heartbeat(self) -> None:
         while True:
-            self._beat = time.monotonic()
+            self._beat = slept_at = time.monotonic()
             await asyncio.sleep(self.interval)
+            late = time.monotonic() - slept_at - self.interval
+            if late >= self.threshold:
+                self.stalls += 1
+                self.metrics.set_gauge("parley_event_loop_stalls", self.stalls)
+                log.warning("event_loop_unblocked", seconds=round(late, 3))
 
     def _start(self) -> None:
         self._loop_thread = threading.get_ident()
         self._beat = time.monotonic()
+        self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="parley-loopwatch", daemon=True)
         self._thread.start()
         gc.callbacks.append(self._on_gc)
@@ -75,19 +85,14 @@ class LoopWatch:
 
     def _watch(self) -> None:
         reported_beat: float | None = None
-        while not self._stop.wait(self.interval):
+        while not self._stop.wait(self.interval / 4):
             beat = self._beat
             late = time.monotonic() - beat
             if late >= self.threshold and reported_beat != beat:
                 reported_beat = beat
                 self._blocked(late)
-            elif reported_beat is not None and reported_beat != beat:
-                log.warning("event_loop_unblocked", seconds=round(beat - reported_beat, 3))
-                reported_beat = None
 
     def _blocked(self, late: float) -> None:
-        self.stalls += 1
-        self.metrics.set_gauge("parley_event_loop_stalls", self.stalls)
         frame = sys._current_frames().get(self._loop_thread)
         stack = traceback.format_stack(frame)[-STACK_DEPTH:] if frame is not None else []
         log.warning("event_loop_blocked", seconds=round(late, 3), stack="".join(stack))

@@ -7,6 +7,8 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
+import pytest
+
 from parley.replication.confirmer import RETRY_FOR, Confirmer
 from parley.storage.mongo import direct_messages as mongo_dm
 from parley.storage.records import MessageRecord
@@ -44,3 +46,22 @@ async def test_a_failed_confirmation_is_held_and_retried_until_replay_takes_over
     assert not confirmer.pending()
     assert confirmer.settled_queue_rows() == set()
     assert confirmer.settled_mongo_markers() == set()
+
+
+async def test_a_bug_in_one_store_s_confirmation_keeps_the_other_s_in_line() -> None:
+    """A confirmation that fails with something other than a storage error (a
+    bug) is raised for the supervisor, after both stores' outcomes are noted:
+    the other store's failed confirmation stays held and is tried again."""
+    (mongo, _), (postgres, _) = guard("mongodb"), guard("postgresql")
+    mongo.breaker.trip("down")  # MongoDB refuses; PostgreSQL's fake session is None: a bug
+    confirmer = Confirmer(mongo, postgres)
+    version = _version()
+    confirmer.confirmed(1, version)
+
+    with pytest.raises(AttributeError):
+        await confirmer.flush()
+    postgres.breaker.trip("down")
+    await confirmer.flush()
+
+    assert confirmer.settled_queue_rows() == {1}
+    assert confirmer.settled_mongo_markers() == {mongo_dm.marker_of(version)}

@@ -9,10 +9,12 @@ period and makes sure both stores agree, which is harmless when they already do.
 A confirmation that fails (a busy store ran past the deadline) is tried again
 for as long as replay's grace period, not left to replay at once. Until it
 lands, the markers it holds are known to mark versions both stores have, and
-the backlog does not count them as misses (`settled_queue_rows`,
+this process's backlog does not count them as misses (`settled_queue_rows`,
 `settled_mongo_markers`): without that, on a FerretDB too busy to confirm in
 time, reads of conversations PostgreSQL fully has were answered 503 while
-MongoDB's breaker was open, as if PostgreSQL might lack them.
+MongoDB's breaker was open, as if PostgreSQL might lack them. Only this
+process knows what it holds: markers of writes made through other processes
+(other `--workers`) still count until their confirmation lands.
 """
 
 from __future__ import annotations
@@ -40,8 +42,10 @@ CONFIRM_INTERVAL = 0.1
 # A confirmation is background work: a busy store gets longer than a request's
 # deadline, and one that misses it is tried again.
 CONFIRM_DEADLINE = 2.0
-# How long a confirmation is tried again: replay's grace period
-# (`replay.GRACE_SECONDS`), after which replay settles the markers itself.
+# How long after `confirmed` a failed confirmation is still tried again (the
+# last try may take CONFIRM_DEADLINE more): replay's grace period
+# (`replay.GRACE_SECONDS`, which imports this module), after which replay
+# settles the markers itself.
 RETRY_FOR = 5.0
 
 
@@ -118,7 +122,13 @@ class Confirmer:
             clear_markers = partial(mongo_dm.confirm, versions=versions)
             send = self._send(self.mongo, "DM_CONFIRM_MONGO_MARKERS", clear_markers)
             sends.append((self._versions, send))
-        results = await asyncio.gather(*(send for _, send in sends), return_exceptions=True)
+        try:
+            results = await asyncio.gather(*(send for _, send in sends), return_exceptions=True)
+        except BaseException:  # cancelled (shutdown): what was being sent stays held
+            for outbox, _ in sends:
+                outbox.failed(self._clock())
+            raise
+        unexpected: list[BaseException] = []
         for (outbox, _), result in zip(sends, results, strict=True):
             if not isinstance(result, BaseException):
                 outbox.sent()
@@ -129,7 +139,9 @@ class Confirmer:
                 log.info("confirm_deferred_to_replay", markers=given_up, error=str(result))
             self._wake.set()
             if not isinstance(result, StorageError):
-                raise result
+                unexpected.append(result)
+        if unexpected:  # a bug: the supervisor logs it and restarts `run`
+            raise unexpected[0]
 
     @staticmethod
     async def _send(
