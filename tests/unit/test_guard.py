@@ -89,3 +89,19 @@ async def test_user_calls_reach_the_last_store_standing_but_scans_do_not() -> No
     with pytest.raises(BreakerOpen):
         await scan.run("ANTIENTROPY", returns(1))
     assert runner.calls[-1] == "ROOM_MESSAGES_GET_DM"
+
+
+async def test_a_call_no_other_store_can_answer_reaches_a_store_open_for_slowness() -> None:
+    store, runner = guard("mongodb", threshold=2)
+    other, _ = guard("postgresql", threshold=2)
+    store.breaker.pair(other.breaker)
+    for _ in range(2):
+        with pytest.raises(StorageTimeout):
+            await store.run("OP", raises(StorageTimeout("slow", store="mongodb")))
+    store.breaker.stall.answered()  # busy, not frozen
+    with pytest.raises(BreakerOpen):  # PostgreSQL can answer this one
+        await store.run("ROOM_MESSAGES_GET_DM", returns(1))
+    assert await store.run("ROOM_MESSAGES_GET_DM", returns(2), sole=True) == 2
+    assert runner.calls[-1] == "ROOM_MESSAGES_GET_DM"
+    with pytest.raises(BreakerOpen):  # a background scan is never a sole call
+        await store.for_background().run("ANTIENTROPY", returns(3), sole=True)

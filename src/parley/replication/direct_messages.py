@@ -425,10 +425,19 @@ class DirectMessages:
         instance's view of the backlogs is stale), only the union of both is
         complete, so both are awaited. Without the answers it needs, the read
         could hide acknowledged changes: StorageUnavailable, never a partial
-        page (before, with both behind, one store's answer was returned alone)."""
+        page (before, with both behind, one store's answer was returned alone).
+        A store whose peer is behind is the only one that can complete the
+        read: it is asked even while its breaker is open for slowness alone
+        (`StoreGuard.run`'s `sole`). Before, after PostgreSQL restarted at 167
+        DMs/s, MongoDB busy with replay opened for slowness and every read of a
+        conversation PostgreSQL was still catching up on answered 503."""
         reads = {
-            MONGODB: asyncio.ensure_future(self.mongo.run(name, mongo_read)),
-            POSTGRESQL: asyncio.ensure_future(self.postgres.run(name, postgres_read)),
+            MONGODB: asyncio.ensure_future(
+                self.mongo.run(name, mongo_read, sole=POSTGRESQL in behind)
+            ),
+            POSTGRESQL: asyncio.ensure_future(
+                self.postgres.run(name, postgres_read, sole=MONGODB in behind)
+            ),
         }
         trusted = [store for store in reads if store not in behind]
         await asyncio.wait([reads[store] for store in trusted or reads])

@@ -10,7 +10,9 @@ untouched and does not move the breaker. Answers and missed deadlines also
 tell the store's `Stall` (`stalled`: a write's straggler grace is skipped).
 A guard for background work (`for_background`) is judged on failures only;
 one for catching up (replay, confirmation) also goes on while the breaker is
-open for slowness alone on a store that still answers.
+open for slowness alone on a store that still answers. So does a user call
+that no other store can answer (`sole`: a read of a conversation the other
+store lacks changes to): slow beats a 503.
 """
 
 from __future__ import annotations
@@ -82,8 +84,8 @@ class StoreGuard(Generic[H]):
             return not self.breaker.is_open
         return self.breaker.admits_traffic
 
-    def _acquire(self) -> Permit | None:
-        if self.catch_up:
+    def _acquire(self, sole: bool) -> Permit | None:
+        if self.catch_up or (sole and not self.background):
             return self.breaker.acquire_catch_up()
         if self.background:
             return self.breaker.acquire()
@@ -100,8 +102,12 @@ class StoreGuard(Generic[H]):
         fn: Callable[[H], Coroutine[Any, Any, T]],
         *,
         deadline: float | None = None,
+        sole: bool = False,
     ) -> T:
-        permit = self._acquire()
+        """Run `fn` under the breaker. `sole`: no other store can answer this
+        call, so it goes ahead while the breaker is open for slowness alone on
+        a store that still answers (as catching up does)."""
+        permit = self._acquire(sole)
         if permit is None:
             self.metrics.count("refused", self.store, name)
             raise BreakerOpen(f"{self.store} circuit is open", store=self.store, operation=name)
