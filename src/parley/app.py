@@ -8,6 +8,7 @@ serves `/api/health`, and recovers by itself when the databases return.
 from __future__ import annotations
 
 import asyncio
+import gc
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine
@@ -103,6 +104,7 @@ def create_app(settings: Settings) -> FastAPI:
         if settings.antientropy_enabled:
             await state.antientropy.start()
         log.info("startup", mongo_database=settings.mongo_database)
+        _freeze_startup_objects()
         try:
             async with (
                 LoopWatch(state.replication.metrics).watching(),
@@ -113,6 +115,7 @@ def create_app(settings: Settings) -> FastAPI:
         finally:
             warming.cancel()
             await _shut_down(state)
+            gc.unfreeze()  # what the app held may be garbage now (tests start many apps)
             log.info("shutdown")
 
     # /docs is served without a CDN by parley.security.docs; no /redoc.
@@ -141,6 +144,18 @@ def create_app(settings: Settings) -> FastAPI:
     ):
         app.include_router(router)
     return app
+
+
+def _freeze_startup_objects() -> None:
+    """Keep what exists once the app has started (modules, routes, models,
+    clients: hundreds of thousands of objects that live as long as the
+    process) out of the garbage collector's full passes, which otherwise walk
+    all of them while the event loop waits. A 0.21 s full collection held the
+    loop during a failover run with PostgreSQL frozen, and 39 sends missed
+    their deadline on MongoDB with it (BENCHMARKS.md "Failover"). No
+    collection first: it would cost a full pass at every start, and garbage
+    frozen with the rest is freed after `gc.unfreeze` at shutdown."""
+    gc.freeze()
 
 
 # Pooled connections opened per store as the instance starts; a store that is
