@@ -132,16 +132,18 @@ async def _confirm_for_mongo(session: Any, batch: ForMongo) -> None:
 
 
 async def _write_to_mongo(db: Any, batch: ForMongo) -> list[MessageRecord]:
-    upserted = await mongo_dm.upsert_many_newer(db, batch.messages)
-    # MongoDB already had these very versions: a send's write that landed
-    # after the send gave up on it (a frozen server executes what was queued on
-    # its sockets when it thaws). PostgreSQL, where this batch was read, has
-    # them too, so their insurance markers are settled now rather than by
-    # replay after the grace period (a thaw took 5.5 s to converge at 40/s).
-    await mongo_dm.confirm(db, upserted.already_stored)
+    collided = await mongo_dm.upsert_many_newer(db, batch.messages)
+    # A send's write that MongoDB received but ran only after the send gave up
+    # (a frozen server executes what was queued on its sockets when it thaws)
+    # leaves an insurance marker saying PostgreSQL may lack the version, with
+    # or without its document (the insert after the marker is never sent).
+    # PostgreSQL, where this batch was read, has these versions: their markers
+    # are settled now rather than by replay after the grace period (a thaw took
+    # 5.3-5.7 s to converge at 40/s).
+    await mongo_dm.settle_markers(db, batch.messages)
     await mirror.upsert_conversations(db, batch.conversations)
     await mirror.upsert_profiles(db, batch.profiles)
-    return upserted.collided
+    return collided
 
 
 class ReplayWorker:

@@ -38,7 +38,7 @@ from parley.storage.mongo.bulk import bulk_write_chunked
 from parley.storage.mongo.database import MongoDocument, durable
 from parley.storage.mongo.lookup import find_by_ids
 from parley.storage.mongo.schema import DIRECT_MESSAGES, PG_REPLAY_QUEUE, key, uuid_of
-from parley.storage.records import ChangeQuery, MessageRecord, PageQuery, version_key
+from parley.storage.records import ChangeQuery, MessageRecord, PageQuery
 
 DUPLICATE_KEY = 11000
 # Every find asks for its whole answer in one batch, so no server-side cursor
@@ -263,6 +263,24 @@ async def confirm(db: AsyncDatabase[MongoDocument], versions: Sequence[MessageRe
     await bulk_write_chunked(db[PG_REPLAY_QUEUE], requests)
 
 
+async def settle_markers(
+    db: AsyncDatabase[MongoDocument], versions: Sequence[MessageRecord]
+) -> None:
+    """PostgreSQL durably has these versions (replay read them there): drop
+    the queue entries that mark exactly them, whatever MongoDB holds. One
+    query finds which are marked, so a batch none of whose versions is (the
+    usual case) costs no delete; MongoDB finds them by `_id`, FerretDB v1
+    scans the queue for `$in` (cheap unless PostgreSQL is behind too)."""
+    if not versions:
+        return
+    wanted = {marker_of(version): version for version in versions}
+    ids = sorted({entry_id for entry_id, _ in wanted})
+    entries = db[PG_REPLAY_QUEUE].find({"_id": {"$in": ids}}, {"digest": 1})
+    found = entries.batch_size(len(ids) + 1)
+    marked = [wanted[m] async for doc in found if (m := (doc["_id"], doc.get("digest"))) in wanted]
+    await confirm(db, marked)
+
+
 async def server_time(db: AsyncDatabase[MongoDocument]) -> datetime:
     """The MongoDB server's clock (`hello.localTime`), as an aware UTC datetime."""
     hello = await db.command("hello")
@@ -340,19 +358,9 @@ async def unclaim(db: AsyncDatabase[MongoDocument], token: str) -> None:
     await db[PG_REPLAY_QUEUE].update_many({"claimToken": token}, UNCLAIM)
 
 
-@dataclass(frozen=True)
-class Upserted:
-    """What `upsert_many_newer` found: records that collided with a *different*
-    message on the (conversation, author, nonce) index, for the caller to
-    resolve, and records whose very version MongoDB already had."""
-
-    collided: list[MessageRecord]
-    already_stored: list[MessageRecord]
-
-
 async def upsert_many_newer(
     db: AsyncDatabase[MongoDocument], records: Sequence[MessageRecord]
-) -> Upserted:
+) -> list[MessageRecord]:
     """Replay from PostgreSQL: write each version unless the stored one is the
     same or later in the version order.
     All go in one bulk insert first (the common case after an outage: MongoDB
@@ -360,19 +368,17 @@ async def upsert_many_newer(
     time: when a newer version lands in between, the replace's upsert meets a
     duplicate key, and FerretDB v1 answers that inside a bulk update without
     the counts PyMongo merges (a KeyError, not a BulkWriteError), while a single
-    `replace_one` reports it as MongoDB does."""
+    `replace_one` reports it as MongoDB does. Returns the records that
+    collided with a *different* message on the (conversation, author, nonce)
+    index, for the caller to resolve."""
     if not records:
-        return Upserted([], [])
+        return []
     rejected = await _insert_new(db, records)
-    collided = [r.record for r in rejected if r.stored is None]
     older = [r.record for r in rejected if r.stored and r.record.newer_than(r.stored)]
-    same = [
-        r.record for r in rejected if r.stored and version_key(r.record) == version_key(r.stored)
-    ]
     for record in older:
         # False: a newer version is already here, the rule working.
         await upsert_newer(db, record, pending=False)
-    return Upserted(collided, same)
+    return [r.record for r in rejected if r.stored is None]
 
 
 @dataclass(frozen=True)
