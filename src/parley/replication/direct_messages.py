@@ -236,7 +236,9 @@ class DirectMessages:
     ) -> DualWrite[Any, int | None]:
         """One DM change to both stores. If the answer goes out before both have
         answered, reads of the conversation merge both stores until the write
-        settles (read-your-writes; see `Backlog.hold`)."""
+        settles (read-your-writes; see `Backlog.hold`). `missed_marked_in`
+        (MongoDB, PostgreSQL): the write to that store already marks its queue
+        entry missed, so a miss of the other store needs no mark of its own."""
         held: str | None = None
         marked_in_mongo, marked_in_postgres = missed_marked_in
 
