@@ -193,7 +193,7 @@ async def test_a_replayed_version_that_meets_a_newer_one_landing_first_loses_qui
 
     monkeypatch.setattr(mongo_dm, "_insert_new", then_a_newer_write_lands)
 
-    assert await mongo_dm.upsert_many_newer(db, [replayed]) == []
+    assert (await mongo_dm.upsert_many_newer(db, [replayed])).collided == []
 
     kept = await mongo_dm.get(db, stored.id)
     assert kept is not None and kept.content == "newest"

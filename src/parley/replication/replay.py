@@ -132,18 +132,18 @@ async def _confirm_for_mongo(session: Any, batch: ForMongo) -> None:
 
 
 async def _write_to_mongo(db: Any, batch: ForMongo) -> list[MessageRecord]:
-    collided = await mongo_dm.upsert_many_newer(db, batch.messages)
+    upserted = await mongo_dm.upsert_many_newer(db, batch.messages)
     # A send's write that MongoDB received but ran only after the send gave up
     # (a frozen server executes what was queued on its sockets when it thaws)
     # leaves an insurance marker saying PostgreSQL may lack the version, with
     # or without its document (the insert after the marker is never sent).
-    # PostgreSQL, where this batch was read, has these versions: their markers
-    # are settled now rather than by replay after the grace period (a thaw took
-    # 5.3-5.7 s to converge at 40/s).
-    await mongo_dm.settle_markers(db, batch.messages)
+    # Where MongoDB now holds the very version this batch read in PostgreSQL,
+    # both stores have it: its marker is settled now rather than by replay
+    # after the grace period (a thaw took 5.3-5.7 s to converge at 40/s).
+    await mongo_dm.settle_markers(db, upserted.stored)
     await mirror.upsert_conversations(db, batch.conversations)
     await mirror.upsert_profiles(db, batch.profiles)
-    return collided
+    return upserted.collided
 
 
 class ReplayWorker:

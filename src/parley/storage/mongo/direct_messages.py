@@ -38,7 +38,7 @@ from parley.storage.mongo.bulk import bulk_write_chunked
 from parley.storage.mongo.database import MongoDocument, durable
 from parley.storage.mongo.lookup import find_by_ids
 from parley.storage.mongo.schema import DIRECT_MESSAGES, PG_REPLAY_QUEUE, key, uuid_of
-from parley.storage.records import ChangeQuery, MessageRecord, PageQuery
+from parley.storage.records import ChangeQuery, MessageRecord, PageQuery, version_key
 
 DUPLICATE_KEY = 11000
 # Every find asks for its whole answer in one batch, so no server-side cursor
@@ -266,11 +266,14 @@ async def confirm(db: AsyncDatabase[MongoDocument], versions: Sequence[MessageRe
 async def settle_markers(
     db: AsyncDatabase[MongoDocument], versions: Sequence[MessageRecord]
 ) -> None:
-    """PostgreSQL durably has these versions (replay read them there): drop
-    the queue entries that mark exactly them, whatever MongoDB holds. One
-    query finds which are marked, so a batch none of whose versions is (the
-    usual case) costs no delete; MongoDB finds them by `_id`, FerretDB v1
-    scans the queue for `$in` (cheap unless PostgreSQL is behind too)."""
+    """Both stores hold exactly these versions (replay read them in
+    PostgreSQL and MongoDB now stores them: `Upserted.stored`): drop the queue
+    entries that mark exactly them. Not for a version MongoDB refused as older:
+    a write that lost re-marks the entry with its own version before it loses,
+    so that entry also stands for MongoDB's newer one. One query finds which
+    are marked, so a batch none of whose versions is (the usual case) costs no
+    delete; MongoDB finds them by `_id`, FerretDB v1 scans the queue for `$in`
+    (cheap unless PostgreSQL is behind too)."""
     if not versions:
         return
     wanted = {marker_of(version): version for version in versions}
@@ -358,9 +361,20 @@ async def unclaim(db: AsyncDatabase[MongoDocument], token: str) -> None:
     await db[PG_REPLAY_QUEUE].update_many({"claimToken": token}, UNCLAIM)
 
 
+@dataclass(frozen=True)
+class Upserted:
+    """What `upsert_many_newer` left: records that collided with a *different*
+    message on the (conversation, author, nonce) index, for the caller to
+    resolve, and records whose very version MongoDB now holds (inserted,
+    already there, or replacing an older one)."""
+
+    collided: list[MessageRecord]
+    stored: list[MessageRecord]
+
+
 async def upsert_many_newer(
     db: AsyncDatabase[MongoDocument], records: Sequence[MessageRecord]
-) -> list[MessageRecord]:
+) -> Upserted:
     """Replay from PostgreSQL: write each version unless the stored one is the
     same or later in the version order.
     All go in one bulk insert first (the common case after an outage: MongoDB
@@ -368,17 +382,26 @@ async def upsert_many_newer(
     time: when a newer version lands in between, the replace's upsert meets a
     duplicate key, and FerretDB v1 answers that inside a bulk update without
     the counts PyMongo merges (a KeyError, not a BulkWriteError), while a single
-    `replace_one` reports it as MongoDB does. Returns the records that
-    collided with a *different* message on the (conversation, author, nonce)
-    index, for the caller to resolve."""
+    `replace_one` reports it as MongoDB does."""
     if not records:
-        return []
+        return Upserted([], [])
     rejected = await _insert_new(db, records)
-    older = [r.record for r in rejected if r.stored and r.record.newer_than(r.stored)]
-    for record in older:
-        # False: a newer version is already here, the rule working.
-        await upsert_newer(db, record, pending=False)
-    return [r.record for r in rejected if r.stored is None]
+    refused = {r.record.id for r in rejected}
+    stored = [r for r in records if r.id not in refused]
+    stored += [r.record for r in rejected if await _holds_after_replace(db, r)]
+    return Upserted([r.record for r in rejected if r.stored is None], stored)
+
+
+async def _holds_after_replace(db: AsyncDatabase[MongoDocument], rejected: Rejected) -> bool:
+    """Whether MongoDB holds the refused record's very version once an older
+    stored one is conditionally replaced (one at a time; a newer version
+    already there keeps its place: the rule working)."""
+    stored, record = rejected.stored, rejected.record
+    if stored is None:  # collided on the nonce index with another message
+        return False
+    if version_key(record) == version_key(stored):
+        return True
+    return record.newer_than(stored) and await upsert_newer(db, record, pending=False)
 
 
 @dataclass(frozen=True)
