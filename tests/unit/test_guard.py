@@ -1,14 +1,17 @@
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
+from parley.resilience import StoreGuard
 from parley.storage.errors import (
     BreakerOpen,
     StorageConflict,
     StorageTimeout,
     StorageUnavailable,
 )
-from tests.unit.resilience_fakes import guard, raises, returns
+from tests.unit.resilience_fakes import FakeRunner, guard, raises, returns
 
 
 async def test_user_traffic_timeouts_open_the_breaker() -> None:
@@ -72,14 +75,21 @@ async def test_catching_up_runs_against_a_store_open_only_for_slowness() -> None
     assert not replay.available  # down now, not just slow
 
 
-async def test_user_calls_reach_the_last_store_standing_but_scans_do_not() -> None:
+async def _paired_and_open_for_slowness() -> tuple[StoreGuard[Any], FakeRunner, StoreGuard[Any]]:
+    """MongoDB's guard (and its runner) paired with PostgreSQL's, open for
+    slowness alone: busy, not frozen."""
     store, runner = guard("mongodb", threshold=2)
     other, _ = guard("postgresql", threshold=2)
     store.breaker.pair(other.breaker)
     for _ in range(2):
         with pytest.raises(StorageTimeout):
             await store.run("OP", raises(StorageTimeout("slow", store="mongodb")))
-    store.breaker.stall.answered()  # busy, not frozen
+    store.breaker.stall.answered()
+    return store, runner, other
+
+
+async def test_user_calls_reach_the_last_store_standing_but_scans_do_not() -> None:
+    store, runner, other = await _paired_and_open_for_slowness()
     assert not store.available  # PostgreSQL takes its traffic
     other.breaker.trip("PostgreSQL went down")
     assert store.available
@@ -92,13 +102,7 @@ async def test_user_calls_reach_the_last_store_standing_but_scans_do_not() -> No
 
 
 async def test_a_call_no_other_store_can_answer_reaches_a_store_open_for_slowness() -> None:
-    store, runner = guard("mongodb", threshold=2)
-    other, _ = guard("postgresql", threshold=2)
-    store.breaker.pair(other.breaker)
-    for _ in range(2):
-        with pytest.raises(StorageTimeout):
-            await store.run("OP", raises(StorageTimeout("slow", store="mongodb")))
-    store.breaker.stall.answered()  # busy, not frozen
+    store, runner, _ = await _paired_and_open_for_slowness()
     with pytest.raises(BreakerOpen):  # PostgreSQL can answer this one
         await store.run("ROOM_MESSAGES_GET_DM", returns(1))
     assert await store.run("ROOM_MESSAGES_GET_DM", returns(2), sole=True) == 2
