@@ -20,6 +20,7 @@ from parley.replication.direct_messages import DirectMessages
 from parley.resilience import Sourced
 from parley.state import AppState
 from parley.storage.mongo import direct_messages as mongo_dm
+from parley.storage.mongo.schema import PG_REPLAY_QUEUE, key
 from parley.storage.records import MessageRecord
 from tests.dm_support import mongo_messages, postgres_messages
 from tests.factories import Person, make_dm, make_person
@@ -178,3 +179,30 @@ async def test_a_version_that_lost_in_one_store_is_not_kept_by_the_other(
         return await stored(state, url, message_id) == [theirs[0], theirs[0]]
 
     await eventually(converged, timeout=20)
+
+
+async def test_a_late_write_that_lost_leaves_the_marker_of_the_version_that_won(
+    client: httpx.AsyncClient, state: AppState
+) -> None:
+    """Version V is in both stores, its confirmation still on its way; then W
+    reaches MongoDB only (marked missed); then a late duplicate of V's write
+    loses in MongoDB. That write marks the entry with V before it loses, and
+    the confirmation of V would then drop the only marker of W: PostgreSQL
+    would never get W. After the loss the entry names W again."""
+    await state.replication.supervisor.stop()  # no replay: the entry is this test's to see
+    _, url, message_id = await a_message(client, state)
+    v = (await stored(state, url, message_id))[1]
+    w = later(v, content="theirs")
+
+    async def in_mongo(db: Any) -> bool:
+        await mongo_dm.upsert_newer(db, w)
+        await mongo_dm.mark_missed(db, w)
+        won = await mongo_dm.upsert_newer(db, v)  # the late duplicate of V's write
+        await mongo_dm.confirm(db, [v])  # V's confirmation, arriving after it
+        return won
+
+    assert await state.mongo.run("T", in_mongo) is False
+    entry = await state.mongo.run("T", lambda db: db[PG_REPLAY_QUEUE].find_one({"_id": key(v.id)}))
+    assert entry is not None
+    assert (entry["_id"], entry["digest"]) == mongo_dm.marker_of(w)
+    assert entry["missed"] is True

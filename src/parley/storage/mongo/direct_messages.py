@@ -23,6 +23,7 @@ translation.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
@@ -158,8 +159,29 @@ async def upsert_newer(
             _older_filter(record), to_document(record), upsert=True
         )
     except DuplicateKeyError:
+        if pending:
+            await _mark_what_is_stored(db, record)
         return False
     return True
+
+
+async def _mark_what_is_stored(db: AsyncDatabase[MongoDocument], lost: MessageRecord) -> None:
+    """A write that lost had marked the entry with its own version first, so
+    the entry no longer named the version MongoDB holds: confirming the lost
+    version (in both stores from an earlier write) would then drop the marker
+    of a newer one PostgreSQL may lack. Point the entry back at the stored
+    version, marked missed as its PostgreSQL write is not known; only if the
+    entry still names the lost version (or is gone), so a marker a later
+    write set in between stays."""
+    stored = await get(db, lost.id)
+    if stored is None or _digest(stored) == _digest(lost):
+        return
+    with contextlib.suppress(DuplicateKeyError):  # the entry names a later write's version
+        await db[PG_REPLAY_QUEUE].update_one(
+            {"_id": key(lost.id), "digest": _digest(lost)},
+            _entry_update(stored, missed=True),
+            upsert=True,
+        )
 
 
 async def get(db: AsyncDatabase[MongoDocument], message_id: uuid.UUID) -> MessageRecord | None:
@@ -269,8 +291,9 @@ async def settle_markers(
     """Both stores hold exactly these versions (replay read them in
     PostgreSQL and MongoDB now stores them: `Upserted.stored`): drop the queue
     entries that mark exactly them. Not for a version MongoDB refused as older:
-    a write that lost re-marks the entry with its own version before it loses,
-    so that entry also stands for MongoDB's newer one. One query finds which
+    a write that lost marks the entry with its own version before it loses
+    (and until `_mark_what_is_stored` points it back), so that entry also
+    stands for MongoDB's newer one. One query finds which
     are marked, so a batch none of whose versions is (the usual case) costs no
     delete; MongoDB finds them by `_id`, FerretDB v1 scans the queue for `$in`
     (cheap unless PostgreSQL is behind too)."""
