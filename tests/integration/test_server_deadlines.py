@@ -4,6 +4,7 @@ on stops where it runs (docs/OPERATIONS.md, "Deadlines on the server")."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from typing import Any
@@ -22,6 +23,7 @@ from parley.storage.errors import StorageTimeout
 from parley.storage.mongo.database import MongoDatabase
 from parley.storage.postgres.database import PostgresDatabase
 from parley.storage.postgres.errors import translate_errors
+from tests.support import eventually
 
 
 async def _statement_timeout(session: AsyncSession) -> str:
@@ -123,6 +125,37 @@ async def test_postgres_cancels_a_statement_past_its_deadline(migrated: Settings
         with pytest.raises(StorageTimeout, match="cancelled on the server"), translate_errors("T"):
             await postgres._transaction(sleep, 0.2)
         assert time.monotonic() - started < 2
+    finally:
+        await postgres.dispose()
+
+
+async def test_a_transaction_past_its_deadline_keeps_its_connection(migrated: Settings) -> None:
+    """The caller has its timeout at the deadline and the server's
+    statement_timeout ends the statement, so the connection goes back to the
+    pool: cancelling it in the app closed it and the next call opened another
+    (PostgreSQL sessions opened under overload, issue 11)."""
+    postgres = PostgresDatabase.from_settings(migrated)
+    opened: list[object] = []
+    event.listen(postgres.engine.sync_engine, "connect", lambda *_: opened.append(1))
+
+    async def late_then_slow(session: AsyncSession) -> None:
+        await session.execute(text("SELECT 1"))
+        await asyncio.sleep(0.15)  # the app's own lag: the server's timer starts later
+        await session.execute(text("SELECT pg_sleep(1)"))
+
+    try:
+        await postgres.run("T", _statement_timeout)
+        started = time.monotonic()
+        with pytest.raises(StorageTimeout):
+            await postgres.run("T", late_then_slow, deadline=0.2)
+        assert time.monotonic() - started < 0.3
+
+        async def returned() -> bool:
+            return bool(postgres.engine.pool.checkedout() == 0)  # type: ignore[attr-defined]
+
+        await eventually(returned)
+        assert await postgres.run("T", _statement_timeout, deadline=0.3) == "300ms"
+        assert len(opened) == 1
     finally:
         await postgres.dispose()
 

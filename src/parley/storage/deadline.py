@@ -6,13 +6,16 @@ driver's own socket timeout. `within_deadline` instead runs the operation as a
 task, stops waiting at the deadline, cancels it and lets the cleanup finish in
 the background, so the caller gets its answer at the deadline.
 
-A driver that bounds its own work by the same deadline (PyMongo under
-`pymongo.timeout`) is better not cancelled at all: a cancellation landing
-inside its connection pool, at the instant its own timeout fires, is the one
-path its cleanup handles least well, and under load after a freeze it left the
-app's MongoDB client unable to run a ping until restart while the server
-answered others. With `backstop`, the operation is left to end itself and is
-cancelled only if it is still running `backstop` seconds later.
+Work whose server ends it at the same deadline (PyMongo under
+`pymongo.timeout`, a PostgreSQL transaction under its `statement_timeout`) is
+better not cancelled at all. In PyMongo a cancellation landing inside its
+connection pool, at the instant its own timeout fires, is the one path its
+cleanup handles least well: under load after a freeze it left the app's
+MongoDB client unable to run a ping until restart while the server answered
+others. An asyncpg connection cancelled mid-statement is closed, not reused,
+so every late answer under overload opened a new PostgreSQL session. With
+`backstop`, the operation is left to end itself and is cancelled only if it
+is still running `backstop` seconds later (a frozen server).
 """
 
 from __future__ import annotations

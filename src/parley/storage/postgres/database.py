@@ -102,7 +102,16 @@ class PostgresDatabase:
         """Run `fn` in one transaction named `name`, within the deadline."""
         seconds = deadline or self.deadline
         with self.operations.timed(name), translate_errors(name):
-            return await within_deadline(self._transaction(fn, seconds), seconds)
+            # The server's statement_timeout ends the transaction: cancelling it
+            # here instead would close its connection (an asyncpg connection
+            # cancelled mid-statement is not reused) and open another, one per
+            # late answer under overload. Cancelled only if the server does not
+            # answer at all (frozen).
+            return await within_deadline(
+                self._transaction(fn, seconds),
+                seconds,
+                backstop=seconds * DRIVER_TIMEOUT_FACTOR,
+            )
 
     async def _transaction(self, fn: Callable[[AsyncSession], Awaitable[T]], seconds: float) -> T:
         async with self.sessionmaker.begin() as session:

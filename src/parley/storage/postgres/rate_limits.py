@@ -161,7 +161,10 @@ class PostgresRateWindows:
                 return result.all() if result.returns_rows else result.rowcount
 
         with self.operations.timed(name), translate_errors(name):
-            return await within_deadline(execute(), self.deadline)
+            # Left to the statement_timeout, as `PostgresDatabase.run` is.
+            return await within_deadline(
+                execute(), self.deadline, backstop=self.deadline * DRIVER_TIMEOUT_FACTOR
+            )
 
     async def hit(self, checks: Sequence[WindowCheck], cost: int) -> list[WindowCounts]:
         """RATE_LIMIT_HIT: count `cost` hits against every key, or none if any
