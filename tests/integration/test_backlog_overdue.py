@@ -19,6 +19,7 @@ from parley.replication.replay import OVERDUE_SECONDS
 from parley.resilience import MONGODB, POSTGRESQL
 from parley.state import AppState
 from parley.storage.mongo import direct_messages as mongo_dm
+from parley.storage.mongo.clock import ServerClock
 from parley.storage.postgres import direct_messages as pg_dm
 from parley.storage.postgres import replay_queue
 from parley.storage.records import MessageRecord, now_ms
@@ -36,7 +37,8 @@ async def test_an_unconfirmed_write_counts_as_missed_once_overdue(state: AppStat
     await state.replication.supervisor.stop()  # no confirmer, no replay: the entries stay
     replay, backlog = state.replication.replay, state.replication.backlog
     in_mongo, in_postgres = await _record(state), await _record(state)
-    await mongo_dm.insert_many(state.mongo.db, [in_mongo])  # insurance for PostgreSQL
+    # insurance for PostgreSQL
+    await mongo_dm.insert_many(state.mongo.db, [in_mongo], clock=ServerClock())
     async with state.postgres.sessionmaker.begin() as session:
         await pg_dm.insert_new_many(session, [in_postgres])  # insurance for MongoDB
 
@@ -61,7 +63,7 @@ async def test_an_overdue_marker_the_confirmer_still_holds_is_no_miss(state: App
     replication = state.replication
     confirmer, backlog = replication.confirmer, replication.backlog
     both, only_in_mongo = await _record(state), await _record(state)
-    await mongo_dm.insert_many(state.mongo.db, [both, only_in_mongo])
+    await mongo_dm.insert_many(state.mongo.db, [both, only_in_mongo], clock=ServerClock())
     async with state.postgres.sessionmaker.begin() as session:
         rows = await pg_dm.insert_new_many(session, [both])
 
@@ -93,7 +95,7 @@ async def test_an_overdue_queue_row_the_confirmer_still_holds_is_no_miss(state: 
     replication = state.replication
     confirmer, backlog = replication.confirmer, replication.backlog
     both, only_in_postgres = await _record(state), await _record(state)
-    await mongo_dm.insert_many(state.mongo.db, [both])
+    await mongo_dm.insert_many(state.mongo.db, [both], clock=ServerClock())
     async with state.postgres.sessionmaker.begin() as session:
         rows = await pg_dm.insert_new_many(session, [both, only_in_postgres])
 

@@ -10,6 +10,7 @@ from functools import partial
 from parley.ids import new_id
 from parley.state import AppState
 from parley.storage.mongo import direct_messages as mongo_dm
+from parley.storage.mongo.clock import ServerClock
 from parley.storage.mongo.schema import PG_REPLAY_QUEUE, key
 from parley.storage.records import MessageRecord, now_ms
 from tests.dm_support import postgres_messages
@@ -27,7 +28,7 @@ def dm(room_id: uuid.UUID, author_id: uuid.UUID, content: str) -> MessageRecord:
 async def in_mongo_only(state: AppState, records: list[MessageRecord]) -> None:
     """As if PostgreSQL was down when these were sent: MongoDB has them,
     their entries marked missed."""
-    await state.mongo.run("T", partial(mongo_dm.insert_many, records=records))
+    await state.mongo.run("T", partial(mongo_dm.insert_many, records=records, clock=ServerClock()))
     for record in records:
         await state.mongo.run("T", partial(mongo_dm.mark_missed, record=record))
 

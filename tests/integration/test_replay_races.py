@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -24,6 +24,7 @@ from parley.replication.replay import _claim_for_mongo
 from parley.state import AppState
 from parley.storage.errors import StorageError
 from parley.storage.mongo import direct_messages as mongo_dm
+from parley.storage.mongo.clock import ServerClock, server_time
 from parley.storage.mongo.schema import DIRECT_MESSAGES, PG_REPLAY_QUEUE, PROFILES, key
 from parley.storage.postgres import direct_messages as pg_dm
 from parley.storage.postgres import replay_queue
@@ -49,7 +50,7 @@ async def test_a_send_that_meets_its_own_replayed_copy_is_not_a_retry(
         async with state.postgres.sessionmaker.begin() as session:
             await pg_dm.upsert_many_newer(session, [record])
     else:
-        await mongo_dm.insert_many(state.mongo.db, [record])
+        await mongo_dm.insert_many(state.mongo.db, [record], clock=ServerClock())
 
     written = await state.replication.direct_messages.send(record, client_nonce=True)
 
@@ -69,7 +70,7 @@ async def test_a_queue_entry_waits_for_an_insert_that_lands_late(state: AppState
     await mongo_dm.mark_missed(db, record)  # the entry, written before the insert
 
     await state.replication.replay.replay_to_postgres()  # finds no document yet
-    await mongo_dm.insert_many(db, [record])  # the late insert lands
+    await mongo_dm.insert_many(db, [record], clock=ServerClock())  # the late insert lands
     await state.replication.replay.replay_to_postgres()
 
     assert record.id in await postgres_messages(state, record.room_id)
@@ -151,7 +152,7 @@ async def test_a_release_drops_only_what_is_still_under_its_claim(state: AppStat
     await state.replication.supervisor.stop()  # this test drives the queue itself
     db = state.mongo.db
     delivered, rewritten = await _record(state), await _record(state)
-    await mongo_dm.insert_many(db, [delivered, rewritten])
+    await mongo_dm.insert_many(db, [delivered, rewritten], clock=ServerClock())
     young, old = await _record(state), await _record(state)
     for entry in (young, old):
         await mongo_dm.mark_missed(db, entry)  # entries whose inserts never landed
@@ -182,7 +183,7 @@ async def test_a_replayed_version_that_meets_a_newer_one_landing_first_loses_qui
     replay worker crashed with a KeyError and its batch waited out the lease.)"""
     db = state.mongo.db
     stored = await _record(state)
-    await mongo_dm.insert_many(db, [stored])
+    await mongo_dm.insert_many(db, [stored], clock=ServerClock())
     replayed, newest = stored.edited("replayed"), stored.edited("replayed").edited("newest")
     insert_new = mongo_dm._insert_new
 
@@ -209,7 +210,7 @@ async def test_a_pass_that_fails_unexpectedly_releases_its_claim_on_the_next(
     replay = state.replication.replay
     record = await _record(state)
     await mongo_dm.mark_missed(state.mongo.db, record)
-    await mongo_dm.insert_many(state.mongo.db, [record])
+    await mongo_dm.insert_many(state.mongo.db, [record], clock=ServerClock())
     write = pg_dm.upsert_many_newer
 
     async def surprise(*args: Any, **kwargs: Any) -> Any:
@@ -236,7 +237,7 @@ async def test_a_pass_past_its_deadline_halves_the_batch_and_quick_ones_restore_
     replay = state.replication.replay
     replay.to_postgres_batch = BatchSize(4, floor=1, quick=60.0)  # every pass counts as quick
     missed = [await _record(state), await _record(state)]
-    await mongo_dm.insert_many(state.mongo.db, missed)
+    await mongo_dm.insert_many(state.mongo.db, missed, clock=ServerClock())
     for record in missed:
         await mongo_dm.mark_missed(state.mongo.db, record)  # due at once
     claim = mongo_dm.claim_pending
@@ -278,7 +279,8 @@ async def test_replay_settles_the_marker_of_a_write_that_landed_after_its_send_g
     async with state.postgres.sessionmaker.begin() as session:
         await pg_dm.upsert_many_newer(session, [record])
         await replay_queue.queue_missed(session, record)  # the send gave up on MongoDB
-    await mongo_dm.insert_many(state.mongo.db, [record])  # its write landed late
+    # its write landed late
+    await mongo_dm.insert_many(state.mongo.db, [record], clock=ServerClock())
     if landed == "marker alone":
         await state.mongo.db[DIRECT_MESSAGES].delete_one({"_id": key(record.id)})
     queue = state.mongo.db[PG_REPLAY_QUEUE]
@@ -331,3 +333,30 @@ async def _marked_missed(state: AppState, record: MessageRecord, refusing: str) 
             select(ReplayEntry.missed).where(ReplayEntry.entity_id == record.id)
         )
         return rows.scalars().all() == [True]
+
+
+async def test_a_new_dms_entry_is_marked_on_the_servers_clock_and_an_earlier_attempts_again(
+    state: AppState,
+) -> None:
+    """New DMs' queue entries are inserted with `markedAt` from the server's
+    clock as the writer reads it; an entry an earlier attempt at the same write
+    left (here under a replay claim) is marked again instead: claim removed,
+    mark renewed."""
+    await state.replication.supervisor.stop()  # no confirmer, no replay: the entries stay
+    first, again = await _record(state), await _record(state)
+    queue = state.mongo.db[PG_REPLAY_QUEUE]
+    await queue.insert_one(
+        {"_id": key(again.id), "claimToken": "t", "markedAt": datetime(2020, 1, 1, tzinfo=UTC)}
+    )
+
+    await mongo_dm.insert_many(state.mongo.db, [first, again], [again.id], clock=ServerClock())
+
+    server_now = await server_time(state.mongo.db)
+    entries = {doc["_id"]: doc async for doc in queue.find({})}
+    for record in (first, again):
+        entry = entries[key(record.id)]
+        assert abs(entry["markedAt"] - server_now) < timedelta(seconds=2)
+        assert (entry["_id"], entry["digest"]) == mongo_dm.marker_of(record)
+        assert "claimToken" not in entry
+    assert entries[key(again.id)]["missed"] is True
+    assert "missed" not in entries[key(first.id)]

@@ -46,6 +46,7 @@ from parley.resilience import (
 from parley.storage.deadline import detach
 from parley.storage.errors import StorageConflict, StorageError, StorageUnavailable
 from parley.storage.mongo import direct_messages as mongo_dm
+from parley.storage.mongo.clock import ServerClock
 from parley.storage.postgres import direct_messages as pg_dm
 from parley.storage.postgres import messages as pg_messages
 from parley.storage.postgres import replay_queue
@@ -94,6 +95,7 @@ class DirectMessages:
         postgres: StoreGuard[Any],
         backlog: Backlog,
         confirmer: Confirmer,
+        mongo_clock: ServerClock,
         *,
         hedge_after: float | None = None,
         write_grace: float | None = None,
@@ -102,6 +104,7 @@ class DirectMessages:
         self.postgres = postgres
         self.backlog = backlog
         self.confirmer = confirmer
+        self.mongo_clock = mongo_clock
         self.hedge_after = hedge_after
         self.write_grace = write_grace
         self._mongo_inserts = Coalescer[NewDM, bool](self._insert_batch_in_mongo)
@@ -177,9 +180,10 @@ class DirectMessages:
     # feeds the breaker and the metrics.
     async def _insert_batch_in_mongo(self, batch: Sequence[NewDM]) -> list[bool]:
         records, missed = _split(batch)
-        inserted: list[bool] = await self.mongo.runner.run(
-            "DM_INSERT_BATCH", partial(mongo_dm.insert_many, records=records, missed=missed)
+        insert = partial(
+            mongo_dm.insert_many, records=records, missed=missed, clock=self.mongo_clock
         )
+        inserted: list[bool] = await self.mongo.runner.run("DM_INSERT_BATCH", insert)
         return inserted
 
     async def _insert_batch_in_postgres(self, batch: Sequence[NewDM]) -> list[int | None]:

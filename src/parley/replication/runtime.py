@@ -28,6 +28,7 @@ from parley.resilience import (
 )
 from parley.settings import Settings
 from parley.storage.errors import StorageError
+from parley.storage.mongo.clock import ServerClock
 from parley.storage.mongo.database import MongoDatabase
 from parley.storage.postgres.database import PostgresDatabase
 
@@ -71,6 +72,7 @@ class Replication:
             self.postgres,
             self.backlog,
             self.confirmer,
+            ServerClock(),
             hedge_after=settings.hedge_delay,
             write_grace=settings.write_grace,
         )
