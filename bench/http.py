@@ -49,6 +49,7 @@ from bench.common import (
     tree_cpu_seconds,
     write_section,
 )
+from bench.sockets import ConnectionWatch
 from parley.cli.migrate import run_migrations
 from parley.devstack import DevStack
 from parley.devstack.app_process import AppProcess
@@ -299,38 +300,42 @@ async def one_cell_group(
                 await preload(url, reader, small, READ_DM_SIZE)
                 send = url + f"/api/rooms/{dm}/messages"
                 paths = Paths(send, url + page, sender.token, reader.token)
-                cpu = cpu_snapshot(stack, pid)
-                await run.measure(wrk, paths, seconds, settings, target, workers, cpu)
+                served = Served(target, workers, settings, cpu_snapshot(stack, pid), stack)
+                await run.measure(wrk, paths, seconds, served)
             return
         with parley(settings, log_dir, 1) as (url, _):  # the read DM, written through the API
             await preload(url, reader, small, READ_DM_SIZE)
         with baseline(settings, log_dir, workers, (dm, sender.id), small) as (url, pid):
             paths = Paths(url + "/send", url + "/page", "", "")
-            cpu = cpu_snapshot(stack, pid)
-            await run.measure(wrk, paths, seconds, settings, target, workers, cpu)
+            served = Served(target, workers, settings, cpu_snapshot(stack, pid), stack)
+            await run.measure(wrk, paths, seconds, served)
+
+
+@dataclass(frozen=True)
+class Served:
+    """The server under test in one cell group, and what measures it."""
+
+    target: str
+    workers: int
+    settings: Settings
+    cpu: Callable[[], dict[str, float]]
+    stack: DevStack
 
 
 @dataclass
 class Run:
     servers: str
     rows: list[Row] = field(default_factory=list)
-    churn: dict[str, tuple[int, int | None]] = field(default_factory=dict)
+    churn: dict[str, tuple[int, str]] = field(default_factory=dict)
 
-    async def measure(
-        self,
-        wrk: str,
-        paths: Paths,
-        seconds: int,
-        settings: Settings,
-        target: str,
-        workers: int,
-        cpu: Callable[[], dict[str, float]],
-    ) -> None:
+    async def measure(self, wrk: str, paths: Paths, seconds: int, served: Served) -> None:
         warm_up(wrk, paths)
-        before = await opened_connections(settings)
-        self.rows += measure(wrk, paths, seconds, target, workers, cpu)
-        after = await opened_connections(settings)
-        self.churn[f"{target}, {workers} worker(s)"] = _delta(before, after)
+        before = await opened_connections(served.settings)
+        with ConnectionWatch(served.stack.mongo.port) as watch:
+            self.rows += measure(wrk, paths, seconds, served.target, served.workers, served.cpu)
+        after = await opened_connections(served.settings)
+        key = f"{served.target}, {served.workers} worker(s)"
+        self.churn[key] = _delta(before, after, watch.opened)
 
     def cell(self, target: str, workers: int, connections: int) -> Row:
         return next(
@@ -349,9 +354,16 @@ async def main(seconds: int, runs: int) -> None:
     report(done, seconds)
 
 
-def _delta(before: tuple[int, int | None], after: tuple[int, int | None]) -> tuple[int, int | None]:
-    mongo = None if before[1] is None or after[1] is None else after[1] - before[1]
-    return after[0] - before[0], mongo
+def _delta(
+    before: tuple[int, int | None], after: tuple[int, int | None], sampled_mongo: int
+) -> tuple[int, str]:
+    """PostgreSQL sessions and MongoDB connections opened between `before` and
+    `after`, less the one session (and connection) `after` itself opened; where
+    the MongoDB role does not count them, what the socket table showed."""
+    sessions = after[0] - before[0] - 1
+    if before[1] is None or after[1] is None:
+        return sessions, f"{sampled_mongo} (sampled)"
+    return sessions, str(after[1] - before[1] - 1)
 
 
 HEADER = [
@@ -412,7 +424,7 @@ def report(runs: list[Run], seconds: int) -> None:
     summary = markdown_table(SUMMARY, [_summary(n, run) for n, run in enumerate(runs, 1)])
     details = []
     for n, run in enumerate(runs, 1):
-        churn = [[k, pg, "n/a" if mongo is None else mongo] for k, (pg, mongo) in run.churn.items()]
+        churn = [[k, pg, mongo] for k, (pg, mongo) in run.churn.items()]
         details.append(f"""### Run {n}
 
 DM sends:
@@ -443,9 +455,11 @@ CPU during the send cells at {CPU_CELL} connections, in cores (of 2):
   non-2xx answers (503 `Overloaded` from load shedding among them) and socket
   timeouts (Parley / baseline).
   Sends carry no nonce and go to one DM (one account's sends); reads are
-  `?limit=50` pages of another DM of {READ_DM_SIZE} messages. Connections opened after warm-up are
-  PostgreSQL's `pg_stat_database.sessions` and MongoDB's
-  `serverStatus.connections.totalCreated` (n/a where the server does not say).
+  `?limit=50` pages of another DM of {READ_DM_SIZE} messages. Connections opened after warm-up
+  (through all three cells, less the bench's own) are PostgreSQL's
+  `pg_stat_database.sessions` and MongoDB's `serverStatus.connections.totalCreated`;
+  FerretDB does not count them, so for it they are sampled from `/proc/net/tcp`
+  every 10 ms (`bench/sockets.py`: a lower bound).
   CPU is each process tree's user + system time over the cell's wall time
   (`/proc`; wrk's from its own rusage), so 2.00 means both cores busy.
 

@@ -158,25 +158,22 @@ def _freeze_startup_objects() -> None:
     gc.freeze()
 
 
-# Pooled connections opened per store as the instance starts; a store that is
-# down is simply skipped (it is found out by its breaker, as always).
-WARM_CONNECTIONS = 4
+# How long the start-up warm-up waits for each connection it opens.
 WARM_UP_SECONDS = 2.0
 
 
 async def _warm_up(state: AppState) -> None:
-    """Open a few connections to each store while the instance starts: a
-    restarted instance meeting a burst would otherwise spend its requests'
-    deadlines on connecting and answer 503 with both stores up. It runs beside
-    the startup, not before it: a frozen store must not delay the start (nor a
-    Ctrl-C during it). Concurrent pings each check a connection out of the pool."""
-    pings = [
-        store.ping(WARM_UP_SECONDS)
-        for store in (state.postgres, state.mongo)
-        for _ in range(WARM_CONNECTIONS)
-    ]
-    # A store that is down is its breaker's business.
-    await asyncio.gather(*pings, return_exceptions=True)
+    """Open the pools' connections while the instance starts: a restarted
+    instance meeting a burst would otherwise spend its requests' deadlines on
+    connecting and answer 503 with both stores up, and a pool that grows under
+    load opens connections in the middle of it. It runs beside the startup,
+    not before it: a frozen store must not delay the start (nor a Ctrl-C
+    during it)."""
+    await asyncio.gather(
+        state.postgres.fill_pool(WARM_UP_SECONDS),
+        state.rate_windows.fill_pool(),
+        state.mongo.fill_pool(WARM_UP_SECONDS),
+    )
 
 
 async def _shut_down(state: AppState) -> None:

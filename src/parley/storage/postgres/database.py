@@ -15,6 +15,7 @@ it commits when the request succeeds and rolls back when it fails.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -141,6 +142,12 @@ class PostgresDatabase:
         started = time.perf_counter()
         await self.run("HEALTH_PING_POSTGRES", _select_one, deadline=deadline)
         return (time.perf_counter() - started) * 1000
+
+    async def fill_pool(self, deadline: float) -> None:
+        """Open every connection of the pool (the app's start-up warm-up):
+        concurrent pings each check one out. Errors are the breaker's business."""
+        pings = [self.ping(deadline) for _ in range(self.engine.pool.size())]  # type: ignore[attr-defined]
+        await asyncio.gather(*pings, return_exceptions=True)
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -29,6 +29,7 @@ errors here (`translate_errors`), so the limiter reacts to those only.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -47,6 +48,7 @@ from parley.storage.rate_windows import WindowCheck, WindowCounts
 # (see `PostgresDatabase.from_settings`).
 POOL_SIZE = 8
 PRUNE_BATCH = 5000
+_PING = text("SELECT 1")
 
 _INPUT = """
 input AS (
@@ -189,6 +191,12 @@ class PostgresRateWindows:
             deleted += n
             if n < PRUNE_BATCH:
                 return deleted
+
+    async def fill_pool(self) -> None:
+        """Open every connection of the pool (the app's start-up warm-up):
+        concurrent pings each check one out. Errors are the breaker's business."""
+        pings = [self._execute("RATE_LIMIT_PING", _PING, {}) for _ in range(POOL_SIZE)]
+        await asyncio.gather(*pings, return_exceptions=True)
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -1,0 +1,41 @@
+"""The app opens its PostgreSQL pools while it starts (issue 11: under load no
+connection is opened after warm-up), and a burst of requests right after the
+start finds them open."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+from sqlalchemy import event
+
+from parley.state import AppState
+from parley.storage.postgres.rate_limits import POOL_SIZE as RATE_LIMIT_POOL_SIZE
+from tests.factories import make_dm, make_person
+from tests.support import eventually
+
+
+async def test_the_postgresql_pools_are_open_once_the_app_has_started(state: AppState) -> None:
+    async def filled() -> bool:
+        requests = state.postgres.engine.pool.checkedin()  # type: ignore[attr-defined]
+        limiter = state.rate_windows.engine.pool.checkedin()  # type: ignore[attr-defined]
+        return bool(requests == state.settings.pg_pool_size and limiter == RATE_LIMIT_POOL_SIZE)
+
+    await eventually(filled)
+
+
+async def test_a_burst_after_the_warm_up_opens_no_postgresql_connection(
+    client: httpx.AsyncClient, state: AppState
+) -> None:
+    ada, bob = await make_person(state, "Ada"), await make_person(state, "Bob")
+    url = f"/api/rooms/{await make_dm(state, ada, bob)}/messages"
+    await test_the_postgresql_pools_are_open_once_the_app_has_started(state)
+    opened: list[object] = []
+    for engine in (state.postgres.engine, state.rate_windows.engine):
+        event.listen(engine.sync_engine, "connect", lambda *_: opened.append(1))
+
+    sends = [client.post(url, json={"content": f"m{n}"}, headers=ada.headers) for n in range(40)]
+    answers = await asyncio.gather(*sends)
+
+    assert [a.status_code for a in answers] == [201] * 40
+    assert opened == []
