@@ -77,12 +77,81 @@ async def test_concurrent_hits_never_overshoot(migrated: Settings, state: AppSta
     # to delete, and it did so mid-test (an overshoot that was not one).
     check = Limit(Rule("race", 10, 60), uuid.uuid4().hex).check(time.time())
     try:
-        results = await asyncio.gather(*(windows.hit([check], 1) for _ in range(40)))
-        assert sum(counts.counted for [counts] in results) == 10
+        results = await asyncio.gather(*(windows.hit_many([([check], 1)]) for _ in range(40)))
+        assert sum(counts.counted for [[counts]] in results) == 10
         [stored] = await windows.peek([check])
         assert stored.total == 10
     finally:
         await windows.dispose()
+
+
+@pytest.fixture
+async def windows(migrated: Settings, state: AppState) -> AsyncIterator[PostgresRateWindows]:
+    """The shared counts, with a deadline no test run can miss."""
+    del state  # the app's pruner runs meanwhile, as in production
+    store = PostgresRateWindows.from_settings(
+        migrated.model_copy(update={"rate_limit_deadline": 5.0})
+    )
+    yield store
+    await store.dispose()
+
+
+def fresh(amount: int) -> Limit:
+    return Limit(Rule("batch", amount, 60), uuid.uuid4().hex)
+
+
+async def test_a_batch_counts_its_hits_one_after_another(windows: PostgresRateWindows) -> None:
+    check = fresh(10).check(time.time())
+
+    results = await windows.hit_many([([check], 1)] * 15)
+
+    assert [counts.counted for [counts] in results] == [True] * 10 + [False] * 5
+    assert [counts.total for [counts] in results] == list(range(10)) + [10] * 5
+    [stored] = await windows.peek([check])
+    assert stored.total == 10
+
+
+async def test_a_hit_in_a_batch_counts_against_all_its_keys_or_none(
+    windows: PostgresRateWindows,
+) -> None:
+    now = time.time()
+    roomy, tight = fresh(10).check(now), fresh(1).check(now)
+
+    first, second, alone = await windows.hit_many(
+        [([roomy, tight], 1), ([tight, roomy], 1), ([roomy], 2)]
+    )
+
+    assert [c.counted for c in first] == [True, True]
+    assert [c.counted for c in second] == [False, False]  # `tight` is spent
+    assert alone[0].counted and alone[0].total == 1  # the refused hit charged nothing
+    assert [c.total for c in await windows.peek([roomy, tight])] == [3, 1]
+
+
+async def test_concurrent_batches_sharing_keys_neither_overshoot_nor_deadlock(
+    windows: PostgresRateWindows,
+) -> None:
+    """Batches whose hits name the same keys in opposite orders: row locks
+    taken in those orders would deadlock; the batch's advisory locks, taken
+    in one order, make them wait for each other instead."""
+    now = time.time()
+    a, b = fresh(30).check(now), fresh(1000).check(now)
+    batches = [[([a, b] if (n + i) % 2 else [b, a], 1) for i in range(5)] for n in range(20)]
+
+    results = await asyncio.gather(*(windows.hit_many(batch) for batch in batches))
+
+    counted = [hit[0].counted for batch in results for hit in batch]
+    assert sum(counted) == 30
+    assert [c.total for c in await windows.peek([a, b])] == [30, 30]
+
+
+async def test_clear_forgets_the_keys(windows: PostgresRateWindows) -> None:
+    now = time.time()
+    gone, kept = fresh(10).check(now), fresh(10).check(now)
+    await windows.hit_many([([gone, kept], 1)])
+
+    await windows.clear([gone.key])
+
+    assert [c.total for c in await windows.peek([gone, kept])] == [0, 1]
 
 
 async def test_counts_commit_without_waiting_for_the_disk(migrated: Settings) -> None:

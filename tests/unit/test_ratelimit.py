@@ -19,7 +19,7 @@ from parley.security.ratelimit import (
     retry_after,
 )
 from parley.storage.errors import StorageConflict, StorageTimeout
-from parley.storage.rate_windows import WindowCheck, WindowCounts
+from parley.storage.rate_windows import Hit, WindowCheck, WindowCounts
 
 PER_MINUTE = Rule("send", 3, 60)
 T0 = 6_000_000.0  # the start of a bucket (and of a minute)
@@ -50,9 +50,9 @@ class FakeShared:
         if self.down:
             raise StorageTimeout("frozen", store="postgresql", operation="RATE_LIMIT_HIT")
 
-    async def hit(self, checks: Sequence[WindowCheck], cost: int) -> list[WindowCounts]:
+    async def hit_many(self, hits: Sequence[Hit]) -> list[list[WindowCounts]]:
         self._call()
-        return self.windows.hit(checks, cost)
+        return [self.windows.hit(checks, cost) for checks, cost in hits]
 
     async def peek(self, checks: Sequence[WindowCheck]) -> list[WindowCounts]:
         self._call()
@@ -74,6 +74,13 @@ def clock() -> Clock:
 @pytest.fixture
 def shared() -> FakeShared:
     return FakeShared()
+
+
+async def let_the_retry_run() -> None:
+    """A few turns of the loop: the store's retry runs detached, through the
+    limiter's group commit (its own task)."""
+    for _ in range(10):
+        await asyncio.sleep(0)
 
 
 def limiter(shared: FakeShared, clock: Clock, metrics: Metrics | None = None) -> RateLimiter:
@@ -100,6 +107,20 @@ async def test_the_window_moves_bucket_by_bucket(shared: FakeShared, clock: Cloc
     clock.now = T0 + 60
     assert await rl.hit(alice) is None
     assert await rl.hit(alice) is not None  # the two at 30 s still count
+
+
+async def test_concurrent_hits_share_a_call_and_are_decided_one_by_one(
+    shared: FakeShared, clock: Clock
+) -> None:
+    """Hits arriving while a call to the shared store is out go together in
+    the next (group commit); each is still decided as if it came alone."""
+    rl = limiter(shared, clock)
+    alice = [Limit(PER_MINUTE, "alice")]
+
+    answers = await asyncio.gather(*(rl.hit(alice) for _ in range(5)))
+
+    assert [answer is None for answer in answers] == [True, True, True, False, False]
+    assert shared.calls < 5
 
 
 async def test_refused_hits_count_against_nothing(shared: FakeShared, clock: Clock) -> None:
@@ -186,7 +207,7 @@ async def test_the_store_is_tried_again_and_used_when_back(
     assert not rl.shared_available
     shared.down = False
     assert await rl.hit(alice) is None  # decided here; the store is asked meanwhile
-    await asyncio.sleep(0)
+    await let_the_retry_run()
     assert rl.shared_available
     assert metrics.gauges[LOCAL_GAUGE] == 0
     # The shared store missed the hit made while it was down; it counts its own.
@@ -203,7 +224,7 @@ async def test_the_request_that_retries_the_store_does_not_wait_for_it(
     shared.down = True
     assert await rl.hit(alice) is None
     frozen = asyncio.Event()
-    shared.hit = lambda checks, cost: frozen.wait()  # type: ignore[assignment,method-assign]
+    shared.hit_many = lambda hits: frozen.wait()  # type: ignore[assignment,method-assign]
     answered = await asyncio.wait_for(rl.hit(alice), timeout=1.0)
     assert answered is None
     assert not rl.shared_available
@@ -252,5 +273,5 @@ async def test_the_shared_store_missing_its_deadline_stalls_the_server(
     assert stall.stalled
     shared.down = False
     assert await rl.hit(alice) is None  # decided here; the store is asked meanwhile
-    await asyncio.sleep(0)
+    await let_the_retry_run()
     assert not stall.stalled

@@ -12,6 +12,7 @@ request or a setting; the rules are in `parley.security`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 
@@ -51,3 +52,7 @@ class WindowCounts:
     @property
     def total(self) -> int:
         return sum(hits for _, hits in self.buckets)
+
+
+# One request's checks and the hits it costs.
+Hit = tuple[Sequence[WindowCheck], int]

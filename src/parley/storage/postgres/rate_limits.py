@@ -3,15 +3,21 @@ instance. The rules and the fallback are in `parley.security.ratelimit`; this
 module only counts.
 
 Every call is one statement on a small engine of its own, in autocommit, so a
-check costs one round trip and never waits for (or takes) a connection the
+call costs one round trip and never waits for (or takes) a connection the
 message path needs:
 
-    RATE_LIMIT_HIT    read the keys' windows and, if every key still has
-                      room, add the hit to each key's current bucket
-                      (INSERT ... ON CONFLICT DO UPDATE, re-checked on the
-                      locked row, so concurrent hits cannot overshoot)
+    RATE_LIMIT_HIT    the hits of many requests (the limiter's group
+                      commit), one after another in one call: for each, read
+                      its keys' windows and, if every key still has room, add
+                      the hit to each key's current bucket (INSERT ... ON
+                      CONFLICT DO UPDATE, re-checked on the locked row, so
+                      concurrent hits cannot overshoot). The function
+                      `rate_limit_hit_batch` (migration 0007) does that per
+                      hit, under advisory locks on the batch's keys taken in
+                      one order, so batches sharing keys never deadlock.
     RATE_LIMIT_PEEK   read the keys' windows
-    RATE_LIMIT_CLEAR  forget keys (a successful login, a password change)
+    RATE_LIMIT_CLEAR  forget keys (a successful login, a password change),
+                      under the same locks
     RATE_LIMIT_PRUNE  delete buckets that no longer count, in batches
 
 Its sessions commit with `synchronous_commit = off`. All of one account's
@@ -41,7 +47,7 @@ from parley.settings import Settings
 from parley.storage.deadline import DRIVER_TIMEOUT_FACTOR, within_deadline
 from parley.storage.operations import OperationObserver, Operations
 from parley.storage.postgres.errors import translate_errors
-from parley.storage.rate_windows import WindowCheck, WindowCounts
+from parley.storage.rate_windows import Hit, WindowCheck, WindowCounts
 
 # Connections of the limiter's own pool: one statement of well under a
 # millisecond each, so a few serve thousands of checks a second. No overflow
@@ -71,25 +77,19 @@ seen AS (
     GROUP BY i.ord, i.key, i.bucket, i.amount, i.expires_at
 )"""
 
-# `_INPUT` is a constant of this module: nothing from a request is in the text.
-_HIT = text(
-    f"""
-WITH {_INPUT},
-counted AS (
-    INSERT INTO rate_limit_windows AS w (key, window_index, hits, expires_at)
-    SELECT key, bucket, CAST(:cost AS int), expires_at FROM seen
-    WHERE NOT EXISTS (SELECT 1 FROM seen WHERE total + CAST(:cost AS int) > amount)
-    ON CONFLICT (key, window_index) DO UPDATE SET hits = w.hits + excluded.hits
-    WHERE w.hits + excluded.hits
-          + (SELECT s.total - s.current - s.amount FROM seen s WHERE s.key = excluded.key) <= 0
-    RETURNING w.key
-)
-SELECT s.indexes, s.hits, k.key IS NOT NULL AS counted
-FROM seen s LEFT JOIN counted k ON k.key = s.key
-ORDER BY s.ord
-"""  # noqa: S608
+# Many requests' hits, counted one after another in one call: the function
+# (migration 0007) runs, per hit, the statement one hit used to be.
+_HIT_BATCH = text(
+    """
+SELECT r_ord, r_indexes, r_hits, r_counted FROM rate_limit_hit_batch(
+    CAST(:hits AS int[]), CAST(:keys AS text[]), CAST(:buckets AS bigint[]),
+    CAST(:spans AS int[]), CAST(:amounts AS int[]), CAST(:expires AS timestamptz[]),
+    CAST(:costs AS int[])
+) ORDER BY r_ord
+"""
 )
 
+# `_INPUT` is a constant of this module: nothing from a request is in the text.
 _PEEK = text(
     f"""
 WITH {_INPUT}
@@ -97,7 +97,7 @@ SELECT s.indexes, s.hits, false AS counted FROM seen s ORDER BY s.ord
 """  # noqa: S608
 )
 
-_CLEAR = text("DELETE FROM rate_limit_windows WHERE key = ANY(CAST(:keys AS text[]))")
+_CLEAR = text("SELECT rate_limit_clear(CAST(:keys AS text[]))")
 
 _PRUNE = text(
     """
@@ -106,6 +106,9 @@ DELETE FROM rate_limit_windows WHERE ctid = ANY(ARRAY(
 ))
 """
 )
+
+
+_COLUMNS = ("keys", "buckets", "spans", "amounts", "expires")
 
 
 def _parameters(checks: Sequence[WindowCheck]) -> dict[str, Any]:
@@ -168,11 +171,17 @@ class PostgresRateWindows:
                 execute(), self.deadline, backstop=self.deadline * DRIVER_TIMEOUT_FACTOR
             )
 
-    async def hit(self, checks: Sequence[WindowCheck], cost: int) -> list[WindowCounts]:
-        """RATE_LIMIT_HIT: count `cost` hits against every key, or none if any
-        key lacks room; the counts are those before this call."""
-        rows = await self._execute("RATE_LIMIT_HIT", _HIT, {**_parameters(checks), "cost": cost})
-        return [_counts(row) for row in rows]
+    async def hit_many(self, hits: Sequence[Hit]) -> list[list[WindowCounts]]:
+        """RATE_LIMIT_HIT: for each hit in order, count its cost against every
+        one of its keys, or against none if any key lacks room; each sees the
+        hits before it. Per hit, its keys' counts before it was counted."""
+        rows = await self._execute("RATE_LIMIT_HIT", _HIT_BATCH, _batch_parameters(hits))
+        counts = [_counts(row[1:]) for row in rows]
+        found, start = [], 0
+        for checks, _ in hits:
+            found.append(counts[start : start + len(checks)])
+            start += len(checks)
+        return found
 
     async def peek(self, checks: Sequence[WindowCheck]) -> list[WindowCounts]:
         """RATE_LIMIT_PEEK: the keys' windows, counting nothing."""
@@ -200,6 +209,16 @@ class PostgresRateWindows:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def _batch_parameters(hits: Sequence[Hit]) -> dict[str, Any]:
+    """`_parameters` of every hit's checks, one after another, with each
+    element's hit number and cost."""
+    flat = [_parameters(checks) for checks, _ in hits]
+    merged: dict[str, Any] = {name: [v for one in flat for v in one[name]] for name in _COLUMNS}
+    merged["hits"] = [n for n, (checks, _) in enumerate(hits) for _ in checks]
+    merged["costs"] = [cost for checks, cost in hits for _ in checks]
+    return merged
 
 
 def _counts(row: Any) -> WindowCounts:
