@@ -70,6 +70,7 @@ class MongoDatabase:
         cls, settings: Settings, observer: OperationObserver | None = None
     ) -> MongoDatabase:
         ms = int(settings.connect_timeout * 1000)
+        backstop_ms = max(int(settings.db_deadline * DRIVER_TIMEOUT_FACTOR * 1000), 2000)
         client: AsyncMongoClient[MongoDocument] = AsyncMongoClient(
             settings.mongo_url.get_secret_value(),
             # Keyword options win over the same options in MONGO_URL.
@@ -80,8 +81,12 @@ class MongoDatabase:
             tz_aware=True,
             connect=False,
             serverSelectionTimeoutMS=ms,
-            connectTimeoutMS=ms,
-            socketTimeoutMS=max(int(settings.db_deadline * DRIVER_TIMEOUT_FACTOR * 1000), 2000),
+            # Also the timeout of the monitor's `hello` checks, and a check that
+            # times out clears the pool and interrupts every operation in
+            # flight: at PARLEY_CONNECT_TIMEOUT, any stall over half a second
+            # did. Operations bound their own connects by their deadlines.
+            connectTimeoutMS=backstop_ms,
+            socketTimeoutMS=backstop_ms,
             waitQueueTimeoutMS=ms,
             maxPoolSize=settings.mongo_pool_size,
             heartbeatFrequencyMS=500,
