@@ -163,17 +163,14 @@ WARM_UP_SECONDS = 2.0
 
 
 async def _warm_up(state: AppState) -> None:
-    """Open the pools' connections while the instance starts: a restarted
-    instance meeting a burst would otherwise spend its requests' deadlines on
+    """Open the PostgreSQL pools' connections while the instance starts
+    (PyMongo fills MongoDB's itself: `minPoolSize`). A restarted instance
+    meeting a burst would otherwise spend its requests' deadlines on
     connecting and answer 503 with both stores up, and a pool that grows under
     load opens connections in the middle of it. It runs beside the startup,
     not before it: a frozen store must not delay the start (nor a Ctrl-C
     during it)."""
-    await asyncio.gather(
-        state.postgres.fill_pool(WARM_UP_SECONDS),
-        state.rate_windows.fill_pool(),
-        state.mongo.fill_pool(WARM_UP_SECONDS),
-    )
+    await asyncio.gather(state.postgres.fill_pool(WARM_UP_SECONDS), state.rate_windows.fill_pool())
 
 
 async def _shut_down(state: AppState) -> None:

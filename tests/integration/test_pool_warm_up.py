@@ -1,14 +1,18 @@
-"""The app opens its PostgreSQL pools while it starts (issue 11: under load no
-connection is opened after warm-up), and a burst of requests right after the
-start finds them open."""
+"""The app's pools are full soon after it starts (issue 11: under load no
+connection is opened after warm-up): it opens PostgreSQL's, PyMongo fills
+MongoDB's (`minPoolSize`). A burst of requests right after the start finds
+them open."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+from pathlib import Path
 
 import httpx
 from sqlalchemy import event
 
+from parley.devstack import DevStack
 from parley.state import AppState
 from parley.storage.postgres.rate_limits import POOL_SIZE as RATE_LIMIT_POOL_SIZE
 from tests.factories import make_dm, make_person
@@ -20,6 +24,31 @@ async def test_the_postgresql_pools_are_open_once_the_app_has_started(state: App
         requests = state.postgres.engine.pool.checkedin()  # type: ignore[attr-defined]
         limiter = state.rate_windows.engine.pool.checkedin()  # type: ignore[attr-defined]
         return bool(requests == state.settings.pg_pool_size and limiter == RATE_LIMIT_POOL_SIZE)
+
+    await eventually(filled)
+
+
+def connections_of_this_process(port: int) -> int:
+    """Established connections this process holds to 127.0.0.1:`port`."""
+    fds = Path("/proc/self/fd")
+    inodes = {
+        link[len("socket:[") : -1]
+        for link in (os.readlink(fd) for fd in fds.iterdir() if fd.is_symlink())
+        if link.startswith("socket:[")
+    }
+    held = 0
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        remote, state, inode = fields[2], fields[3], fields[9]
+        held += state == "01" and int(remote.split(":")[1], 16) == port and inode in inodes
+    return held
+
+
+async def test_the_mongodb_pool_is_filled_once_the_app_has_started(
+    state: AppState, stack: DevStack
+) -> None:
+    async def filled() -> bool:
+        return connections_of_this_process(stack.mongo.port) >= state.settings.mongo_pool_size
 
     await eventually(filled)
 

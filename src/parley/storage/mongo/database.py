@@ -21,7 +21,6 @@ A write MongoDB could not acknowledge that way is a failure of MongoDB
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
@@ -89,6 +88,10 @@ class MongoDatabase:
             socketTimeoutMS=backstop_ms,
             waitQueueTimeoutMS=ms,
             maxPoolSize=settings.mongo_pool_size,
+            # PyMongo keeps the pool this full itself, in the background (at
+            # most two connections opening at a time): a pool that grows under
+            # load opens connections in the middle of it.
+            minPoolSize=settings.mongo_pool_size,
             heartbeatFrequencyMS=500,
             appname="parley",
         )
@@ -111,16 +114,6 @@ class MongoDatabase:
                 seconds,
                 backstop=seconds * DRIVER_TIMEOUT_FACTOR,
             )
-
-    async def fill_pool(self, deadline: float) -> None:
-        """Open connections for the app's start-up warm-up: as many concurrent
-        pings as the pool holds. PyMongo opens at most two connections at a
-        time (`maxConnecting`) and a ping that finds one returned takes it, so
-        this opens what those pings need, not always the whole pool. Errors
-        are the breaker's business."""
-        size = int(self.client.options.pool_options.max_pool_size)
-        pings = [self.ping(deadline) for _ in range(size)]
-        await asyncio.gather(*pings, return_exceptions=True)
 
     async def ping(self, deadline: float) -> float:
         """Round-trip `ping`; returns milliseconds or raises a storage error."""
