@@ -206,3 +206,29 @@ async def test_a_late_write_that_lost_leaves_the_marker_of_the_version_that_won(
     assert entry is not None
     assert (entry["_id"], entry["digest"]) == mongo_dm.marker_of(w)
     assert entry["missed"] is True
+
+
+async def test_an_entry_confirmed_away_before_the_repoint_is_made_again(
+    client: httpx.AsyncClient, state: AppState
+) -> None:
+    """The other order of the race above: V's confirmation lands between the
+    losing write's mark and its repoint, so the entry is gone; the repoint
+    makes it again, naming W."""
+    await state.replication.supervisor.stop()
+    _, url, message_id = await a_message(client, state)
+    v = (await stored(state, url, message_id))[1]
+    w = later(v, content="theirs")
+
+    async def in_mongo(db: Any) -> None:
+        await mongo_dm.upsert_newer(db, w)
+        await db[PG_REPLAY_QUEUE].update_one(
+            {"_id": key(v.id)}, {"$set": {"digest": mongo_dm.marker_of(v)[1]}}
+        )  # the late write's mark
+        await mongo_dm.confirm(db, [v])  # V's confirmation: the entry is gone
+        await mongo_dm._mark_what_is_stored(db, v)  # the late write's repoint
+
+    await state.mongo.run("T", in_mongo)
+    entry = await state.mongo.run("T", lambda db: db[PG_REPLAY_QUEUE].find_one({"_id": key(v.id)}))
+    assert entry is not None
+    assert (entry["_id"], entry["digest"]) == mongo_dm.marker_of(w)
+    assert entry["missed"] is True

@@ -56,7 +56,7 @@ async def test_migrate_creates_expected_tables_and_indexes(state: AppState) -> N
     index_names = {row[0] for row in indexes}
     assert "ix_direct_messages_conversation_id_id" in index_names
     assert "uq_profiles_email_lower" in index_names
-    assert version == (("0006",),)
+    assert version == (("0007",),)
     for table, room in (
         ("messages", "channel_id"),
         ("group_messages", "group_id"),

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+import uuid
 from typing import Any
 
 import pytest
@@ -140,15 +141,17 @@ async def test_a_transaction_past_its_deadline_keeps_its_connection(migrated: Se
 
     async def late_then_slow(session: AsyncSession) -> None:
         await session.execute(text("SELECT 1"))
-        await asyncio.sleep(0.15)  # the app's own lag: the server's timer starts later
+        await asyncio.sleep(0.1)  # the app's own lag: the server's timer starts later
         await session.execute(text("SELECT pg_sleep(1)"))
 
     try:
         await postgres.run("T", _statement_timeout)
         started = time.monotonic()
         with pytest.raises(StorageTimeout):
-            await postgres.run("T", late_then_slow, deadline=0.2)
-        assert time.monotonic() - started < 0.3
+            # Cancelled in the app at 0.3 s (before), the server ends it at
+            # about 0.4 s, the backstop would at 0.6 s.
+            await postgres.run("T", late_then_slow, deadline=0.3)
+        assert time.monotonic() - started < 0.4
 
         async def returned() -> bool:
             return bool(postgres.engine.pool.checkedout() == 0)  # type: ignore[attr-defined]
@@ -156,6 +159,42 @@ async def test_a_transaction_past_its_deadline_keeps_its_connection(migrated: Se
         await eventually(returned)
         assert await postgres.run("T", _statement_timeout, deadline=0.3) == "300ms"
         assert len(opened) == 1
+    finally:
+        await postgres.dispose()
+
+
+async def test_a_transaction_that_gets_its_connection_too_late_runs_nothing(
+    migrated: Settings,
+) -> None:
+    """Its caller had its timeout while it waited for a pooled connection: it
+    must not then run (and commit) its statements for nobody."""
+    postgres = PostgresDatabase.from_settings(migrated.model_copy(update={"pg_pool_size": 1}))
+    key = f"abandoned-{uuid.uuid4().hex}"
+
+    async def hold(session: AsyncSession) -> None:
+        await session.execute(text("SELECT pg_sleep(0.4)"))
+
+    async def write(session: AsyncSession) -> None:
+        await session.execute(
+            text(
+                "INSERT INTO rate_limit_windows (key, window_index, hits, expires_at)"
+                " VALUES (:key, 0, 1, now() + interval '1 hour')"
+            ),
+            {"key": key},
+        )
+
+    async def written(session: AsyncSession) -> int:
+        found = text("SELECT count(*) FROM rate_limit_windows WHERE key = :key")
+        return int((await session.execute(found, {"key": key})).scalar_one())
+
+    try:
+        holding = asyncio.ensure_future(postgres.run("T", hold, deadline=2))
+        await asyncio.sleep(0.05)
+        with pytest.raises(StorageTimeout):
+            await postgres.run("T", write, deadline=0.2)  # waits for the one connection
+        await holding
+        await asyncio.sleep(0.3)  # the abandoned write has had the connection by now
+        assert await postgres.run("T", written, deadline=2) == 0
     finally:
         await postgres.dispose()
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from parley.storage.mongo.clock import REFRESH_SECONDS, ServerClock
+from parley.storage.mongo.clock import MAX_ROUND_TRIP, REFRESH_SECONDS, ServerClock
 
 SERVER_START = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -18,9 +18,10 @@ class Server:
         self.monotonic = 100.0
         self.hellos = 0
         self.round_trip = 0.0
+        self.skew = 0.0
 
     def now(self) -> datetime:
-        return SERVER_START + timedelta(seconds=self.monotonic - 100.0)
+        return SERVER_START + timedelta(seconds=self.monotonic - 100.0 + self.skew)
 
     async def command(self, name: str) -> dict[str, Any]:
         assert name == "hello"
@@ -61,3 +62,20 @@ async def test_a_reading_counts_from_the_middle_of_its_round_trip() -> None:
 
     assert estimate == server.now()
     assert estimate.tzinfo is not None
+
+
+async def test_a_slow_reading_does_not_replace_a_quick_one() -> None:
+    server = Server()
+    clock = ServerClock(monotonic=lambda: server.monotonic)
+    await clock.now(server)  # type: ignore[arg-type]
+
+    server.monotonic += REFRESH_SECONDS + 1
+    server.skew = 0.3  # the server's clock moved on by more than time passed
+    server.round_trip = MAX_ROUND_TRIP * 4  # ... but this reading is not to be trusted
+    estimate = await clock.now(server)  # type: ignore[arg-type]
+
+    assert server.hellos == 2
+    assert estimate == server.now() - timedelta(seconds=0.3)  # the quick reading still counts
+    server.monotonic += 1
+    await clock.now(server)  # type: ignore[arg-type]
+    assert server.hellos == 2  # a slow reading still counts as a check

@@ -30,9 +30,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import structlog
 from pymongo import ASCENDING, DESCENDING, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 
 from parley.storage.fingerprint import row_digest
 from parley.storage.mongo.bulk import bulk_write_chunked
@@ -42,6 +43,7 @@ from parley.storage.mongo.lookup import find_by_ids
 from parley.storage.mongo.schema import DIRECT_MESSAGES, PG_REPLAY_QUEUE, key, uuid_of
 from parley.storage.records import ChangeQuery, MessageRecord, PageQuery, version_key
 
+log = structlog.get_logger("parley.storage.mongo")
 DUPLICATE_KEY = 11000
 # Every find asks for its whole answer in one batch, so no server-side cursor
 # stays open between getMores. (FerretDB v1 holds a backend connection per open
@@ -187,9 +189,20 @@ async def upsert_newer(
         )
     except DuplicateKeyError:
         if pending:
-            await _mark_what_is_stored(db, record)
+            await _repoint_after_losing(db, record)
         return False
     return True
+
+
+async def _repoint_after_losing(db: AsyncDatabase[MongoDocument], lost: MessageRecord) -> None:
+    """`_mark_what_is_stored`, best effort: the write lost whatever happens
+    here, and saying otherwise would turn a lost edit into a failed store.
+    Left undone (MongoDB failed or ran out of time meanwhile), the entry keeps
+    naming the lost version: anti-entropy's case."""
+    try:
+        await _mark_what_is_stored(db, lost)
+    except PyMongoError as exc:
+        log.warning("replay_entry_not_repointed", message_id=str(lost.id), error=repr(exc))
 
 
 async def _mark_what_is_stored(db: AsyncDatabase[MongoDocument], lost: MessageRecord) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -40,6 +41,7 @@ from parley.storage.postgres.named import bind
 
 T = TypeVar("T")
 STATEMENT_TIMEOUT_MS = "parley_statement_timeout_ms"  # a session's, in its info
+ABANDONED_AFTER = "parley_abandoned_after"  # when its caller stops waiting (monotonic)
 # In a connection's info: the timeout it has now (absent: not known), and the
 # one it was opened with.
 TIMEOUT_ON_SERVER_MS = "parley_statement_timeout_on_server_ms"
@@ -106,19 +108,17 @@ class PostgresDatabase:
             # The server's statement_timeout ends the transaction: cancelling it
             # here instead would close its connection (an asyncpg connection
             # cancelled mid-statement is not reused) and open another, one per
-            # late answer under overload. Cancelled only if the server does not
-            # answer at all (frozen).
-            return await within_deadline(
-                self._transaction(fn, seconds),
-                seconds,
-                backstop=seconds * DRIVER_TIMEOUT_FACTOR,
-            )
+            # late answer under overload. Cancelled one deadline later only if
+            # the server has not ended it (frozen); one that gets its connection
+            # after the deadline runs nothing (`_apply_statement_timeout`).
+            return await within_deadline(self._transaction(fn, seconds), seconds, backstop=seconds)
 
     async def _transaction(self, fn: Callable[[AsyncSession], Awaitable[T]], seconds: float) -> T:
         async with self.sessionmaker.begin() as session:
             # The deadline on the server too, set when (and only if) the
             # transaction takes a connection: see `_apply_statement_timeout`.
             session.info[STATEMENT_TIMEOUT_MS] = max(int(seconds * 1000), 1)
+            session.info[ABANDONED_AFTER] = time.monotonic() + seconds
             return await fn(session)
 
     @asynccontextmanager
@@ -169,6 +169,10 @@ def _apply_statement_timeout(session: Session, _: object, connection: Connection
     connection has (`_track_statement_timeout`). A transaction that never
     takes a connection (a send waiting for its group-commit batch) costs
     nothing."""
+    if time.monotonic() > session.info.get(ABANDONED_AFTER, math.inf):
+        # Its caller has had its timeout: a transaction that waited that long
+        # for a connection must not run its statements (and commit) for nobody.
+        raise TimeoutError("the transaction got its connection after its deadline")
     ms = session.info.get(STATEMENT_TIMEOUT_MS, connection.info.get(DEFAULT_TIMEOUT_MS))
     if ms is None or connection.info.get(TIMEOUT_ON_SERVER_MS) == ms:
         return

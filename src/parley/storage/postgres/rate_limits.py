@@ -167,9 +167,7 @@ class PostgresRateWindows:
 
         with self.operations.timed(name), translate_errors(name):
             # Left to the statement_timeout, as `PostgresDatabase.run` is.
-            return await within_deadline(
-                execute(), self.deadline, backstop=self.deadline * DRIVER_TIMEOUT_FACTOR
-            )
+            return await within_deadline(execute(), self.deadline, backstop=self.deadline)
 
     async def hit_many(self, hits: Sequence[Hit]) -> list[list[WindowCounts]]:
         """RATE_LIMIT_HIT: for each hit in order, count its cost against every
