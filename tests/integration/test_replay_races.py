@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import select
 
 from parley.community.profiles.service import change_profile
+from parley.devstack.stack import DevStack
 from parley.ids import new_id
 from parley.replication import replay as replay_module
 from parley.replication.batching import BatchSize
@@ -170,6 +171,35 @@ async def test_a_release_drops_only_what_is_still_under_its_claim(state: AppStat
     left = {doc["_id"]: doc async for doc in db[PG_REPLAY_QUEUE].find({})}
     assert set(left) == {key(rewritten.id), key(young.id)}
     assert all("claimToken" not in doc for doc in left.values())
+
+
+async def test_concurrent_claims_take_every_entry_and_release_all(
+    state: AppState, stack: DevStack
+) -> None:
+    """Workers claiming at once from the same candidates together take every
+    entry, and once each releases what it took as delivered, none is left. On
+    MongoDB no two share an entry (an update checks its filter per document as
+    it writes); FerretDB v1 does not recheck, so there an entry may be taken
+    twice, which is harmless: it is dropped only by the claim holding it last."""
+    await state.replication.supervisor.stop()  # this test drives the queue itself
+    db = state.mongo.db
+    entries = [await _record(state) for _ in range(40)]
+    for entry in entries:
+        await mongo_dm.mark_missed(db, entry)
+    lease, grace = timedelta(seconds=60), timedelta(0)
+    tokens = [f"worker-{n}" for n in range(4)]
+
+    claims = await asyncio.gather(
+        *(mongo_dm.claim_pending(db, token, lease, grace, 40) for token in tokens)
+    )
+
+    claimed = [entry_id for _, ids in claims for entry_id in ids]
+    assert set(claimed) == {key(entry.id) for entry in entries}
+    if stack.mongo.kind == "mongod":
+        assert len(claimed) == len(set(claimed))
+    for token, (_, ids) in zip(tokens, claims, strict=True):
+        await mongo_dm.release_claimed(db, token, ids, [], timedelta(hours=1))
+    assert await db[PG_REPLAY_QUEUE].count_documents({}) == 0
 
 
 async def test_a_replayed_version_that_meets_a_newer_one_landing_first_loses_quietly(

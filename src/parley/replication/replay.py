@@ -7,15 +7,15 @@ queue kept in the store that has it.
 
 Work is leased, not locked for the duration: PostgreSQL rows with
 `FOR UPDATE SKIP LOCKED` plus a `not_before` lease, MongoDB documents with a
-per-entry conditional claim. Several instances may replay at once; a crashed
-worker's lease simply expires. Every DM write is conditional on the version
-order (`storage.records.version_key`: a delete over any edit, then `updatedAt`,
-then content and file URL), the same in both stores, so replaying twice, or in
-any order, never resurrects an old version and never leaves the stores on
-different versions. Mirror documents are replaced whole; a profile changed
-since its delivery read it is queued again once that delivery has written
-(`_confirm_for_mongo`), so the mirror ends on the newest version whatever
-order two deliveries land in.
+conditional claim (`mongo_dm.claim_pending`). Several instances may replay at
+once; a crashed worker's lease simply expires. Every DM write is conditional
+on the version order (`storage.records.version_key`: a delete over any edit,
+then `updatedAt`, then content and file URL), the same in both stores, so
+replaying twice, or in any order, never resurrects an old version and never
+leaves the stores on different versions. Mirror documents are replaced
+whole; a profile changed since its delivery read it is queued again once that
+delivery has written (`_confirm_for_mongo`), so the mirror ends on the newest
+version whatever order two deliveries land in.
 """
 
 from __future__ import annotations
