@@ -37,10 +37,13 @@ class FakeShared:
     """Another instance's view of the shared store: LocalWindows behind the
     shared interface, which can be made unavailable or buggy."""
 
+    deadline = 0.05
+
     def __init__(self) -> None:
         self.windows = LocalWindows()
         self.down = False
         self.broken = False
+        self.frozen: asyncio.Event | None = None  # set: calls wait for it
         self.calls = 0
 
     def _call(self) -> None:
@@ -52,6 +55,8 @@ class FakeShared:
 
     async def hit_many(self, hits: Sequence[Hit]) -> list[list[WindowCounts]]:
         self._call()
+        if self.frozen is not None:
+            await self.frozen.wait()
         return [self.windows.hit(checks, cost) for checks, cost in hits]
 
     async def peek(self, checks: Sequence[WindowCheck]) -> list[WindowCounts]:
@@ -275,3 +280,27 @@ async def test_the_shared_store_missing_its_deadline_stalls_the_server(
     assert await rl.hit(alice) is None  # decided here; the store is asked meanwhile
     await let_the_retry_run()
     assert not stall.stalled
+
+
+async def test_a_hit_queued_behind_frozen_calls_is_decided_within_the_deadline(
+    shared: FakeShared, clock: Clock
+) -> None:
+    """The wait for the calls before its own counts against a hit's deadline:
+    with both calls in flight hanging, the hit queued behind them is decided
+    locally too, and, given up before its call went out, is left out of the
+    next call."""
+    shared.frozen = asyncio.Event()
+    rl = limiter(shared, clock)
+    limits = [Limit(PER_MINUTE, "ada")]
+
+    in_flight = [asyncio.ensure_future(rl.hit(limits)) for _ in range(2)]
+    await asyncio.sleep(0)  # both calls are out (and hang)
+    queued = asyncio.ensure_future(rl.hit(limits))
+    done, _ = await asyncio.wait({*in_flight, queued}, timeout=1.0)
+
+    assert done == {*in_flight, queued}
+    assert [hit.result() for hit in done] == [None] * 3  # room: counted locally
+    assert not rl.shared_available
+    shared.frozen.set()
+    await let_the_retry_run()
+    assert shared.calls == 2

@@ -18,9 +18,10 @@ Two counters, the same counting:
   statement per call under `PARLEY_RATE_LIMIT_DEADLINE`. Hits are group
   committed (`resilience.Coalescer`): while one call is out, the hits that
   arrive wait and go together in the next, counted one after another exactly
-  as separate calls would be. A hit therefore may wait for the call before
-  its own; a statement per hit was a third of a send's cost (BENCHMARKS.md,
-  "HTTP throughput");
+  as separate calls would be. A hit may wait for the call before its own,
+  within its deadline: one that waited it out is decided locally like one
+  whose statement did. A statement per hit was a third of a send's cost
+  (BENCHMARKS.md, "HTTP throughput");
 - this process's `LocalWindows`, which sees every hit this instance let
   through. It answers alone while the shared store is unavailable: for
   `RETRY_SHARED` seconds after a failure or a missed deadline every decision
@@ -61,7 +62,7 @@ from limits import parse
 
 from parley.resilience import Coalescer, Metrics, Stall
 from parley.storage.deadline import detach
-from parley.storage.errors import StorageError, StorageUnavailable
+from parley.storage.errors import StorageError, StorageTimeout, StorageUnavailable
 from parley.storage.rate_windows import Hit, WindowCheck, WindowCounts
 
 log = structlog.get_logger("parley.ratelimit")
@@ -131,7 +132,10 @@ def wait_seconds(check: WindowCheck, counts: WindowCounts, cost: int, now: float
 
 
 class SharedWindows(Protocol):
-    """The counting every instance shares (`PostgresRateWindows`)."""
+    """The counting every instance shares (`PostgresRateWindows`); `deadline`
+    bounds each of its answers, waiting for a group commit included."""
+
+    deadline: float
 
     async def hit_many(self, hits: Sequence[Hit]) -> list[list[WindowCounts]]: ...
     async def peek(self, checks: Sequence[WindowCheck]) -> list[WindowCounts]: ...
@@ -220,7 +224,7 @@ class RateLimiter:
         if wait is not None:
             return wait
         hit = (checks, cost)
-        shared = await self._shared("RATE_LIMIT_HIT", lambda: self._hits.submit(hit))
+        shared = await self._shared("RATE_LIMIT_HIT", lambda: self._submit(hit))
         if shared is None:
             return _wait(checks, self.local.hit(checks, cost), cost, now)
         if all(counts.counted for counts in shared):
@@ -260,6 +264,19 @@ class RateLimiter:
             return None
         self.metrics.count("ok", "postgresql", operation)
         return result
+
+    async def _submit(self, hit: Hit) -> list[WindowCounts]:
+        """`hit` through the group commit, within the shared store's deadline
+        counted from now: the wait for the call before its own counts, so a
+        check never waits much more than one deadline (it could wait two). A
+        hit given up before its call went out is left out of it."""
+        try:
+            return await asyncio.wait_for(self._hits.submit(hit), self.shared.deadline)
+        except TimeoutError as exc:
+            name = "RATE_LIMIT_HIT"
+            raise StorageTimeout(
+                f"{name} ran past its deadline", store="postgresql", operation=name
+            ) from exc
 
     async def _hit_many(self, hits: Sequence[Hit]) -> list[list[WindowCounts]]:
         return await self.shared.hit_many(hits)
