@@ -18,7 +18,7 @@ from typing import Annotated
 from urllib.parse import urlsplit
 
 from limits import parse as parse_limit
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 JWT_SECRET_MIN = 32
@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     # by default so that a frozen server costs a request milliseconds, not the
     # driver's 30-second default.
     db_deadline: float = Field(default=0.5, validation_alias="PARLEY_DB_DEADLINE", gt=0, le=30)
+    # A user call to the last store standing (the other store's breaker is
+    # not closed) gets this instead: missing it is a 503, not a fallback.
+    last_store_deadline: float = Field(
+        default=1.0, validation_alias="PARLEY_LAST_STORE_DEADLINE", gt=0, le=30
+    )
     health_deadline: float = Field(
         default=0.4, validation_alias="PARLEY_HEALTH_DEADLINE", gt=0, le=5
     )
@@ -216,6 +221,14 @@ class Settings(BaseSettings):
         for key in keys:
             cls._check_jwt_secret(key)
         return keys
+
+    @field_validator("last_store_deadline")
+    @classmethod
+    def _check_last_store_deadline(cls, value: float, info: ValidationInfo) -> float:
+        deadline = info.data.get("db_deadline")
+        if deadline is not None and value < deadline:
+            raise ValueError("must be at least PARLEY_DB_DEADLINE")
+        return value
 
     @field_validator("database_url")
     @classmethod

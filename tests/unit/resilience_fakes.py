@@ -21,17 +21,36 @@ class FakeRunner:
         return await fn(None)
 
 
+class DeadlineRunner(FakeRunner):
+    """A runner that records the deadline each call was given."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.deadlines: list[float | None] = []
+
+    async def run(
+        self, name: str, fn: Callable[[Any], Awaitable[Any]], *, deadline: float | None = None
+    ) -> Any:
+        self.deadlines.append(deadline)
+        return await super().run(name, fn, deadline=deadline)
+
+
 async def _never() -> None:
     await asyncio.Event().wait()
+
+
+def breaker(store: str, threshold: int = 3) -> CircuitBreaker:
+    """A breaker that judges after `threshold` calls (its minimum) and whose
+    probe never answers."""
+    return CircuitBreaker(
+        store, _never, BreakerPolicy(minimum_calls=threshold, probe_interval=0.01)
+    )
 
 
 def guard(store: str, threshold: int = 3) -> tuple[StoreGuard[Any], FakeRunner]:
     """A guard whose breaker judges after `threshold` calls (its minimum)."""
     runner = FakeRunner()
-    breaker = CircuitBreaker(
-        store, _never, BreakerPolicy(minimum_calls=threshold, probe_interval=0.01)
-    )
-    return StoreGuard(store, runner, breaker, Metrics()), runner
+    return StoreGuard(store, runner, breaker(store, threshold), Metrics()), runner
 
 
 def returns(value: Any, delay: float = 0) -> Callable[[Any], Awaitable[Any]]:

@@ -4,14 +4,21 @@ from typing import Any
 
 import pytest
 
-from parley.resilience import StoreGuard
+from parley.resilience import Metrics, StoreGuard
 from parley.storage.errors import (
     BreakerOpen,
     StorageConflict,
     StorageTimeout,
     StorageUnavailable,
 )
-from tests.unit.resilience_fakes import FakeRunner, guard, raises, returns
+from tests.unit.resilience_fakes import (
+    DeadlineRunner,
+    FakeRunner,
+    breaker,
+    guard,
+    raises,
+    returns,
+)
 
 
 async def test_user_traffic_timeouts_open_the_breaker() -> None:
@@ -109,3 +116,26 @@ async def test_a_call_no_other_store_can_answer_reaches_a_store_open_for_slownes
     assert runner.calls[-1] == "ROOM_MESSAGES_GET_DM"
     with pytest.raises(BreakerOpen):  # a background scan is never a sole call
         await store.for_background().run("ANTIENTROPY", returns(3), sole=True)
+
+
+async def test_the_last_store_standing_gets_the_longer_deadline_for_user_calls() -> None:
+    """Missing a deadline there is a 503, not a fallback: user calls to a store
+    answering alone wait `last_store_deadline`; background work and calls while
+    the other store takes traffic keep their own deadlines."""
+    runner = DeadlineRunner()
+    store = StoreGuard[Any](
+        "mongodb", runner, breaker("mongodb"), Metrics(), last_store_deadline=2.0
+    )
+    other, _ = guard("postgresql", threshold=2)
+    store.breaker.pair(other.breaker)
+
+    await store.run("ROOM_MESSAGES_GET_DM", returns(1))
+    await store.run("REPLAY_WRITE_MONGO", returns(1), deadline=10.0)
+    other.breaker.trip("PostgreSQL went down")
+    await store.run("ROOM_MESSAGES_GET_DM", returns(1))
+    await store.run("REPLAY_WRITE_MONGO", returns(1), deadline=10.0)
+    await store.for_background().run("ANTIENTROPY_CHUNK", returns(1))
+
+    assert runner.deadlines == [None, 10.0, 2.0, 10.0, None]
+    assert store.call_deadline() == 2.0
+    assert store.for_background().call_deadline() is None

@@ -59,6 +59,11 @@ def test_mongo_database_defaults_to_parley(env: pytest.MonkeyPatch) -> None:
         ),
         ("PARLEY_EDIT_LIMIT_IP", "0/minute", "PARLEY_EDIT_LIMIT_IP is invalid: .* allows nothing"),
         ("PARLEY_RATE_LIMIT_DEADLINE", "0", "PARLEY_RATE_LIMIT_DEADLINE is invalid"),
+        (
+            "PARLEY_LAST_STORE_DEADLINE",
+            "0.2",
+            "PARLEY_LAST_STORE_DEADLINE is invalid: must be at least PARLEY_DB_DEADLINE",
+        ),
         ("PARLEY_MONGO_WRITE_CONCERN", "0", "PARLEY_MONGO_WRITE_CONCERN is invalid: must be"),
         ("PARLEY_MONGO_WRITE_CONCERN", "most", "PARLEY_MONGO_WRITE_CONCERN is invalid"),
         ("PARLEY_MONGO_JOURNAL", "maybe", "PARLEY_MONGO_JOURNAL is invalid"),

@@ -177,19 +177,24 @@ class DirectMessages:
 
     # A batch runs on the store's runner (deadline, error translation), not its
     # guard: each send's own `guard.run` around `submit` already checks and
-    # feeds the breaker and the metrics.
+    # feeds the breaker and the metrics. Its deadline is the guard's, so the
+    # last store standing gets longer for a batch too.
     async def _insert_batch_in_mongo(self, batch: Sequence[NewDM]) -> list[bool]:
         records, missed = _split(batch)
         insert = partial(
             mongo_dm.insert_many, records=records, missed=missed, clock=self.mongo_clock
         )
-        inserted: list[bool] = await self.mongo.runner.run("DM_INSERT_BATCH", insert)
+        inserted: list[bool] = await self.mongo.runner.run(
+            "DM_INSERT_BATCH", insert, deadline=self.mongo.call_deadline()
+        )
         return inserted
 
     async def _insert_batch_in_postgres(self, batch: Sequence[NewDM]) -> list[int | None]:
         records, missed = _split(batch)
         queue_rows: dict[uuid.UUID, int] = await self.postgres.runner.run(
-            "DM_INSERT_BATCH", partial(pg_dm.insert_new_many, records=records, missed=missed)
+            "DM_INSERT_BATCH",
+            partial(pg_dm.insert_new_many, records=records, missed=missed),
+            deadline=self.postgres.call_deadline(),
         )
         return [queue_rows.get(record.id) for record in records]
 

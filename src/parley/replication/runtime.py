@@ -50,8 +50,13 @@ class Replication:
             "postgresql", lambda: postgres.ping(probe_deadline), policy
         )
         self.mongo_breaker.pair(self.postgres_breaker)
-        self.mongo = StoreGuard[Any]("mongodb", mongo, self.mongo_breaker, self.metrics)
-        self.postgres = StoreGuard[Any]("postgresql", postgres, self.postgres_breaker, self.metrics)
+        alone = settings.last_store_deadline
+        self.mongo = StoreGuard[Any](
+            "mongodb", mongo, self.mongo_breaker, self.metrics, last_store_deadline=alone
+        )
+        self.postgres = StoreGuard[Any](
+            "postgresql", postgres, self.postgres_breaker, self.metrics, last_store_deadline=alone
+        )
         # A view of the backlogs older than a few refresh intervals means this
         # process was paused: trust it no longer (see `Backlog`).
         self.backlog = Backlog(max_age=backlog_max_age(settings))

@@ -206,6 +206,12 @@ class CircuitBreaker:
         return self.admits_catch_up and not self._has_fallback()
 
     @property
+    def is_last_standing(self) -> bool:
+        """Whether this store answers alone: its paired store's breaker is not
+        closed (open, or half-open, letting only trial calls through)."""
+        return not self._has_fallback()
+
+    @property
     def admits_catch_up(self) -> bool:
         """Whether calls that bring the store up to date (replay, confirmation)
         may go ahead now: not open, or open for slowness alone on a store that

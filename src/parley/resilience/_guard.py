@@ -12,7 +12,8 @@ A guard for background work (`for_background`) is judged on failures only;
 one for catching up (replay, confirmation) also goes on while the breaker is
 open for slowness alone on a store that still answers. So does a user call
 that no other store can answer (`sole`: a read of a conversation the other
-store lacks changes to): slow beats a 503.
+store lacks changes to): slow beats a 503. For the same reason, a user call
+to the last store standing gets `last_store_deadline` (`call_deadline`).
 """
 
 from __future__ import annotations
@@ -51,11 +52,14 @@ class StoreGuard(Generic[H]):
         *,
         background: bool = False,
         catch_up: bool = False,
+        last_store_deadline: float | None = None,
     ):
         self.store = store
         self.runner = runner
         self.breaker = breaker
         self.metrics = metrics
+        # A user call's deadline while this store answers alone (`call_deadline`).
+        self.last_store_deadline = last_store_deadline
         # Background work (confirmation, replay, anti-entropy) is judged on
         # failures only: a batch that is slow or runs past its (long) deadline
         # is not evidence that the store is down for user traffic.
@@ -70,6 +74,15 @@ class StoreGuard(Generic[H]):
         return StoreGuard(
             self.store, self.runner, self.breaker, self.metrics, background=True, catch_up=catch_up
         )
+
+    def call_deadline(self) -> float | None:
+        """The deadline of a user call made now: the store's own (None), or
+        `last_store_deadline` while the other store's breaker is not closed.
+        There a missed deadline is a 503, not a fallback, so a store that is
+        slow but answering gets longer before its caller gives up."""
+        if self.background or not self.breaker.is_last_standing:
+            return None
+        return self.last_store_deadline
 
     @property
     def available(self) -> bool:
@@ -111,6 +124,8 @@ class StoreGuard(Generic[H]):
         if permit is None:
             self.metrics.count("refused", self.store, name)
             raise BreakerOpen(f"{self.store} circuit is open", store=self.store, operation=name)
+        if deadline is None:
+            deadline = self.call_deadline()
         started = time.monotonic()
         try:
             result: T = await self.breaker.stall.watch(self.runner.run(name, fn, deadline=deadline))
