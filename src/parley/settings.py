@@ -22,6 +22,16 @@ from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_va
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 JWT_SECRET_MIN = 32
+# The drivers' own timeouts are this many PARLEY_DB_DEADLINEs, and at least
+# MIN_BACKSTOP seconds (`Settings.driver_backstop`).
+DRIVER_TIMEOUT_FACTOR = 4
+MIN_BACKSTOP = 2.0
+LAST_STORE_DEADLINE = 1.0
+
+
+def driver_backstop(deadline: float) -> float:
+    """The drivers' own timeout for calls whose deadline is `deadline`."""
+    return max(deadline * DRIVER_TIMEOUT_FACTOR, MIN_BACKSTOP)
 
 
 class ConfigError(Exception):
@@ -46,10 +56,11 @@ class Settings(BaseSettings):
     # by default so that a frozen server costs a request milliseconds, not the
     # driver's 30-second default.
     db_deadline: float = Field(default=0.5, validation_alias="PARLEY_DB_DEADLINE", gt=0, le=30)
-    # A user call to the last store standing (the other store's breaker is
-    # not closed) gets this instead: missing it is a 503, not a fallback.
-    last_store_deadline: float = Field(
-        default=1.0, validation_alias="PARLEY_LAST_STORE_DEADLINE", gt=0, le=30
+    # A DM call to the last store standing (the other store's breaker is not
+    # closed) gets this instead: missing it is a 503, not a fallback. Unset:
+    # `last_store_seconds`.
+    last_store_deadline: float | None = Field(
+        default=None, validation_alias="PARLEY_LAST_STORE_DEADLINE", gt=0
     )
     health_deadline: float = Field(
         default=0.4, validation_alias="PARLEY_HEALTH_DEADLINE", gt=0, le=5
@@ -224,10 +235,15 @@ class Settings(BaseSettings):
 
     @field_validator("last_store_deadline")
     @classmethod
-    def _check_last_store_deadline(cls, value: float, info: ValidationInfo) -> float:
+    def _check_last_store_deadline(cls, value: float | None, info: ValidationInfo) -> float | None:
         deadline = info.data.get("db_deadline")
-        if deadline is not None and value < deadline:
-            raise ValueError("must be at least PARLEY_DB_DEADLINE")
+        if value is None or deadline is None:
+            return value
+        if not deadline <= value <= driver_backstop(deadline):
+            raise ValueError(
+                "must be between PARLEY_DB_DEADLINE and the drivers' backstop,"
+                f" max({DRIVER_TIMEOUT_FACTOR} x PARLEY_DB_DEADLINE, {MIN_BACKSTOP:g} s)"
+            )
         return value
 
     @field_validator("database_url")
@@ -309,6 +325,21 @@ class Settings(BaseSettings):
         if value.lower() not in {"debug", "info", "warning", "error"}:
             raise ValueError("must be one of debug, info, warning, error")
         return value.lower()
+
+    @property
+    def driver_backstop(self) -> float:
+        """Seconds the drivers themselves allow a call (socket and command
+        timeouts): `driver_backstop(PARLEY_DB_DEADLINE)`."""
+        return driver_backstop(self.db_deadline)
+
+    @property
+    def last_store_seconds(self) -> float:
+        """The deadline of a DM call to the last store standing:
+        `PARLEY_LAST_STORE_DEADLINE`, or when unset 1 s (PARLEY_DB_DEADLINE if
+        that is longer)."""
+        if self.last_store_deadline is not None:
+            return self.last_store_deadline
+        return max(LAST_STORE_DEADLINE, self.db_deadline)
 
     @cached_property
     def sqlalchemy_url(self) -> SecretStr:

@@ -19,9 +19,11 @@ from tests.fault.dm_scenario import Scenario
 
 pytestmark = pytest.mark.fault
 
-# Longer than PARLEY_DB_DEADLINE (0.5 s); well inside the test's own
-# last-store deadline, so a slow machine has seconds to answer after the thaw.
-STALL_SECONDS = 0.8
+# Longer than PARLEY_DB_DEADLINE (0.5 s) by a second, so the insert meets the
+# stall however long the steps before it take on a slow machine; under the
+# drivers' 2 s backstop (PyMongo's monitor would clear the pool); well inside
+# the test's own last-store deadline, leaving 1.5 s to answer after the thaw.
+STALL_SECONDS = 1.5
 LAST_STORE_DEADLINE = 3.0
 
 
@@ -30,7 +32,7 @@ async def test_a_send_outlasts_a_stall_of_the_last_store_standing(
 ) -> None:
     s = await Scenario.create(client, state)
     assert (await s.send_dm("before")).status_code == 201  # caches warm
-    state.replication.mongo.last_store_deadline = LAST_STORE_DEADLINE
+    state.replication.dm_mongo.last_store_deadline = LAST_STORE_DEADLINE
 
     stack.postgres.process.freeze()
     try:

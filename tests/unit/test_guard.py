@@ -119,23 +119,24 @@ async def test_a_call_no_other_store_can_answer_reaches_a_store_open_for_slownes
 
 
 async def test_the_last_store_standing_gets_the_longer_deadline_for_user_calls() -> None:
-    """Missing a deadline there is a 503, not a fallback: user calls to a store
-    answering alone wait `last_store_deadline`; background work and calls while
-    the other store takes traffic keep their own deadlines."""
+    """Missing a deadline there is a 503, not a fallback: user calls no other
+    store can answer (the other's breaker is not closed, or `sole`) wait
+    `last_store_deadline`, on guards built for calls another store stands in
+    for; background work, explicit deadlines and the plain guard keep theirs."""
     runner = DeadlineRunner()
-    store = StoreGuard[Any](
-        "mongodb", runner, breaker("mongodb"), Metrics(), last_store_deadline=2.0
-    )
+    plain = StoreGuard[Any]("mongodb", runner, breaker("mongodb"), Metrics())
+    store = plain.with_last_store_deadline(2.0)
     other, _ = guard("postgresql", threshold=2)
     store.breaker.pair(other.breaker)
 
     await store.run("ROOM_MESSAGES_GET_DM", returns(1))
-    await store.run("REPLAY_WRITE_MONGO", returns(1), deadline=10.0)
+    await store.run("ROOM_MESSAGES_GET_DM", returns(1), sole=True)
     other.breaker.trip("PostgreSQL went down")
     await store.run("ROOM_MESSAGES_GET_DM", returns(1))
     await store.run("REPLAY_WRITE_MONGO", returns(1), deadline=10.0)
     await store.for_background().run("ANTIENTROPY_CHUNK", returns(1))
+    await plain.run("ROOM_KIND", returns(1))
 
-    assert runner.deadlines == [None, 10.0, 2.0, 10.0, None]
+    assert runner.deadlines == [None, 2.0, 2.0, 10.0, None, None]
     assert store.call_deadline() == 2.0
     assert store.for_background().call_deadline() is None

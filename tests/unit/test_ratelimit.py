@@ -35,9 +35,9 @@ class Clock:
 
 class FakeShared:
     """Another instance's view of the shared store: LocalWindows behind the
-    shared interface, which can be made unavailable or buggy."""
+    shared interface, which can be made unavailable, buggy or frozen."""
 
-    deadline = 0.05
+    deadline = 30.0  # no test here waits for it but the one that sets its own
 
     def __init__(self) -> None:
         self.windows = LocalWindows()
@@ -288,13 +288,19 @@ async def test_a_hit_queued_behind_frozen_calls_is_decided_within_the_deadline(
     """The wait for the calls before its own counts against a hit's deadline:
     with both calls in flight hanging, the hit queued behind them is decided
     locally too, and, given up before its call went out, is left out of the
-    next call."""
-    shared.frozen = asyncio.Event()
+    call that follows them."""
+    shared.frozen, shared.deadline = asyncio.Event(), 0.05
     rl = limiter(shared, clock)
     limits = [Limit(PER_MINUTE, "ada")]
 
-    in_flight = [asyncio.ensure_future(rl.hit(limits)) for _ in range(2)]
-    await asyncio.sleep(0)  # both calls are out (and hang)
+    async def calls_out(n: int) -> None:
+        while shared.calls < n:
+            await asyncio.sleep(0)
+
+    in_flight = []
+    for n in (1, 2):  # each hit its own call, both hanging
+        in_flight.append(asyncio.ensure_future(rl.hit(limits)))
+        await asyncio.wait_for(calls_out(n), 1.0)
     queued = asyncio.ensure_future(rl.hit(limits))
     done, _ = await asyncio.wait({*in_flight, queued}, timeout=1.0)
 

@@ -31,6 +31,14 @@ def test_good_settings_parse(env: pytest.MonkeyPatch) -> None:
     assert settings.db_deadline < 1
 
 
+def test_the_last_store_deadline_follows_a_longer_db_deadline(env: pytest.MonkeyPatch) -> None:
+    assert load_settings().last_store_seconds == 1.0
+    env.setenv("PARLEY_DB_DEADLINE", "2")
+    assert load_settings().last_store_seconds == 2.0
+    env.setenv("PARLEY_LAST_STORE_DEADLINE", "5")
+    assert load_settings().last_store_seconds == 5.0
+
+
 def test_mongo_write_concern_defaults_to_majority_journaled(env: pytest.MonkeyPatch) -> None:
     settings = load_settings()
     assert (settings.mongo_w, settings.mongo_journal) == ("majority", True)
@@ -62,8 +70,9 @@ def test_mongo_database_defaults_to_parley(env: pytest.MonkeyPatch) -> None:
         (
             "PARLEY_LAST_STORE_DEADLINE",
             "0.2",
-            "PARLEY_LAST_STORE_DEADLINE is invalid: must be at least PARLEY_DB_DEADLINE",
+            "PARLEY_LAST_STORE_DEADLINE is invalid: must be between PARLEY_DB_DEADLINE and",
         ),
+        ("PARLEY_LAST_STORE_DEADLINE", "2.5", "PARLEY_LAST_STORE_DEADLINE is invalid"),
         ("PARLEY_MONGO_WRITE_CONCERN", "0", "PARLEY_MONGO_WRITE_CONCERN is invalid: must be"),
         ("PARLEY_MONGO_WRITE_CONCERN", "most", "PARLEY_MONGO_WRITE_CONCERN is invalid"),
         ("PARLEY_MONGO_JOURNAL", "maybe", "PARLEY_MONGO_JOURNAL is invalid"),

@@ -50,13 +50,13 @@ class Replication:
             "postgresql", lambda: postgres.ping(probe_deadline), policy
         )
         self.mongo_breaker.pair(self.postgres_breaker)
-        alone = settings.last_store_deadline
-        self.mongo = StoreGuard[Any](
-            "mongodb", mongo, self.mongo_breaker, self.metrics, last_store_deadline=alone
-        )
-        self.postgres = StoreGuard[Any](
-            "postgresql", postgres, self.postgres_breaker, self.metrics, last_store_deadline=alone
-        )
+        self.mongo = StoreGuard[Any]("mongodb", mongo, self.mongo_breaker, self.metrics)
+        self.postgres = StoreGuard[Any]("postgresql", postgres, self.postgres_breaker, self.metrics)
+        # DM calls, which the other store can stand in for: while it cannot,
+        # they get the last store's deadline. PostgreSQL-only work (rooms,
+        # channels) keeps the ordinary one: MongoDB was never its fallback.
+        self.dm_mongo = self.mongo.with_last_store_deadline(settings.last_store_seconds)
+        self.dm_postgres = self.postgres.with_last_store_deadline(settings.last_store_seconds)
         # A view of the backlogs older than a few refresh intervals means this
         # process was paused: trust it no longer (see `Backlog`).
         self.backlog = Backlog(max_age=backlog_max_age(settings))
@@ -73,15 +73,17 @@ class Replication:
             confirmer=self.confirmer,
         )
         self.direct_messages = DirectMessages(
-            self.mongo,
-            self.postgres,
+            self.dm_mongo,
+            self.dm_postgres,
             self.backlog,
             self.confirmer,
             ServerClock(),
             hedge_after=settings.hedge_delay,
             write_grace=settings.write_grace,
         )
-        self.directory = Directory(self.mongo, self.postgres, hedge_after=settings.hedge_delay)
+        self.directory = Directory(
+            self.dm_mongo, self.dm_postgres, hedge_after=settings.hedge_delay
+        )
         self.mongo_breaker.on_recovery(self._before_mongo_serves_again)
         self.postgres_breaker.on_recovery(self._before_postgres_serves_again)
         self.supervisor = Supervisor(self.metrics)

@@ -203,7 +203,7 @@ class CircuitBreaker:
         traffic (the last store standing)."""
         if self._state != OPEN:
             return True
-        return self.admits_catch_up and not self._has_fallback()
+        return self.admits_catch_up and self.is_last_standing
 
     @property
     def is_last_standing(self) -> bool:
@@ -368,7 +368,7 @@ class CircuitBreaker:
         traffic (slow trials could not reopen it, and the few trial permits
         would refuse every other call meanwhile)."""
         await self._run_recovery_hooks()
-        if self._state == OPEN and self._open_for_slowness and not self._has_fallback():
+        if self._state == OPEN and self._open_for_slowness and self.is_last_standing:
             self._close()
         elif self._state == OPEN:
             self._change(HALF_OPEN)

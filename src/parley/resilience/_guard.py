@@ -12,8 +12,9 @@ A guard for background work (`for_background`) is judged on failures only;
 one for catching up (replay, confirmation) also goes on while the breaker is
 open for slowness alone on a store that still answers. So does a user call
 that no other store can answer (`sole`: a read of a conversation the other
-store lacks changes to): slow beats a 503. For the same reason, a user call
-to the last store standing gets `last_store_deadline` (`call_deadline`).
+store lacks changes to): slow beats a 503. For the same reason, such a call
+and any user call to the last store standing get `last_store_deadline`, on
+guards built for calls another store can stand in for (`call_deadline`).
 """
 
 from __future__ import annotations
@@ -58,7 +59,8 @@ class StoreGuard(Generic[H]):
         self.runner = runner
         self.breaker = breaker
         self.metrics = metrics
-        # A user call's deadline while this store answers alone (`call_deadline`).
+        # A user call's deadline while no other store can answer it
+        # (`call_deadline`); None: the store's own, always.
         self.last_store_deadline = last_store_deadline
         # Background work (confirmation, replay, anti-entropy) is judged on
         # failures only: a batch that is slow or runs past its (long) deadline
@@ -75,12 +77,26 @@ class StoreGuard(Generic[H]):
             self.store, self.runner, self.breaker, self.metrics, background=True, catch_up=catch_up
         )
 
-    def call_deadline(self) -> float | None:
+    def with_last_store_deadline(self, seconds: float) -> StoreGuard[H]:
+        """The same store and breaker, for calls the other store can stand in
+        for (DMs): while it cannot, they get `seconds` (`call_deadline`)."""
+        return StoreGuard(
+            self.store,
+            self.runner,
+            self.breaker,
+            self.metrics,
+            background=self.background,
+            catch_up=self.catch_up,
+            last_store_deadline=seconds,
+        )
+
+    def call_deadline(self, sole: bool = False) -> float | None:
         """The deadline of a user call made now: the store's own (None), or
-        `last_store_deadline` while the other store's breaker is not closed.
-        There a missed deadline is a 503, not a fallback, so a store that is
-        slow but answering gets longer before its caller gives up."""
-        if self.background or not self.breaker.is_last_standing:
+        `last_store_deadline` when no other store can answer it: the other
+        store's breaker is not closed, or the call is `sole`. There a missed
+        deadline is a 503, not a fallback, so a store that is slow but
+        answering gets longer before its caller gives up."""
+        if self.background or not (sole or self.breaker.is_last_standing):
             return None
         return self.last_store_deadline
 
@@ -125,7 +141,7 @@ class StoreGuard(Generic[H]):
             self.metrics.count("refused", self.store, name)
             raise BreakerOpen(f"{self.store} circuit is open", store=self.store, operation=name)
         if deadline is None:
-            deadline = self.call_deadline()
+            deadline = self.call_deadline(sole)
         started = time.monotonic()
         try:
             result: T = await self.breaker.stall.watch(self.runner.run(name, fn, deadline=deadline))

@@ -267,11 +267,11 @@ class RateLimiter:
 
     async def _submit(self, hit: Hit) -> list[WindowCounts]:
         """`hit` through the group commit, within the shared store's deadline
-        counted from now: the wait for the call before its own counts, so a
-        check never waits much more than one deadline (it could wait two). A
+        counted from now: its wait for the calls before its own counts too. A
         hit given up before its call went out is left out of it."""
         try:
-            return await asyncio.wait_for(self._hits.submit(hit), self.shared.deadline)
+            async with asyncio.timeout(self.shared.deadline):
+                return await self._hits.submit(hit)
         except TimeoutError as exc:
             name = "RATE_LIMIT_HIT"
             raise StorageTimeout(

@@ -371,7 +371,10 @@ async def claim_pending(
     a 0.32 s claim of 125 entries on an idle machine, and after a PostgreSQL
     thaw at 70 % of saturation replay delivered about 125 entries a second. The
     queue holds only what is unconfirmed, so the `$in` costs little even where
-    the server reads the whole queue for it. Entries marked
+    the server reads the whole queue for it. A multi-document update is not a
+    retryable write: a failover during the claim fails the pass, and the
+    caller releases whatever it may have claimed by its token on the next one
+    (`ReplayWorker.unsettled`). Entries marked
     less than `grace` ago that are not known missed are left to their writer.
     Leases and marks are on the server's clock, so app clocks may disagree.
     The documents are read with read concern `majority`: a version MongoDB may

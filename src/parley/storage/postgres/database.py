@@ -70,7 +70,7 @@ class PostgresDatabase:
     def from_settings(
         cls, settings: Settings, observer: OperationObserver | None = None
     ) -> PostgresDatabase:
-        default_timeout_ms = int(max(settings.db_deadline * DRIVER_TIMEOUT_FACTOR, 2.0) * 1000)
+        default_timeout_ms = int(settings.driver_backstop * 1000)
         engine = create_async_engine(
             settings.sqlalchemy_url.get_secret_value(),
             # No overflow: an overflow connection is closed when it is returned
@@ -78,12 +78,14 @@ class PostgresDatabase:
             # closed a connection per request (BENCHMARKS.md, "HTTP throughput").
             pool_size=settings.pg_pool_size,
             max_overflow=0,
-            pool_timeout=settings.db_deadline,
+            # A call waits for a connection within its own deadline (`run`);
+            # this only bounds the longest, the last store standing's.
+            pool_timeout=settings.last_store_seconds,
             pool_pre_ping=False,
             pool_recycle=1800,
             connect_args={
                 "timeout": settings.connect_timeout,
-                "command_timeout": max(settings.db_deadline * DRIVER_TIMEOUT_FACTOR, 2.0),
+                "command_timeout": settings.driver_backstop,
                 # The server-side bound for statements outside `run` (requests'
                 # units of work): the same as the client's command_timeout.
                 "server_settings": {
