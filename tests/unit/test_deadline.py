@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from parley.storage.deadline import within_deadline
+from parley.storage.deadline import NEVER, within_deadline
 
 
 class Operation:
@@ -62,3 +62,19 @@ async def test_a_cancelled_caller_leaves_a_backstopped_operation_running() -> No
         await caller
     await asyncio.wait_for(op.finished.wait(), 1.0)
     assert not op.cancelled.is_set()
+
+
+async def test_never_leaves_an_operation_running_however_long_it_takes() -> None:
+    """`NEVER` (PyMongo's operations): neither a missed deadline nor a
+    cancelled caller cancels the operation, long past any backstop."""
+    late, abandoned = Operation(0.4), Operation(0.4)
+    with pytest.raises(TimeoutError):
+        await within_deadline(late(), 0.01, backstop=NEVER)
+    caller = asyncio.ensure_future(within_deadline(abandoned(), 1.0, backstop=NEVER))
+    await asyncio.sleep(0.02)
+    caller.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await caller
+    for op in (late, abandoned):
+        await asyncio.wait_for(op.finished.wait(), 2.0)
+        assert not op.cancelled.is_set()

@@ -15,21 +15,41 @@ MongoDB client unable to run a ping until restart while the server answered
 others. An asyncpg connection cancelled mid-statement is closed, not reused,
 so every late answer under overload opened a new PostgreSQL session. With
 `backstop`, the operation is left to end itself and is cancelled only if it
-is still running `backstop` seconds later (a frozen server).
+is still running `backstop` seconds later (a frozen server); with `NEVER`, it
+is never cancelled by the deadline at all.
+
+PyMongo operations get `NEVER`. Its pool's bookkeeping awaits the pool's lock
+(checking a connection in, restoring its counters after a failed checkout),
+outside the operation's timeout, and a cancellation landing there leaves the
+counters as if the connection were still checked out. Under a burst the lock
+queue grew long enough that operations were still waiting for it four
+deadlines later; the backstop cancelled them, and once the leaked checkouts
+reached `maxPoolSize` every checkout waited out its timeout: MongoDB's breaker
+never closed while the server answered other clients in milliseconds (the
+HTTP benchmark's warm-up, 3 of 4 tries; the pool said 20 requests, 8 active
+and 12 idle connections, no operation in flight). Every PyMongo operation ends
+on its own: `pymongo.timeout` bounds its checkout and socket reads, and a lock
+queue drains.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
+from parley.settings import DRIVER_TIMEOUT_FACTOR
+
 T = TypeVar("T")
 
-# The drivers' own timeouts (socket, command, commit) are this many deadlines:
-# a backstop for work the app has already stopped waiting for, never the limit
-# a caller sees.
-DRIVER_TIMEOUT_FACTOR = 4
+# The drivers' own timeouts (socket, command, commit) are this many deadlines
+# (`Settings.driver_backstop`): a backstop for work the app has already stopped
+# waiting for, never the limit a caller sees.
+__all__ = ["DRIVER_TIMEOUT_FACTOR", "detach", "within_deadline"]
+
+# `within_deadline(..., backstop=NEVER)`: the operation ends itself, always.
+NEVER = math.inf
 
 # Abandoned tasks are kept referenced until they finish (the event loop holds
 # tasks only weakly).
@@ -46,7 +66,8 @@ async def within_deadline(
     operation: Coroutine[Any, Any, T], seconds: float, *, backstop: float | None = None
 ) -> T:
     """Await `operation`, raising `TimeoutError` once `seconds` have passed; the
-    operation is cancelled then, or only `backstop` seconds later if given."""
+    operation is cancelled then, or only `backstop` seconds later if given
+    (never, with `NEVER`)."""
     task = asyncio.ensure_future(operation)
     try:
         done, _ = await asyncio.wait({task}, timeout=seconds)
@@ -62,7 +83,7 @@ async def within_deadline(
 def _abandon(task: asyncio.Task[Any], backstop: float | None) -> None:
     if backstop is None:
         task.cancel()
-    else:
+    elif backstop != NEVER:
         late_cancel = asyncio.get_running_loop().call_later(backstop, task.cancel)
         task.add_done_callback(lambda _: late_cancel.cancel())
     detach(task)

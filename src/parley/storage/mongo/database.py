@@ -9,7 +9,7 @@ runs inside `pymongo.timeout()`, so every command it sends carries `maxTimeMS`
 (the time left, less the round trip) and a server that honours it stops the work
 the app gave up on (FerretDB v1 does for find, aggregate and findAndModify; see
 docs/OPERATIONS.md). PyMongo ends the operation itself at that deadline, so the
-app stops waiting but does not cancel it (`storage.deadline`).
+app stops waiting but never cancels it (`storage.deadline`).
 
 Durability is explicit, not the driver's default: every write carries the
 configured write concern (`majority`, journaled, by default), reads go to the
@@ -33,7 +33,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.read_concern import ReadConcern
 
 from parley.settings import Settings
-from parley.storage.deadline import DRIVER_TIMEOUT_FACTOR, within_deadline
+from parley.storage.deadline import NEVER, within_deadline
 from parley.storage.mongo.errors import translate_errors
 from parley.storage.operations import OperationObserver, Operations
 
@@ -69,7 +69,7 @@ class MongoDatabase:
         cls, settings: Settings, observer: OperationObserver | None = None
     ) -> MongoDatabase:
         ms = int(settings.connect_timeout * 1000)
-        backstop_ms = max(int(settings.db_deadline * DRIVER_TIMEOUT_FACTOR * 1000), 2000)
+        backstop_ms = int(settings.driver_backstop * 1000)
         client: AsyncMongoClient[MongoDocument] = AsyncMongoClient(
             settings.mongo_url.get_secret_value(),
             # Keyword options win over the same options in MONGO_URL.
@@ -107,12 +107,11 @@ class MongoDatabase:
         """Run `fn` against the database as operation `name`, within the deadline."""
         seconds = deadline or self.deadline
         with self.operations.timed(name), translate_errors(name):
-            # PyMongo ends the operation itself at the deadline: not cancelled
-            # unless it overruns by far (see `storage.deadline`).
+            # PyMongo ends the operation itself: never cancelled, because a
+            # cancellation in its pool's bookkeeping leaks checkouts (see
+            # `storage.deadline`).
             return await within_deadline(
-                _server_bounded(fn(self.db), seconds),
-                seconds,
-                backstop=seconds * DRIVER_TIMEOUT_FACTOR,
+                _server_bounded(fn(self.db), seconds), seconds, backstop=NEVER
             )
 
     async def ping(self, deadline: float) -> float:
