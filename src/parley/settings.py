@@ -22,8 +22,9 @@ from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_va
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 JWT_SECRET_MIN = 32
-# The drivers' own timeouts are this many PARLEY_DB_DEADLINEs, and at least
-# MIN_BACKSTOP seconds (`Settings.driver_backstop`).
+# The drivers' own timeouts (socket, command, commit) are this many deadlines,
+# and at least MIN_BACKSTOP seconds (`Settings.driver_backstop`): a backstop for
+# work the app has already stopped waiting for, never the limit a caller sees.
 DRIVER_TIMEOUT_FACTOR = 4
 MIN_BACKSTOP = 2.0
 LAST_STORE_DEADLINE = 1.0

@@ -26,7 +26,7 @@ queue grew long enough that operations were still waiting for it four
 deadlines later; the backstop cancelled them, and once the leaked checkouts
 reached `maxPoolSize` every checkout waited out its timeout: MongoDB's breaker
 never closed while the server answered other clients in milliseconds (the
-HTTP benchmark's warm-up, 3 of 4 tries; the pool said 20 requests, 8 active
+HTTP benchmark's warm-up, 2 starts of 6; the pool said 20 requests, 8 active
 and 12 idle connections, no operation in flight). Every PyMongo operation ends
 on its own: `pymongo.timeout` bounds its checkout and socket reads, and a lock
 queue drains.
@@ -39,14 +39,7 @@ import math
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
-from parley.settings import DRIVER_TIMEOUT_FACTOR
-
 T = TypeVar("T")
-
-# The drivers' own timeouts (socket, command, commit) are this many deadlines
-# (`Settings.driver_backstop`): a backstop for work the app has already stopped
-# waiting for, never the limit a caller sees.
-__all__ = ["DRIVER_TIMEOUT_FACTOR", "detach", "within_deadline"]
 
 # `within_deadline(..., backstop=NEVER)`: the operation ends itself, always.
 NEVER = math.inf

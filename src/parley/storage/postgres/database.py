@@ -33,8 +33,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import Session
 
-from parley.settings import Settings
-from parley.storage.deadline import DRIVER_TIMEOUT_FACTOR, within_deadline
+from parley.settings import DRIVER_TIMEOUT_FACTOR, Settings
+from parley.storage.deadline import within_deadline
 from parley.storage.operations import OperationObserver, Operations
 from parley.storage.postgres.errors import translate_errors
 from parley.storage.postgres.named import bind

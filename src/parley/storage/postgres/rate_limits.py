@@ -43,8 +43,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from parley.settings import Settings
-from parley.storage.deadline import DRIVER_TIMEOUT_FACTOR, within_deadline
+from parley.settings import DRIVER_TIMEOUT_FACTOR, Settings
+from parley.storage.deadline import within_deadline
 from parley.storage.operations import OperationObserver, Operations
 from parley.storage.postgres.errors import translate_errors
 from parley.storage.rate_windows import Hit, WindowCheck, WindowCounts
