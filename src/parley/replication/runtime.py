@@ -8,6 +8,7 @@ stops their background loops.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from typing import Any
 
@@ -84,6 +85,7 @@ class Replication:
         self.directory = Directory(
             self.dm_mongo, self.dm_postgres, hedge_after=settings.hedge_delay
         )
+        self._postgres_db = postgres
         self.mongo_breaker.on_recovery(self._before_mongo_serves_again)
         self.postgres_breaker.on_recovery(self._before_postgres_serves_again)
         self.supervisor = Supervisor(self.metrics)
@@ -122,10 +124,19 @@ class Replication:
         self.replay.kick()
 
     async def _before_postgres_serves_again(self) -> None:
-        # Learn which conversations PostgreSQL still lacks before reads return to it.
+        # Learn which conversations PostgreSQL still lacks before reads return
+        # to it, and reopen the pool's connections meanwhile: a restart or a
+        # freeze leaves many of them dead, and the first requests back each
+        # opened one, answering in 0.3-0.7 s all at once.
+        await asyncio.gather(
+            self._refresh_postgres_backlog(),
+            self._postgres_db.fill_pool(self.settings.health_deadline),
+        )
+        self.replay.kick()
+
+    async def _refresh_postgres_backlog(self) -> None:
         with contextlib.suppress(StorageError):
             await self.replay.refresh_postgres_backlog()
-        self.replay.kick()
 
     async def start(self) -> None:
         with contextlib.suppress(StorageError):

@@ -146,8 +146,9 @@ class PostgresDatabase:
         return (time.perf_counter() - started) * 1000
 
     async def fill_pool(self, deadline: float) -> None:
-        """Open every connection of the pool (the app's start-up warm-up):
-        concurrent pings each check one out. Errors are the breaker's business."""
+        """Open every connection of the pool (the app's start-up warm-up, and
+        before PostgreSQL serves again after an outage): concurrent pings each
+        check one out. Errors are the breaker's business."""
         pings = [self.ping(deadline) for _ in range(self.engine.pool.size())]  # type: ignore[attr-defined]
         await asyncio.gather(*pings, return_exceptions=True)
 
