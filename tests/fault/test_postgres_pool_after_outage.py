@@ -34,6 +34,7 @@ async def test_the_pool_is_reopened_before_postgresql_serves_again(
     breaker.trip("PostgreSQL killed by the test")
     stack.postgres.process.start()
     await eventually(closed, timeout=30.0)
+    await eventually(pool_open)  # pings that gave up on time may still be connecting
     opened: list[object] = []
     event.listen(state.postgres.engine.sync_engine, "connect", lambda *_: opened.append(1))
 

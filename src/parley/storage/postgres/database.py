@@ -146,9 +146,10 @@ class PostgresDatabase:
         return (time.perf_counter() - started) * 1000
 
     async def fill_pool(self, deadline: float) -> None:
-        """Open every connection of the pool (the app's start-up warm-up, and
-        before PostgreSQL serves again after an outage): concurrent pings each
-        check one out. Errors are the breaker's business."""
+        """Check out every connection of the pool at once, so the pool opens
+        those it lacks and reopens those it holds as dead (the app's start-up
+        warm-up, and before PostgreSQL serves again after an outage). Errors
+        are ignored: a connection left unopened is opened when next needed."""
         pings = [self.ping(deadline) for _ in range(self.engine.pool.size())]  # type: ignore[attr-defined]
         await asyncio.gather(*pings, return_exceptions=True)
 
