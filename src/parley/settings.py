@@ -23,16 +23,17 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 JWT_SECRET_MIN = 32
 # The drivers' own timeouts (socket, command, commit) are this many deadlines,
-# and at least MIN_BACKSTOP seconds (`Settings.driver_backstop`): a backstop for
-# work the app has already stopped waiting for, never the limit a caller sees.
+# and at least MIN_BACKSTOP seconds unless a caller sets its own floor
+# (`driver_backstop`): a backstop for work the app has already stopped waiting
+# for, never the limit a caller sees.
 DRIVER_TIMEOUT_FACTOR = 4
 MIN_BACKSTOP = 2.0
 LAST_STORE_DEADLINE = 1.0
 
 
-def driver_backstop(deadline: float) -> float:
+def driver_backstop(deadline: float, floor: float = MIN_BACKSTOP) -> float:
     """The drivers' own timeout for calls whose deadline is `deadline`."""
-    return max(deadline * DRIVER_TIMEOUT_FACTOR, MIN_BACKSTOP)
+    return max(deadline * DRIVER_TIMEOUT_FACTOR, floor)
 
 
 class ConfigError(Exception):

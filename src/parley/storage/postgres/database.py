@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import Session
 
-from parley.settings import DRIVER_TIMEOUT_FACTOR, Settings
+from parley.settings import Settings, driver_backstop
 from parley.storage.deadline import within_deadline
 from parley.storage.operations import OperationObserver, Operations
 from parley.storage.postgres.errors import translate_errors
@@ -132,7 +132,9 @@ class PostgresDatabase:
                 bind(session, self.operations)
                 try:
                     yield session
-                    await within_deadline(session.commit(), self.deadline * DRIVER_TIMEOUT_FACTOR)
+                    await within_deadline(
+                        session.commit(), driver_backstop(self.deadline, floor=0.0)
+                    )
                 except BaseException:
                     await _rollback_quietly(session)
                     raise

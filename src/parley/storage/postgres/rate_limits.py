@@ -43,7 +43,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from parley.settings import DRIVER_TIMEOUT_FACTOR, Settings
+from parley.settings import Settings, driver_backstop
 from parley.storage.deadline import within_deadline
 from parley.storage.operations import OperationObserver, Operations
 from parley.storage.postgres.errors import translate_errors
@@ -148,7 +148,7 @@ class PostgresRateWindows:
             pool_reset_on_return=None,
             connect_args={
                 "timeout": settings.connect_timeout,
-                "command_timeout": max(deadline * DRIVER_TIMEOUT_FACTOR, 1.0),
+                "command_timeout": driver_backstop(deadline, floor=1.0),
                 "server_settings": {
                     "application_name": "parley-rate-limits",
                     "statement_timeout": str(max(int(deadline * 1000), 1)),
