@@ -130,3 +130,25 @@ async def test_one_failed_health_probe_does_not_open_the_breaker_but_a_dead_stor
         return not breaker.is_open
 
     await eventually(closed, timeout=15)
+
+
+async def test_details_say_whether_realtime_hears_other_instances(
+    client: httpx.AsyncClient, stack: DevStack
+) -> None:
+    async def realtime() -> dict[str, object]:
+        details = (await _health(client))[1]["details"]
+        assert isinstance(details, dict)
+        status: dict[str, object] = details["realtime"]
+        return status
+
+    async def listening(expected: bool) -> bool:
+        return (await realtime())["listening"] is expected
+
+    await eventually(lambda: listening(True), timeout=15)
+    reconnects = (await realtime())["reconnects"]
+    assert isinstance(reconnects, int)
+    stack.postgres.process.kill()
+    await eventually(lambda: listening(False), timeout=15)
+    stack.postgres.process.start()
+    await eventually(lambda: listening(True), timeout=15)
+    assert (await realtime())["reconnects"] == reconnects + 1

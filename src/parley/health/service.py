@@ -64,10 +64,10 @@ async def health_report(
     breakers: dict[str, CircuitBreaker],
     deadline: float,
     supervisors: Sequence[Supervisor] = (),
-    antientropy: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The `/api/health` body; `status` is `unhealthy` only when both are down.
-    `antientropy` is the background verifier's last result, shown in the details."""
+    `extra` joins the details (the verifier's last result, realtime's listener)."""
     mongo_probe, postgres_probe = await asyncio.gather(
         _probe(mongo, deadline, breakers["mongodb"]),
         _probe(postgres, deadline, breakers["postgresql"]),
@@ -81,8 +81,7 @@ async def health_report(
         for name, probe in probes.items()
     }
     details["workers"] = {k: v for s in supervisors for k, v in s.failing().items()}
-    if antientropy is not None:
-        details["antientropy"] = antientropy
+    details.update(extra or {})
     return {"status": status, "databases": databases, "message": message, "details": details}
 
 

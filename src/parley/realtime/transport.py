@@ -81,6 +81,10 @@ class Transport(Protocol):
 
     async def stop(self) -> None: ...
 
+    def status(self) -> dict[str, Any]:
+        """For `/api/health`: whether this instance hears the others now, and
+        how often its LISTEN connection was restored since it started."""
+
 
 def asyncpg_dsn(database_url: str) -> str:
     scheme, rest = database_url.split("://", 1)
@@ -137,6 +141,9 @@ class PgNotifyTransport:
             self._dropped_unannounced = False
             batch.insert(0, (time.monotonic(), LOST_EVENTS))
         return batch
+
+    def status(self) -> dict[str, Any]:
+        return {"listening": self.connected.is_set(), "reconnects": self.reconnects}
 
     # -- lifecycle ------------------------------------------------------------
     async def start(self, on_envelope: OnEnvelope, on_restored: OnRestored) -> None:
