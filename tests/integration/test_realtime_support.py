@@ -20,7 +20,7 @@ from fastapi import FastAPI
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from parley.devstack.ports import free_port, port_open
+from parley.devstack.ports import free_port
 from parley.security.setup import uvicorn_options
 from parley.settings import Settings
 from tests.support import eventually
@@ -58,12 +58,24 @@ async def serving(app: FastAPI, *, lifespan: Literal["on", "off"] = "off") -> As
         await asyncio.wait_for(task, 10)
 
 
+def _listening_instance(url: str) -> set[str]:
+    """The worker that answered `/api/health`, if it hears the other instances:
+    its LISTEN connection is made in the background after startup, and an event
+    sent before that would never reach it."""
+    try:
+        body = httpx.get(f"{url}/api/health", timeout=2).json()
+    except (httpx.HTTPError, ValueError):
+        return set()
+    return {body["instance"]} if body["details"]["realtime"]["listening"] else set()
+
+
 @contextmanager
 def parley_process(
     settings: Settings, log_path: str, workers: int = 1, **overrides: str
 ) -> Iterator[str]:
-    """`parley serve` in a subprocess against the test databases; yields its URL.
-    `overrides` are extra environment variables."""
+    """`parley serve` in a subprocess against the test databases; yields its URL
+    once every worker listens for the other instances' events. `overrides` are
+    extra environment variables."""
     port = free_port()
     env = {
         **os.environ,
@@ -90,15 +102,18 @@ def parley_process(
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
         )
+    url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 20
-        while not port_open(port):
+        listening: set[str] = set()
+        while len(listening) < workers:
             if process.poll() is not None:
                 raise RuntimeError(f"parley serve exited; see {log_path}")
             if time.monotonic() > deadline:
-                raise RuntimeError(f"parley serve did not start; see {log_path}")
+                raise RuntimeError(f"parley serve did not start listening; see {log_path}")
+            listening |= _listening_instance(url)
             time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}"
+        yield url
     finally:
         process.terminate()
         try:
