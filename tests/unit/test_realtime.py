@@ -156,6 +156,9 @@ class MemoryTransport:
     async def stop(self) -> None:
         self.bus.members.remove(self)
 
+    def status(self) -> dict[str, Any]:
+        return {"listening": True, "reconnects": 0, "peers": len(self.bus.members) - 1}
+
 
 class NoMessages:
     """A `MessageSource` that finds nothing (the message is gone)."""

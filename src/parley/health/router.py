@@ -34,7 +34,10 @@ async def health(state: AppStateDep) -> JSONResponse:
         {"mongodb": replication.mongo_breaker, "postgresql": replication.postgres_breaker},
         state.settings.health_deadline,
         [replication.supervisor, state.realtime.supervisor],
-        {"antientropy": state.antientropy.status(), "realtime": state.realtime.transport.status()},
+        sections={
+            "antientropy": state.antientropy.status(),
+            "realtime": state.realtime.transport.status(),
+        },
     )
     body["instance"] = state.instance_id
     return JSONResponse(body, status_code=503 if body["status"] == "unhealthy" else 200)

@@ -13,7 +13,7 @@ is half-open the probes are trial calls that can close it without traffic.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -64,10 +64,12 @@ async def health_report(
     breakers: dict[str, CircuitBreaker],
     deadline: float,
     supervisors: Sequence[Supervisor] = (),
-    extra: dict[str, Any] | None = None,
+    *,
+    sections: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The `/api/health` body; `status` is `unhealthy` only when both are down.
-    `extra` joins the details (the verifier's last result, realtime's listener)."""
+    `sections` are further parts of `details` (the verifier's last result,
+    realtime's listener), under names of their own."""
     mongo_probe, postgres_probe = await asyncio.gather(
         _probe(mongo, deadline, breakers["mongodb"]),
         _probe(postgres, deadline, breakers["postgresql"]),
@@ -81,7 +83,7 @@ async def health_report(
         for name, probe in probes.items()
     }
     details["workers"] = {k: v for s in supervisors for k, v in s.failing().items()}
-    details.update(extra or {})
+    details.update(sections or {})
     return {"status": status, "databases": databases, "message": message, "details": details}
 
 

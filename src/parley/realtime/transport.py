@@ -82,8 +82,11 @@ class Transport(Protocol):
     async def stop(self) -> None: ...
 
     def status(self) -> dict[str, Any]:
-        """For `/api/health`: whether this instance hears the others now, and
-        how often its LISTEN connection was restored since it started."""
+        """For `/api/health`: whether the LISTEN connection is up (false from
+        when it is known lost, within a liveness check of a freeze), how often
+        it was made again after a loss or a failed start, and how many other
+        instances' connections the last liveness check saw (null until the
+        first check after connecting)."""
 
 
 def asyncpg_dsn(database_url: str) -> str:
@@ -143,7 +146,8 @@ class PgNotifyTransport:
         return batch
 
     def status(self) -> dict[str, Any]:
-        return {"listening": self.connected.is_set(), "reconnects": self.reconnects}
+        peers = None if self._peers is None else len(self._peers)
+        return {"listening": self.connected.is_set(), "reconnects": self.reconnects, "peers": peers}
 
     # -- lifecycle ------------------------------------------------------------
     async def start(self, on_envelope: OnEnvelope, on_restored: OnRestored) -> None:
