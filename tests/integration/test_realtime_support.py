@@ -58,15 +58,19 @@ async def serving(app: FastAPI, *, lifespan: Literal["on", "off"] = "off") -> As
         await asyncio.wait_for(task, 10)
 
 
-def _listening_instance(url: str) -> set[str]:
-    """The worker that answered `/api/health`, if it hears the other instances:
-    its LISTEN connection is made in the background after startup, and an event
-    sent before that would never reach it."""
+def _ready_instance(url: str) -> set[str]:
+    """The worker that answered `/api/health`, if it hears the other instances
+    and has made its first liveness check. Its LISTEN connection is made in
+    the background after startup (an event sent before that reaches nobody),
+    and a peer's connection that goes away after that first check is a real
+    loss, which the subscribers hear of as `resync` (`instance_lost`)."""
     try:
         body = httpx.get(f"{url}/api/health", timeout=2).json()
-    except (httpx.HTTPError, ValueError):
+        realtime = body["details"]["realtime"]
+        ready = realtime["listening"] and realtime["peers"] is not None
+    except (httpx.HTTPError, ValueError, KeyError, TypeError):
         return set()
-    return {body["instance"]} if body["details"]["realtime"]["listening"] else set()
+    return {body["instance"]} if ready else set()
 
 
 @contextmanager
@@ -74,8 +78,8 @@ def parley_process(
     settings: Settings, log_path: str, workers: int = 1, **overrides: str
 ) -> Iterator[str]:
     """`parley serve` in a subprocess against the test databases; yields its URL
-    once every worker listens for the other instances' events. `overrides` are
-    extra environment variables."""
+    once every worker listens for the other instances' events (`_ready_instance`).
+    `overrides` are extra environment variables."""
     port = free_port()
     env = {
         **os.environ,
@@ -105,13 +109,13 @@ def parley_process(
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 20
-        listening: set[str] = set()
-        while len(listening) < workers:
+        ready: set[str] = set()
+        while len(ready) < workers:
             if process.poll() is not None:
                 raise RuntimeError(f"parley serve exited; see {log_path}")
             if time.monotonic() > deadline:
                 raise RuntimeError(f"parley serve did not start listening; see {log_path}")
-            listening |= _listening_instance(url)
+            ready |= _ready_instance(url)
             time.sleep(0.05)
         yield url
     finally:
