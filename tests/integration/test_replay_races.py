@@ -26,7 +26,13 @@ from parley.state import AppState
 from parley.storage.errors import StorageError
 from parley.storage.mongo import direct_messages as mongo_dm
 from parley.storage.mongo.clock import ServerClock, server_time
-from parley.storage.mongo.schema import DIRECT_MESSAGES, PG_REPLAY_QUEUE, PROFILES, key
+from parley.storage.mongo.schema import (
+    DIRECT_MESSAGES,
+    PG_REPLAY_QUEUE,
+    PROFILES,
+    REPLAY_LEASES,
+    key,
+)
 from parley.storage.postgres import direct_messages as pg_dm
 from parley.storage.postgres import replay_queue
 from parley.storage.postgres.models import ReplayEntry
@@ -145,61 +151,78 @@ async def test_a_late_delivery_of_an_older_name_does_not_stay_in_the_mirror(
     assert await _mirrored_name(state, ada.id) == "Newer"
 
 
-async def test_a_release_drops_only_what_is_still_under_its_claim(state: AppState) -> None:
-    """Releasing a replay claim deletes the delivered entries by claim token: an
-    entry a newer write re-marked since the claim (which removes the token)
-    stays queued for its newer version; an entry with no document yet stays
-    queued and unclaimed, and goes only once it is older than the orphan age."""
+async def test_a_release_drops_what_postgresql_now_holds_and_keeps_what_is_still_coming(
+    state: AppState,
+) -> None:
+    """Settling a claim drops the entries marking the version replay wrote or
+    an older one; an entry a newer write marked since the claim stays queued;
+    an entry with no document, or marking a version its document never
+    became, stays until it is older than the orphan age; a postponed entry is
+    held back; and the lease is given up."""
     await state.replication.supervisor.stop()  # this test drives the queue itself
     db = state.mongo.db
-    delivered, rewritten = await _record(state), await _record(state)
-    await mongo_dm.insert_many(db, [delivered, rewritten], clock=ServerClock())
+    delivered, rewritten, superseded, held = [await _record(state) for _ in range(4)]
+    await mongo_dm.insert_many(db, [delivered, rewritten, superseded, held], clock=ServerClock())
+    await mongo_dm.upsert_newer(db, superseded.edited("via replay"), pending=False)
     young, old = await _record(state), await _record(state)
     for entry in (young, old):
         await mongo_dm.mark_missed(db, entry)  # entries whose inserts never landed
-    token = "release-test"
-    claim = timedelta(seconds=60)
-    _, claimed = await mongo_dm.claim_pending(db, token, claim, timedelta(0), 10)
-    assert len(claimed) == 4
+    claim = await mongo_dm.claim_pending(
+        db, "release-test", timedelta(seconds=60), timedelta(0), 10
+    )
+    assert len(claim.entry_ids) == 6 and len(claim.records) == 4
     await mongo_dm.mark_missed(db, rewritten.edited("newer"))  # a write since the claim
 
     await mongo_dm.release_claimed(
-        db, token, [key(delivered.id), key(rewritten.id)], [key(young.id)], timedelta(hours=1)
+        db, claim, postponed={key(held.id)}, orphan_age=timedelta(hours=1)
     )
-    await mongo_dm.release_claimed(db, token, [], [key(old.id)], timedelta(0))
 
     left = {doc["_id"]: doc async for doc in db[PG_REPLAY_QUEUE].find({})}
-    assert set(left) == {key(rewritten.id), key(young.id)}
-    assert all("claimToken" not in doc for doc in left.values())
+    assert set(left) == {key(r.id) for r in (rewritten, held, young, old)}
+    assert left[key(held.id)]["claimUntil"] > await server_time(db)
+    assert await db[REPLAY_LEASES].count_documents({}) == 0
+    again = await mongo_dm.claim_pending(db, "next", timedelta(seconds=60), timedelta(0), 10)
+    assert sorted(again.entry_ids) == sorted(key(r.id) for r in (rewritten, young, old))
+    await mongo_dm.release_claimed(db, again, orphan_age=timedelta(0))
+    assert [doc["_id"] async for doc in db[PG_REPLAY_QUEUE].find({})] == [key(held.id)]
 
 
-async def test_concurrent_claims_take_every_entry_and_release_all(
+async def test_one_worker_at_a_time_holds_the_replay_lease(
     state: AppState, stack: DevStack
 ) -> None:
-    """Workers claiming at once from the same candidates together take every
-    entry, and once each releases what it took as delivered, none is left. On
-    MongoDB no two share an entry (an update checks its filter per document as
-    it writes); FerretDB v1 does not recheck, so there an entry may be taken
-    twice, which is harmless: it is dropped only by the claim holding it last."""
+    """Workers claiming at once: one takes the due entries under the lease
+    and, once it releases them as delivered, none is left and the lease is
+    free. On MongoDB no other worker gets it (the upsert checks its filter as
+    it writes); FerretDB v1 does not recheck, so two may both take it, which
+    costs a second, harmless delivery. A holder that never releases (a
+    crashed worker) keeps the others out until its lease ends."""
     await state.replication.supervisor.stop()  # this test drives the queue itself
     db = state.mongo.db
     entries = [await _record(state) for _ in range(40)]
+    await mongo_dm.insert_many(db, entries, clock=ServerClock())
     for entry in entries:
         await mongo_dm.mark_missed(db, entry)
     lease, grace = timedelta(seconds=60), timedelta(0)
-    tokens = [f"worker-{n}" for n in range(4)]
 
     claims = await asyncio.gather(
-        *(mongo_dm.claim_pending(db, token, lease, grace, 40) for token in tokens)
+        *(mongo_dm.claim_pending(db, f"worker-{n}", lease, grace, 40) for n in range(4))
     )
 
-    claimed = [entry_id for _, ids in claims for entry_id in ids]
-    assert set(claimed) == {key(entry.id) for entry in entries}
-    if stack.mongo.kind == "mongod":
-        assert len(claimed) == len(set(claimed))
-    for token, (_, ids) in zip(tokens, claims, strict=True):
-        await mongo_dm.release_claimed(db, token, ids, [], timedelta(hours=1))
+    holders = [claim for claim in claims if claim.entry_ids]
+    assert holders and (stack.mongo.kind != "mongod" or len(holders) == 1)
+    for claim in holders:
+        assert set(claim.entry_ids) == {key(entry.id) for entry in entries}
+    for claim in claims:
+        await mongo_dm.release_claimed(db, claim, orphan_age=timedelta(hours=1))
     assert await db[PG_REPLAY_QUEUE].count_documents({}) == 0
+    assert await db[REPLAY_LEASES].count_documents({}) == 0
+
+    await mongo_dm.mark_missed(db, entries[0].edited("again"))
+    crashed = await mongo_dm.claim_pending(db, "crashed", timedelta(seconds=1), grace, 40)
+    assert crashed.entry_ids
+    assert not (await mongo_dm.claim_pending(db, "next", lease, grace, 40)).entry_ids
+    await asyncio.sleep(1.2)  # the lease is on the server's clock
+    assert (await mongo_dm.claim_pending(db, "next", lease, grace, 40)).entry_ids
 
 
 async def test_a_replayed_version_that_meets_a_newer_one_landing_first_loses_quietly(
@@ -370,13 +393,17 @@ async def test_a_new_dms_entry_is_marked_on_the_servers_clock_and_an_earlier_att
 ) -> None:
     """New DMs' queue entries are inserted with `markedAt` from the server's
     clock as the writer reads it; an entry an earlier attempt at the same write
-    left (here under a replay claim) is marked again instead: claim removed,
+    left (here held back by replay) is marked again instead: hold removed,
     mark renewed."""
     await state.replication.supervisor.stop()  # no confirmer, no replay: the entries stay
     first, again = await _record(state), await _record(state)
     queue = state.mongo.db[PG_REPLAY_QUEUE]
     await queue.insert_one(
-        {"_id": key(again.id), "claimToken": "t", "markedAt": datetime(2020, 1, 1, tzinfo=UTC)}
+        {
+            "_id": key(again.id),
+            "claimUntil": datetime(2100, 1, 1, tzinfo=UTC),
+            "markedAt": datetime(2020, 1, 1, tzinfo=UTC),
+        }
     )
 
     await mongo_dm.insert_many(state.mongo.db, [first, again], [again.id], clock=ServerClock())
@@ -387,6 +414,6 @@ async def test_a_new_dms_entry_is_marked_on_the_servers_clock_and_an_earlier_att
         entry = entries[key(record.id)]
         assert abs(entry["markedAt"] - server_now) < timedelta(seconds=2)
         assert (entry["_id"], entry["digest"]) == mongo_dm.marker_of(record)
-        assert "claimToken" not in entry
+        assert "claimUntil" not in entry
     assert entries[key(again.id)]["missed"] is True
     assert "missed" not in entries[key(first.id)]

@@ -6,9 +6,9 @@ queue kept in the store that has it.
     MongoDB ─ pg_replay_queue entries ─▶ PostgreSQL  (DMs)
 
 Work is leased, not locked for the duration: PostgreSQL rows with
-`FOR UPDATE SKIP LOCKED` plus a `not_before` lease, MongoDB documents with a
-conditional claim (`mongo_dm.claim_pending`). Several instances may replay at
-once; a crashed worker's lease simply expires. Every DM write is conditional
+`FOR UPDATE SKIP LOCKED` plus a `not_before` lease; MongoDB's queue as a whole,
+one worker at a time, by one lease document (`storage.mongo.lease`). Several
+instances may replay at once; a crashed worker's lease simply expires. Every DM write is conditional
 on the version order (`storage.records.version_key`: a delete over any edit,
 then `updatedAt`, then content and file URL), the same in both stores, so
 replaying twice, or in any order, never resurrects an old version and never
@@ -59,11 +59,12 @@ OVERDUE_SECONDS = 0.5
 # request's (and, being background work, a slow one does not trip a breaker).
 CLAIM_DEADLINE = 5.0
 WRITE_DEADLINE = 10.0
-# A MongoDB queue entry whose DM document has not appeared this long after it
-# was marked belongs to an insert that failed for good (a send both stores
-# refused, or an instance killed between the two): it is dropped. A request's
-# write has a 0.5 s deadline, on the server too; a document held up longer
-# (a server frozen mid-insert) is left to anti-entropy.
+# A MongoDB queue entry whose DM document has not appeared (or not become the
+# version it marks) this long after it was marked belongs to a write that
+# failed for good (a send both stores refused, or an instance killed between
+# the two): it is dropped. A request's write has a 0.5 s deadline, on the
+# server too; a document held up longer (a server frozen mid-insert) is left
+# to anti-entropy.
 ORPHAN_SECONDS = 15.0
 # Time for what follows the write under the same claim: confirming or
 # releasing the batch, resolving the odd nonce collision. Each settling call
@@ -353,7 +354,7 @@ class ReplayWorker:
         return await self._one_pass(MONGODB, self.to_postgres_batch, self._replay_to_postgres)
 
     async def _replay_to_postgres(self, token: str, limit: int) -> int:
-        records, entry_ids = await self.mongo.run(
+        claim: mongo_dm.Claim = await self.mongo.run(
             "REPLAY_CLAIM_FOR_POSTGRES",
             lambda db: mongo_dm.claim_pending(
                 db,
@@ -364,8 +365,9 @@ class ReplayWorker:
             ),
             deadline=CLAIM_DEADLINE,
         )
-        if not entry_ids:
+        if not claim.entry_ids:
             return 0
+        records = claim.records
         postponed: set[str] = set()
         try:
             await self.postgres.run(
@@ -382,13 +384,10 @@ class ReplayWorker:
                 deadline=SETTLE_DEADLINE,
             )
             raise
-        found = {key(record.id) for record in records}
-        delivered = sorted(found - postponed)
-        undelivered = [entry for entry in entry_ids if entry not in found]
         await self.mongo.run(
             "REPLAY_RELEASE_MONGO",
             lambda db: mongo_dm.release_claimed(
-                db, token, delivered, undelivered, timedelta(seconds=ORPHAN_SECONDS)
+                db, claim, postponed=postponed, orphan_age=timedelta(seconds=ORPHAN_SECONDS)
             ),
             deadline=SETTLE_DEADLINE,
         )
@@ -401,8 +400,8 @@ class ReplayWorker:
         """A batch hit a conflict: write each record alone, so one bad record
         cannot hold back the others. A nonce collision (unique) is resolved; a
         record PostgreSQL refuses otherwise (a foreign key to a conversation it
-        does not have) is postponed: its entry stays queued under our claim and
-        is retried once the lease expires. Returns the postponed entry ids."""
+        does not have) is postponed: its entry is held back for as long as a
+        lease lasts, then retried. Returns the postponed entry ids."""
         postponed: set[str] = set()
         for record in records:
             try:

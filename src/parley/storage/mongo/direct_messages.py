@@ -10,7 +10,7 @@ never updates the (large) DM collection after writing it.
 
     pg_replay_queue  {_id: "<message id>", conversationId, version (updatedAt),
                       digest (of the whole version), markedAt, missed?,
-                      claimToken?, claimUntil?}
+                      claimUntil?}
 
 An entry names the exact version it marks (`version` and `digest`, the
 anti-entropy row digest): two versions can share an `updatedAt`, and
@@ -25,17 +25,19 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 from pymongo import ASCENDING, DESCENDING, UpdateOne
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 
 from parley.storage.fingerprint import row_digest
+from parley.storage.mongo import lease as replay_lease
 from parley.storage.mongo.bulk import bulk_write_chunked
 from parley.storage.mongo.clock import ServerClock, server_time
 from parley.storage.mongo.database import MongoDocument, durable
@@ -50,9 +52,10 @@ DUPLICATE_KEY = 11000
 # cursor, and cursors of a client that dies are never closed: enough of them
 # exhaust its pool and it stops answering.) Batches stay small: pages are at
 # most 101 documents and replay batches at most PARLEY_REPLAY_BATCH.
-UNCLAIM = {"$unset": {"claimToken": "", "claimUntil": ""}}
+UNCLAIM = {"$unset": {"claimUntil": ""}}
 # Versions confirmed per command (`confirm`).
 CONFIRM_CHUNK = 500
+T = TypeVar("T")
 
 
 def to_document(record: MessageRecord) -> MongoDocument:
@@ -318,16 +321,13 @@ async def confirm(db: AsyncDatabase[MongoDocument], versions: Sequence[MessageRe
     stays queued, even one with the same `updatedAt`: the digest covers the
     whole version).
 
-    One `delete_many` per CONFIRM_CHUNK versions, naming each entry by `_id`
-    and digest in an `$or`: atomic per entry as a keyed delete is, and a real
-    MongoDB serves each branch from the `_id` index. FerretDB v1 runs a bulk
-    of keyed deletes one statement at a time (about 1.7 ms each on a busy
-    2-CPU machine, the most of its work per send) but this as one scan of the
-    queue, which holds little more than the changes awaiting confirmation."""
-    for start in range(0, len(versions), CONFIRM_CHUNK):
-        chunk = versions[start : start + CONFIRM_CHUNK]
-        exact = [{"_id": key(r.id), "digest": _digest(r)} for r in chunk]
-        await db[PG_REPLAY_QUEUE].delete_many({"$or": exact})
+    One `delete_many` per CONFIRM_CHUNK versions (`_exactly`): atomic per
+    entry as a keyed delete is, and a real MongoDB finds the entries by `_id`.
+    FerretDB v1 runs a bulk of keyed deletes one statement at a time (about
+    1.7 ms each on a busy 2-CPU machine, the most of its work per send) but
+    this as one scan of the queue, which holds little more than the changes
+    awaiting confirmation."""
+    await _drop_exactly(db[PG_REPLAY_QUEUE], versions)
 
 
 async def settle_markers(
@@ -352,83 +352,138 @@ async def settle_markers(
     await confirm(db, marked)
 
 
+@dataclass(frozen=True)
+class Claim:
+    """What one replay pass took on from the queue, under lease `token`: the
+    current DM documents its entries point at, and the entry ids."""
+
+    token: str
+    at: datetime  # the server's time when taken
+    until: datetime  # when the lease ends, on the server's clock
+    records: list[MessageRecord]
+    entry_ids: list[str]
+
+
 async def claim_pending(
     db: AsyncDatabase[MongoDocument],
     token: str,
     lease: timedelta,
     grace: timedelta,
     limit: int,
-) -> tuple[list[MessageRecord], list[str]]:
-    """Lease up to `limit` queue entries; returns the current DM documents they
-    point at and the claimed entry ids, read back by token after the claim.
+) -> Claim:
+    """Up to `limit` due queue entries and their DMs, under the replay lease
+    (`storage.mongo.lease`): nothing while another worker holds it.
 
-    The claim is one conditional update of the candidates. MongoDB applies it
-    to each document atomically, checking the filter as it writes, so
-    concurrent workers never share an entry. FerretDB v1 does not recheck: two
-    workers may both take one, which costs a second (conditional, so harmless)
-    delivery, and only the claim holding the entry last drops it. It was a bulk
-    of keyed updates, which FerretDB v1 runs one statement at a time: 0.26 s of
-    a 0.32 s claim of 125 entries on an idle machine, and after a PostgreSQL
-    thaw at 70 % of saturation replay delivered about 125 entries a second. The
-    queue holds only what is unconfirmed, so the `$in` costs little even where
-    the server reads the whole queue for it. A multi-document update is not a
-    retryable write: a failover during the claim fails the pass, and the
-    caller releases whatever it may have claimed by its token on the next one
-    (`ReplayWorker.unsettled`). Entries marked
-    less than `grace` ago that are not known missed are left to their writer.
-    Leases and marks are on the server's clock, so app clocks may disagree.
-    The documents are read with read concern `majority`: a version MongoDB may
-    still roll back is never copied to PostgreSQL."""
+    Entries marked less than `grace` ago that are not known missed are left to
+    their writer, and entries held back (`release_claimed`'s `postponed`) wait
+    for their `claimUntil`. The queue holds only what is unconfirmed, so its
+    filters cost little even where the server reads the whole queue for them
+    (FerretDB v1 does). Marks and leases are on the server's clock, so app
+    clocks may disagree. The documents are read with read concern `majority`:
+    a version MongoDB may still roll back is never copied to PostgreSQL."""
     now = await server_time(db)
-    lease_until, older_than = now + lease, now - grace
+    nothing = Claim(token, now, now + lease, [], [])
     free = {"$or": [{"claimUntil": {"$exists": False}}, {"claimUntil": {"$lt": now}}]}
-    due = {"$or": [{"missed": True}, {"markedAt": {"$lt": older_than}}]}
+    due = {"$or": [{"missed": True}, {"markedAt": {"$lt": now - grace}}]}
     candidates = db[PG_REPLAY_QUEUE].find({"$and": [free, due]}, {"_id": 1}).limit(limit)
     entry_ids = [doc["_id"] async for doc in candidates.batch_size(limit)]
     if not entry_ids:
-        return [], []
-    await db[PG_REPLAY_QUEUE].update_many(
-        {"_id": {"$in": entry_ids}, "$and": [free]},
-        {"$set": {"claimToken": token, "claimUntil": lease_until}},
-    )
-    claimed = db[PG_REPLAY_QUEUE].find({"claimToken": token}, {"_id": 1})
-    mine = [doc["_id"] async for doc in claimed.batch_size(limit + 1)]
+        return nothing
+    if not await replay_lease.take(db, replay_lease.TO_POSTGRESQL, token, now, lease):
+        return nothing  # another worker is on it
     # Read concern majority: replay copies only what a failover cannot roll back.
-    found = await find_by_ids(durable(db[DIRECT_MESSAGES]), mine)
-    return [from_document(doc) for doc in found.values()], mine
+    found = await find_by_ids(durable(db[DIRECT_MESSAGES]), entry_ids)
+    return Claim(token, now, now + lease, [from_document(d) for d in found.values()], entry_ids)
 
 
 async def release_claimed(
     db: AsyncDatabase[MongoDocument],
-    token: str,
-    delivered: Sequence[str],
-    undelivered: Sequence[str],
+    claim: Claim,
+    *,
+    postponed: Collection[str] = frozenset(),
     orphan_age: timedelta,
 ) -> None:
-    """Replay delivered `delivered`: drop the entries still under our claim (a
-    write since the claim removed the token, so its newer version stays
-    queued). `undelivered` had no document yet: an insert that timed out may
-    still land, so they stay queued (unclaimed) until `orphan_age` after they
-    were marked, when no write can still be on its way.
+    """Settle a claim whose records replay wrote to PostgreSQL, except
+    `postponed` (refused: `ReplayWorker._write_one_by_one`), and give up its
+    lease.
 
-    Each step is one command filtered on the claim token, not one per entry:
-    MongoDB finds the entries by `_id`, and FerretDB v1 by the token (an
-    equality it hands to its storage), where per-entry deletes cost it ten
-    times as much."""
+    A written record's entry goes if it marks that version or an older one
+    (PostgreSQL holds the record's version or a newer one now); an entry
+    marked again since, for a version still on its way, stays. An entry with
+    no document, or marking a version the document never became, goes once
+    it is `orphan_age` old, when no write can still be on its way. Postponed
+    entries are held back for as long as a lease lasts.
+
+    Each step is one command per CONFIRM_CHUNK entries, never one per entry
+    (FerretDB v1 runs a bulk of keyed writes one statement at a time)."""
+    documents = {key(r.id): r for r in claim.records}
     queue = db[PG_REPLAY_QUEUE]
-    if delivered:
-        await queue.delete_many({"claimToken": token, "_id": {"$in": list(delivered)}})
-    if undelivered:
-        orphaned = {"$lt": await server_time(db) - orphan_age}
-        mine = {"claimToken": token, "_id": {"$in": list(undelivered)}}
-        await queue.delete_many({**mine, "markedAt": orphaned})
-        await queue.update_many(mine, UNCLAIM)
+    written = [r for entry, r in documents.items() if entry not in postponed]
+    dropped = await _drop_exactly(queue, written)
+    rest = [entry for entry in claim.entry_ids if entry not in postponed]
+    if dropped < len(rest):
+        await _drop_outdated(db, rest, documents, claim.at - orphan_age)
+    held = [r for entry, r in documents.items() if entry in postponed]
+    hold_back = {"$set": {"claimUntil": claim.until}}
+    for chunk in _chunks(held):
+        await queue.update_many(_exactly(chunk), hold_back)
+    await unclaim(db, claim.token)
+
+
+async def _drop_outdated(
+    db: AsyncDatabase[MongoDocument],
+    entry_ids: Sequence[str],
+    written: Mapping[str, MessageRecord],
+    orphaned: datetime,
+) -> None:
+    """Of the entries left after a release, drop those marking a version older
+    than the one replay wrote (PostgreSQL holds newer now) or marked before
+    `orphaned`, each only if not marked again since this read. Rare: the
+    usual entry marks the version replay wrote."""
+    queue = db[PG_REPLAY_QUEUE]
+    left = queue.find({"_id": {"$in": list(entry_ids)}}, {"version": 1, "markedAt": 1})
+    outdated = [
+        {"_id": doc["_id"], "markedAt": doc["markedAt"]}
+        async for doc in left.batch_size(len(entry_ids) + 1)
+        if doc["markedAt"] < orphaned or _older(doc.get("version"), written.get(doc["_id"]))
+    ]
+    for chunk in _chunks(outdated):
+        await queue.delete_many({"$or": list(chunk)})
+
+
+def _older(version: datetime | None, written: MessageRecord | None) -> bool:
+    return version is not None and written is not None and version < written.updated_at
+
+
+def _exactly(versions: Sequence[MessageRecord]) -> dict[str, Any]:
+    """The queue entries that mark exactly these versions. A digest covers the
+    message id, so a matching digest pairs an entry with its own version:
+    MongoDB finds the entries by `_id`, and FerretDB v1 matches two `$in`s of
+    strings about three times as fast as an `$or` of (`_id`, digest) pairs."""
+    ids, digests = [key(r.id) for r in versions], [_digest(r) for r in versions]
+    return {"_id": {"$in": ids}, "digest": {"$in": digests}}
+
+
+async def _drop_exactly(
+    queue: AsyncCollection[MongoDocument], versions: Sequence[MessageRecord]
+) -> int:
+    """Delete the entries marking exactly these versions; how many there were."""
+    dropped = 0
+    for chunk in _chunks(versions):
+        dropped += (await queue.delete_many(_exactly(chunk))).deleted_count
+    return dropped
+
+
+def _chunks(items: Sequence[T]) -> Iterator[Sequence[T]]:
+    """CONFIRM_CHUNK items at a time: one command each."""
+    for start in range(0, len(items), CONFIRM_CHUNK):
+        yield items[start : start + CONFIRM_CHUNK]
 
 
 async def unclaim(db: AsyncDatabase[MongoDocument], token: str) -> None:
-    """Delivery failed: give up our claim, so the entries are due again now
-    instead of after the lease."""
-    await db[PG_REPLAY_QUEUE].update_many({"claimToken": token}, UNCLAIM)
+    """Give up the replay lease `token` holds (delivery failed, or the pass
+    is over), so the entries are due again now instead of after the lease."""
+    await replay_lease.give_up(db, replay_lease.TO_POSTGRESQL, token)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,8 @@ plain and unique compound indexes, no partial/TTL indexes, no transactions.
     direct_messages   {_id, conversationId, authorId, content, fileUrl, deleted,
                        createdAt, updatedAt, nonce}
     pg_replay_queue   {_id: "<message id>", conversationId, version, markedAt,
-                       missed?, claimToken?, claimUntil?}   (DM changes PostgreSQL lacks)
+                       missed?, claimUntil?}   (DM changes PostgreSQL lacks)
+    replay_leases     {_id: "<direction>", holder, until}   (`lease`)
     dm_conversations  {_id, profileIds: [a, b], createdAt}   (mirror)
     profiles          {_id, name, imageUrl, updatedAt}        (mirror)
 
@@ -32,6 +33,7 @@ DIRECT_MESSAGES = "direct_messages"
 CONVERSATIONS = "dm_conversations"
 PROFILES = "profiles"
 PG_REPLAY_QUEUE = "pg_replay_queue"
+REPLAY_LEASES = "replay_leases"
 
 
 def key(value: uuid.UUID) -> str:
@@ -63,6 +65,7 @@ INDEXES: dict[str, list[IndexModel]] = {
     PG_REPLAY_QUEUE: [IndexModel([("claimUntil", ASCENDING)], name="claim_until")],
     CONVERSATIONS: [IndexModel([("profileIds", ASCENDING)], name="profile_ids")],
     PROFILES: [],
+    REPLAY_LEASES: [],
 }
 
 
