@@ -14,6 +14,7 @@ from sqlalchemy import event
 
 from parley.devstack import DevStack
 from parley.state import AppState
+from parley.storage.postgres.database import FILL_AT_ONCE
 from parley.storage.postgres.rate_limits import POOL_SIZE as RATE_LIMIT_POOL_SIZE
 from tests.factories import make_dm, make_person
 from tests.support import eventually
@@ -68,3 +69,31 @@ async def test_a_burst_after_the_warm_up_opens_no_postgresql_connection(
 
     assert [a.status_code for a in answers] == [201] * 40
     assert opened == []
+
+
+async def test_filling_the_pool_opens_a_few_connections_at_a_time(state: AppState) -> None:
+    """Filling the pool (the warm-up, and before PostgreSQL serves again after
+    an outage) opens every connection, but only FILL_AT_ONCE at a time: all
+    20 at once slowed every other call on a 2-CPU machine."""
+    await test_the_postgresql_pools_are_open_once_the_app_has_started(state)  # warm-up over
+    await state.replication.supervisor.stop()  # no background work opens connections
+    engine = state.postgres.engine
+    await engine.dispose()  # an empty pool: every connection must be opened
+    connecting, most = 0, 0
+
+    def started(*_: object) -> None:
+        nonlocal connecting, most
+        connecting += 1
+        most = max(most, connecting)
+
+    def finished(*_: object) -> None:
+        nonlocal connecting
+        connecting -= 1
+
+    event.listen(engine.sync_engine, "do_connect", started)
+    event.listen(engine.sync_engine, "connect", finished)
+
+    await state.postgres.fill_pool(5.0)
+
+    assert engine.pool.checkedin() == state.settings.pg_pool_size  # type: ignore[attr-defined]
+    assert 1 < most <= FILL_AT_ONCE

@@ -127,9 +127,9 @@ class Replication:
         # Learn which conversations PostgreSQL still lacks before reads return
         # to it, and reopen the pool's dead connections meanwhile (all of them
         # after a restart, those cancelled mid-call after a freeze): the first
-        # requests back each opened one, answering in 0.3-0.7 s all at once.
-        # At the ordinary deadline, so each ping's connection is left with
-        # the statement timeout requests use.
+        # requests back each opened one, answering in 0.3-0.7 s all at once
+        # (`fill_pool` opens a few at a time). At the ordinary deadline, so
+        # each ping's connection is left with the statement timeout requests use.
         async with asyncio.TaskGroup() as both:
             both.create_task(self._refresh_postgres_backlog())
             both.create_task(self._postgres_db.fill_pool(self.settings.db_deadline))
