@@ -97,3 +97,30 @@ async def test_filling_the_pool_opens_a_few_connections_at_a_time(state: AppStat
 
     assert engine.pool.checkedin() == state.settings.pg_pool_size  # type: ignore[attr-defined]
     assert 1 < most <= FILL_AT_ONCE
+
+
+async def test_a_cancelled_fill_leaves_no_connection_held(state: AppState) -> None:
+    """A fill cancelled midway (shutdown, or the recovery hook's other half
+    failing) returns every connection it took at once, not when its pings'
+    long deadline ends."""
+    await test_the_postgresql_pools_are_open_once_the_app_has_started(state)
+    await state.replication.supervisor.stop()
+    engine = state.postgres.engine
+    await engine.dispose()
+    started: list[object] = []
+    opened: list[object] = []
+    filling = asyncio.create_task(state.postgres.fill_pool(30.0))
+
+    def connected(*_: object) -> None:
+        opened.append(1)
+        filling.cancel()  # as soon as the first connection is open
+
+    event.listen(engine.sync_engine, "do_connect", lambda *_: started.append(1))
+    event.listen(engine.sync_engine, "connect", connected)
+
+    async def none_held() -> bool:
+        idle = engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+        return bool(filling.done() and idle and len(started) == len(opened))
+
+    await eventually(none_held, timeout=5.0)
+    assert len(opened) <= FILL_AT_ONCE  # the pings not yet begun took nothing

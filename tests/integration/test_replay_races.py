@@ -151,14 +151,15 @@ async def test_a_late_delivery_of_an_older_name_does_not_stay_in_the_mirror(
     assert await _mirrored_name(state, ada.id) == "Newer"
 
 
-async def test_a_release_drops_what_postgresql_now_holds_and_keeps_what_is_still_coming(
+async def test_settling_a_claim_drops_what_postgresql_now_holds_and_keeps_what_may_come(
     state: AppState,
 ) -> None:
-    """Settling a claim drops the entries marking the version replay wrote or
-    an older one; an entry a newer write marked since the claim stays queued;
-    an entry with no document, or marking a version its document never
-    became, stays until it is older than the orphan age; a postponed entry is
-    held back; and the lease is given up."""
+    """Settling a claim drops the entries marking exactly the version replay
+    wrote. An entry a newer write marked since the claim stays queued; so does
+    one whose version replay did not find (no document, or the document holds
+    a version from the other store's replay: the entry's could be a delete,
+    which outranks it), until it is older than the orphan age. A postponed
+    entry is held back, and the lease is given up."""
     await state.replication.supervisor.stop()  # this test drives the queue itself
     db = state.mongo.db
     delivered, rewritten, superseded, held = [await _record(state) for _ in range(4)]
@@ -173,17 +174,16 @@ async def test_a_release_drops_what_postgresql_now_holds_and_keeps_what_is_still
     assert len(claim.entry_ids) == 6 and len(claim.records) == 4
     await mongo_dm.mark_missed(db, rewritten.edited("newer"))  # a write since the claim
 
-    await mongo_dm.release_claimed(
-        db, claim, postponed={key(held.id)}, orphan_age=timedelta(hours=1)
-    )
+    await mongo_dm.settle_claim(db, claim, postponed={key(held.id)}, orphan_age=timedelta(hours=1))
 
     left = {doc["_id"]: doc async for doc in db[PG_REPLAY_QUEUE].find({})}
-    assert set(left) == {key(r.id) for r in (rewritten, held, young, old)}
+    assert set(left) == {key(r.id) for r in (rewritten, superseded, held, young, old)}
     assert left[key(held.id)]["claimUntil"] > await server_time(db)
     assert await db[REPLAY_LEASES].count_documents({}) == 0
     again = await mongo_dm.claim_pending(db, "next", timedelta(seconds=60), timedelta(0), 10)
-    assert sorted(again.entry_ids) == sorted(key(r.id) for r in (rewritten, young, old))
-    await mongo_dm.release_claimed(db, again, orphan_age=timedelta(0))
+    expected = (rewritten, superseded, young, old)
+    assert sorted(again.entry_ids) == sorted(key(r.id) for r in expected)
+    await mongo_dm.settle_claim(db, again, orphan_age=timedelta(0))
     assert [doc["_id"] async for doc in db[PG_REPLAY_QUEUE].find({})] == [key(held.id)]
 
 
@@ -213,7 +213,7 @@ async def test_one_worker_at_a_time_holds_the_replay_lease(
     for claim in holders:
         assert set(claim.entry_ids) == {key(entry.id) for entry in entries}
     for claim in claims:
-        await mongo_dm.release_claimed(db, claim, orphan_age=timedelta(hours=1))
+        await mongo_dm.settle_claim(db, claim, orphan_age=timedelta(hours=1))
     assert await db[PG_REPLAY_QUEUE].count_documents({}) == 0
     assert await db[REPLAY_LEASES].count_documents({}) == 0
 

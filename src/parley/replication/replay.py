@@ -230,7 +230,7 @@ class ReplayWorker:
             else:
                 await self.mongo.run(
                     "REPLAY_RELEASE_CLAIM_MONGO",
-                    partial(mongo_dm.unclaim, token=token),
+                    partial(mongo_dm.give_up_lease, token=token),
                     deadline=SETTLE_DEADLINE,
                 )
             self.unsettled.pop(0)
@@ -380,13 +380,13 @@ class ReplayWorker:
         except StorageError:
             await self.mongo.run(
                 "REPLAY_RELEASE_MONGO",
-                lambda db: mongo_dm.unclaim(db, token),
+                lambda db: mongo_dm.give_up_lease(db, token),
                 deadline=SETTLE_DEADLINE,
             )
             raise
         await self.mongo.run(
             "REPLAY_RELEASE_MONGO",
-            lambda db: mongo_dm.release_claimed(
+            lambda db: mongo_dm.settle_claim(
                 db, claim, postponed=postponed, orphan_age=timedelta(seconds=ORPHAN_SECONDS)
             ),
             deadline=SETTLE_DEADLINE,

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -52,7 +52,9 @@ DUPLICATE_KEY = 11000
 # cursor, and cursors of a client that dies are never closed: enough of them
 # exhaust its pool and it stops answering.) Batches stay small: pages are at
 # most 101 documents and replay batches at most PARLEY_REPLAY_BATCH.
-UNCLAIM = {"$unset": {"claimUntil": ""}}
+
+# A write marks its entry afresh: replay no longer holds it back (`settle_claim`).
+NOT_HELD_BACK = {"$unset": {"claimUntil": ""}}
 # Versions confirmed per command (`confirm`).
 CONFIRM_CHUNK = 500
 T = TypeVar("T")
@@ -96,7 +98,7 @@ def _entry_update(record: MessageRecord, *, missed: bool = False) -> dict[str, A
         fields["missed"] = True
     # The server's clock, as `claim_pending` compares it with the server's now:
     # the writer's and the replayer's clocks never meet.
-    return {"$set": fields, "$currentDate": {"markedAt": True}, **UNCLAIM}
+    return {"$set": fields, "$currentDate": {"markedAt": True}, **NOT_HELD_BACK}
 
 
 def _digest(record: MessageRecord) -> str:
@@ -108,8 +110,8 @@ def _digest(record: MessageRecord) -> str:
 async def _queue_for_postgres(
     db: AsyncDatabase[MongoDocument], record: MessageRecord, *, missed: bool = False
 ) -> None:
-    """Mark that PostgreSQL may lack this version (a write since a replay
-    claim removes the claim, so the newer version stays queued)."""
+    """Mark that PostgreSQL may lack this version. A replay pass that read an
+    older version leaves this entry queued: it marks another digest now."""
     await db[PG_REPLAY_QUEUE].update_one(
         {"_id": key(record.id)}, _entry_update(record, missed=missed), upsert=True
     )
@@ -375,7 +377,7 @@ async def claim_pending(
     (`storage.mongo.lease`): nothing while another worker holds it.
 
     Entries marked less than `grace` ago that are not known missed are left to
-    their writer, and entries held back (`release_claimed`'s `postponed`) wait
+    their writer, and entries held back (`settle_claim`'s `postponed`) wait
     for their `claimUntil`. The queue holds only what is unconfirmed, so its
     filters cost little even where the server reads the whole queue for them
     (FerretDB v1 does). Marks and leases are on the server's clock, so app
@@ -396,7 +398,7 @@ async def claim_pending(
     return Claim(token, now, now + lease, [from_document(d) for d in found.values()], entry_ids)
 
 
-async def release_claimed(
+async def settle_claim(
     db: AsyncDatabase[MongoDocument],
     claim: Claim,
     *,
@@ -407,12 +409,14 @@ async def release_claimed(
     `postponed` (refused: `ReplayWorker._write_one_by_one`), and give up its
     lease.
 
-    A written record's entry goes if it marks that version or an older one
-    (PostgreSQL holds the record's version or a newer one now); an entry
-    marked again since, for a version still on its way, stays. An entry with
-    no document, or marking a version the document never became, goes once
-    it is `orphan_age` old, when no write can still be on its way. Postponed
-    entries are held back for as long as a lease lasts.
+    A written record's entry goes if it marks exactly that version; an entry
+    marked again since, for a version still on its way, stays. An entry whose
+    version replay did not find (no document, or the document holds another
+    version) goes once it is `orphan_age` old, when no write can still be on
+    its way; until then each pass delivers the document again, which changes
+    nothing. (Not sooner for an older version: a delete outranks every edit
+    whatever their times, and the entry does not say whether it marks one.)
+    Postponed entries are held back for as long as a lease lasts.
 
     Each step is one command per CONFIRM_CHUNK entries, never one per entry
     (FerretDB v1 runs a bulk of keyed writes one statement at a time)."""
@@ -422,37 +426,31 @@ async def release_claimed(
     dropped = await _drop_exactly(queue, written)
     rest = [entry for entry in claim.entry_ids if entry not in postponed]
     if dropped < len(rest):
-        await _drop_outdated(db, rest, documents, claim.at - orphan_age)
+        await _drop_outdated(db, rest, claim.at - orphan_age)
     held = [r for entry, r in documents.items() if entry in postponed]
     hold_back = {"$set": {"claimUntil": claim.until}}
     for chunk in _chunks(held):
         await queue.update_many(_exactly(chunk), hold_back)
-    await unclaim(db, claim.token)
+    await give_up_lease(db, claim.token)
 
 
 async def _drop_outdated(
-    db: AsyncDatabase[MongoDocument],
-    entry_ids: Sequence[str],
-    written: Mapping[str, MessageRecord],
-    orphaned: datetime,
+    db: AsyncDatabase[MongoDocument], entry_ids: Sequence[str], orphaned: datetime
 ) -> None:
-    """Of the entries left after a release, drop those marking a version older
-    than the one replay wrote (PostgreSQL holds newer now) or marked before
-    `orphaned`, each only if not marked again since this read. Rare: the
+    """Of the entries left after a pass, drop those marked before `orphaned`,
+    each only if not marked again since this read: their version is not the
+    one replay found (the document is missing, older, or newer from the other
+    store's replay), and no write of it can still be on its way. Rare: the
     usual entry marks the version replay wrote."""
     queue = db[PG_REPLAY_QUEUE]
-    left = queue.find({"_id": {"$in": list(entry_ids)}}, {"version": 1, "markedAt": 1})
+    left = queue.find({"_id": {"$in": list(entry_ids)}}, {"digest": 1, "markedAt": 1})
     outdated = [
-        {"_id": doc["_id"], "markedAt": doc["markedAt"]}
+        {"_id": doc["_id"], "digest": doc.get("digest"), "markedAt": doc["markedAt"]}
         async for doc in left.batch_size(len(entry_ids) + 1)
-        if doc["markedAt"] < orphaned or _older(doc.get("version"), written.get(doc["_id"]))
+        if doc["markedAt"] < orphaned
     ]
     for chunk in _chunks(outdated):
         await queue.delete_many({"$or": list(chunk)})
-
-
-def _older(version: datetime | None, written: MessageRecord | None) -> bool:
-    return version is not None and written is not None and version < written.updated_at
 
 
 def _exactly(versions: Sequence[MessageRecord]) -> dict[str, Any]:
@@ -480,7 +478,7 @@ def _chunks(items: Sequence[T]) -> Iterator[Sequence[T]]:
         yield items[start : start + CONFIRM_CHUNK]
 
 
-async def unclaim(db: AsyncDatabase[MongoDocument], token: str) -> None:
+async def give_up_lease(db: AsyncDatabase[MongoDocument], token: str) -> None:
     """Give up the replay lease `token` holds (delivery failed, or the pass
     is over), so the entries are due again now instead of after the lease."""
     await replay_lease.give_up(db, replay_lease.TO_POSTGRESQL, token)

@@ -156,10 +156,15 @@ class PostgresDatabase:
         ignored: a connection left unopened is opened when next needed."""
         size = self.engine.pool.size()  # type: ignore[attr-defined]
         filler = _PoolFiller(size, deadline)
-        # Each ping waits its turn, then has `deadline` to open its connection.
+        # Each ping waits its turn, then has `deadline` to open its connection:
+        # against a store that answers, a few round trips; at worst (every
+        # connect timing out) a few deadlines before the store serves again.
         whole = deadline * (math.ceil(size / FILL_AT_ONCE) + 1)
         pings = [self.run("POOL_FILL_PING", filler.hold_one, deadline=whole) for _ in range(size)]
-        await asyncio.gather(*pings, return_exceptions=True)
+        try:
+            await asyncio.gather(*pings, return_exceptions=True)
+        finally:  # also when cancelled: no connection stays held for nobody
+            filler.release_all()
 
     async def dispose(self) -> None:
         await self.engine.dispose()
@@ -176,19 +181,25 @@ class _PoolFiller:
         self._opening = asyncio.Semaphore(FILL_AT_ONCE)
         self._waiting = size
         self._all_out = asyncio.Event()
-        # What requests use, so no request has to set it again on the connection.
+        # The statement timeout a call with this deadline sets (`_transaction`),
+        # left on the connection for the calls that come after.
         self._timeout_ms = max(int(deadline * 1000), 1)
 
     async def hold_one(self, session: AsyncSession) -> None:
         try:
             async with self._opening:
+                if self._all_out.is_set():  # the fill is over (cancelled): take nothing
+                    return
                 session.info[STATEMENT_TIMEOUT_MS] = self._timeout_ms
                 await session.execute(text("SELECT 1"))
         finally:
             self._waiting -= 1
             if self._waiting == 0:
-                self._all_out.set()
+                self.release_all()
         await self._all_out.wait()
+
+    def release_all(self) -> None:
+        self._all_out.set()
 
 
 class _Session(Session):
