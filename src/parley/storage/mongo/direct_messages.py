@@ -426,7 +426,7 @@ async def settle_claim(
     dropped = await _drop_exactly(queue, written)
     rest = [entry for entry in claim.entry_ids if entry not in postponed]
     if dropped < len(rest):
-        await _drop_outdated(db, rest, claim.at - orphan_age)
+        await _drop_outdated(queue, rest, claim.at - orphan_age)
     held = [r for entry, r in documents.items() if entry in postponed]
     hold_back = {"$set": {"claimUntil": claim.until}}
     for chunk in _chunks(held):
@@ -435,14 +435,13 @@ async def settle_claim(
 
 
 async def _drop_outdated(
-    db: AsyncDatabase[MongoDocument], entry_ids: Sequence[str], orphaned: datetime
+    queue: AsyncCollection[MongoDocument], entry_ids: Sequence[str], orphaned: datetime
 ) -> None:
     """Of the entries left after a pass, drop those marked before `orphaned`,
     each only if not marked again since this read: their version is not the
     one replay found (the document is missing, older, or newer from the other
     store's replay), and no write of it can still be on its way. Rare: the
     usual entry marks the version replay wrote."""
-    queue = db[PG_REPLAY_QUEUE]
     left = queue.find({"_id": {"$in": list(entry_ids)}}, {"digest": 1, "markedAt": 1})
     outdated = [
         {"_id": doc["_id"], "digest": doc.get("digest"), "markedAt": doc["markedAt"]}

@@ -121,7 +121,7 @@ class PostgresDatabase:
         async with self.sessionmaker.begin() as session:
             # The deadline on the server too, set when (and only if) the
             # transaction takes a connection: see `_apply_statement_timeout`.
-            session.info[STATEMENT_TIMEOUT_MS] = max(int(seconds * 1000), 1)
+            session.info[STATEMENT_TIMEOUT_MS] = _timeout_ms(seconds)
             session.info[ABANDONED_AFTER] = time.monotonic() + seconds
             return await fn(session)
 
@@ -170,6 +170,11 @@ class PostgresDatabase:
         await self.engine.dispose()
 
 
+def _timeout_ms(seconds: float) -> int:
+    """A deadline as the server's `statement_timeout` (0 would mean none)."""
+    return max(int(seconds * 1000), 1)
+
+
 class _PoolFiller:
     """Pings that each take a connection of the pool and hold it until every
     ping has one (or gave up), so no ping reuses another's, with at most
@@ -183,7 +188,7 @@ class _PoolFiller:
         self._all_out = asyncio.Event()
         # The statement timeout a call with this deadline sets (`_transaction`),
         # left on the connection for the calls that come after.
-        self._timeout_ms = max(int(deadline * 1000), 1)
+        self._timeout_ms = _timeout_ms(deadline)
 
     async def hold_one(self, session: AsyncSession) -> None:
         try:
