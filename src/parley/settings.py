@@ -200,6 +200,10 @@ class Settings(BaseSettings):
     antientropy_enabled: bool = Field(default=True, validation_alias="PARLEY_ANTIENTROPY")
     antientropy_repair: bool = Field(default=True, validation_alias="PARLEY_ANTIENTROPY_REPAIR")
     antientropy_rate: float = Field(default=50.0, validation_alias="PARLEY_ANTIENTROPY_RATE", gt=0)
+    # The share of time the walk may spend working; after a slow step it waits longer.
+    antientropy_duty: float = Field(
+        default=0.1, validation_alias="PARLEY_ANTIENTROPY_DUTY", gt=0, le=1
+    )
     antientropy_pause: float = Field(
         default=300.0, validation_alias="PARLEY_ANTIENTROPY_PAUSE", ge=0
     )

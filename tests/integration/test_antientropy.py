@@ -180,6 +180,7 @@ async def test_background_verifier_is_leased_repairs_and_reports(
             replication.metrics,
             holder=holder,
             rate=1000.0,
+            duty=1.0,  # no wait for the time a step took
             pause=0.0,
             lease=30.0,
             after_repair=replication.replay.kick,
@@ -204,3 +205,30 @@ async def test_background_verifier_is_leased_repairs_and_reports(
     health = (await client.get("/api/health")).json()
     assert health["details"]["antientropy"]["mode"] == "repair"
     await first.stop()
+
+
+async def test_background_verifier_waits_in_proportion_to_the_work_of_its_step(
+    client: httpx.AsyncClient, state: AppState
+) -> None:
+    ada, bob = await make_person(state, "Ada"), await make_person(state, "Bob")
+    await send(client, ada, await make_dm(state, ada, bob), 3)
+    await settled(state)
+    replication = state.replication
+    paced = AntiEntropy(
+        verifier_of(state),
+        None,
+        replication.postgres.for_background(),
+        replication.metrics,
+        holder="paced",
+        rate=1000.0,  # alone: a thousandth of a second per conversation
+        duty=0.01,  # working 1 % of the time: 99 s of rest per second of work
+        pause=0.0,
+        lease=30.0,
+    )
+    started = asyncio.get_running_loop().time()
+    wait = await paced.step()
+    took = asyncio.get_running_loop().time() - started
+    # The step's own round trips (lease, cursor, counts, both stores) take
+    # well over half a millisecond, so the wait is the duty's, not the rate's.
+    assert 0.05 < wait <= 99 * took
+    await paced.stop()

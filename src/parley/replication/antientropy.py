@@ -9,15 +9,17 @@ holder dies another instance resumes the pass where it stopped.
 
 Each step checks one batch of conversations (`Verifier.check`), repairs what
 it found through the replay queues (`Repairer`) unless set to report only,
-and sleeps so that at most `rate` conversations are checked per second. A
-storage error ends the step; any other exception is logged; either way the
-loop goes on after a growing pause.
+and sleeps so that at most `rate` conversations are checked per second and
+the walk works at most `duty` of the time (`wait_after_step`). A storage
+error ends the step; any other exception is logged; either way the loop goes
+on after a growing pause.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
@@ -41,6 +43,20 @@ log = structlog.get_logger("parley.antientropy")
 NAME = "verifier"
 EVERYTHING = Scope()
 MAX_BACKOFF = 60.0
+# The walk beside live traffic goes in small steps, one MongoDB fingerprint at
+# a time: each step is a short burst of work (`parley verify`, run by hand,
+# takes bigger batches several at once).
+WALK_BATCH = 10
+WALK_CONCURRENCY = 1
+
+
+def wait_after_step(checked: int, took: float, *, rate: float, duty: float) -> float:
+    """Seconds to wait after a step that checked `checked` conversations in
+    `took` seconds. A rate in conversations alone does not bound the walk's
+    cost: one conversation may hold 50 messages or 5,000, and on a busy store
+    or a slower machine a step takes longer. So the wait also keeps the walk
+    working at most `duty` of the time, beside live traffic, whatever it met."""
+    return max(checked / rate, took * (1 - duty) / duty)
 
 
 class AntiEntropy:
@@ -53,6 +69,7 @@ class AntiEntropy:
         *,
         holder: str,
         rate: float,
+        duty: float,
         pause: float,
         lease: float,
         after_repair: Callable[[], None] = lambda: None,
@@ -63,6 +80,7 @@ class AntiEntropy:
         self.metrics = metrics
         self.holder = holder
         self.rate = rate
+        self.duty = duty
         self.pause = pause
         self.lease = lease
         self.after_repair = after_repair
@@ -111,6 +129,7 @@ class AntiEntropy:
 
     async def step(self) -> float:
         """One batch of the walk; returns how long to wait before the next."""
+        started = time.monotonic()
         if not await self._lead():
             return self.lease / 2
         walk = await self.checkpoint.load(EVERYTHING)
@@ -127,7 +146,8 @@ class AntiEntropy:
         self.metrics.set_gauge("parley_antientropy_conversations_checked", done)
         self.metrics.set_gauge("parley_antientropy_progress_ratio", min(1.0, done / max(total, 1)))
         self._last["progress"] = {"checked": done, "total": total}
-        return len(batch) / self.rate
+        took = time.monotonic() - started
+        return wait_after_step(len(batch), took, rate=self.rate, duty=self.duty)
 
     async def _lead(self) -> bool:
         leader: bool = await self.postgres.run(

@@ -12,7 +12,8 @@ import asyncio
 import contextlib
 from typing import Any
 
-from parley.replication.antientropy import AntiEntropy
+from parley.replication import verify
+from parley.replication.antientropy import WALK_BATCH, WALK_CONCURRENCY, AntiEntropy
 from parley.replication.backlog import Backlog
 from parley.replication.confirmer import Confirmer
 from parley.replication.direct_messages import DirectMessages
@@ -90,12 +91,16 @@ class Replication:
         self.postgres_breaker.on_recovery(self._before_postgres_serves_again)
         self.supervisor = Supervisor(self.metrics)
 
-    def verifier(self) -> Verifier:
+    def verifier(
+        self, *, batch: int = verify.BATCH, concurrency: int = verify.CONCURRENCY
+    ) -> Verifier:
         """Anti-entropy's comparison, on this process's breakers (background work)."""
         return Verifier(
             self.mongo.for_background(),
             self.postgres.for_background(),
             settle=self.settings.antientropy_settle,
+            batch=batch,
+            concurrency=concurrency,
         )
 
     def repairer(self) -> Repairer:
@@ -106,12 +111,13 @@ class Replication:
         the deployment's lease)."""
         settings = self.settings
         return AntiEntropy(
-            self.verifier(),
+            self.verifier(batch=WALK_BATCH, concurrency=WALK_CONCURRENCY),
             self.repairer() if settings.antientropy_repair else None,
             self.postgres.for_background(),
             self.metrics,
             holder=holder,
             rate=settings.antientropy_rate,
+            duty=settings.antientropy_duty,
             pause=settings.antientropy_pause,
             lease=settings.antientropy_lease,
             after_repair=self.replay.kick,

@@ -36,6 +36,9 @@ from parley.storage.records import now_ms
 # gives up is no use).
 DEADLINE = 30.0
 PAGE = 1000
+# Conversations per batch, and MongoDB fingerprints computed at once.
+BATCH = 50
+CONCURRENCY = 4
 Fetch = Callable[[uuid.UUID | None, int], Awaitable[list[tuple[uuid.UUID, Any]]]]
 
 
@@ -80,8 +83,8 @@ class Verifier:
         *,
         settle: float = 5.0,
         recheck_delay: float = 0.5,
-        batch: int = 50,
-        concurrency: int = 4,
+        batch: int = BATCH,
+        concurrency: int = CONCURRENCY,
     ) -> None:
         self.mongo = mongo
         self.postgres = postgres
