@@ -22,6 +22,7 @@ from pathlib import Path
 
 from pymongo import AsyncMongoClient
 
+from bench.cpucap import current_cap
 from parley.app import build_state
 from parley.devstack import DevStack
 from parley.devstack.factories import Person, make_dm, make_person
@@ -220,9 +221,13 @@ def machine() -> str:
     with contextlib.suppress(OSError, AttributeError, ValueError):
         found = re.search(r"^MemTotal:\s*(\d+) kB", Path("/proc/meminfo").read_text(), re.M)
         ram_gib = int(found.group(1)) / 1024 / 1024  # type: ignore[union-attr]
+    capped = ""
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        cap = current_cap()
+        capped = f", **limited to {cap:g} CPUs' worth** (`bench.cpucap`)" if cap else ""
     return (
-        f"{os.cpu_count()} CPUs ({cpu}), {ram_gib:.0f} GiB RAM, Linux {platform.release()}, "
-        f"Python {platform.python_version()}"
+        f"{os.cpu_count()} CPUs ({cpu}){capped}, {ram_gib:.0f} GiB RAM, "
+        f"Linux {platform.release()}, Python {platform.python_version()}"
     )
 
 
