@@ -196,7 +196,8 @@ class Settings(BaseSettings):
         default_factory=list, validation_alias="PARLEY_CORS_ORIGINS"
     )
     # Anti-entropy (docs/OPERATIONS.md): the background verifier walks every DM
-    # conversation at `antientropy_rate` per second, one instance at a time.
+    # conversation, at most `antientropy_rate` a second and working at most
+    # `antientropy_duty` of the time, one instance at a time.
     antientropy_enabled: bool = Field(default=True, validation_alias="PARLEY_ANTIENTROPY")
     antientropy_repair: bool = Field(default=True, validation_alias="PARLEY_ANTIENTROPY_REPAIR")
     antientropy_rate: float = Field(default=50.0, validation_alias="PARLEY_ANTIENTROPY_RATE", gt=0)

@@ -50,13 +50,17 @@ WALK_BATCH = 10
 WALK_CONCURRENCY = 1
 
 
-def wait_after_step(checked: int, took: float, *, rate: float, duty: float) -> float:
+def wait_after_step(
+    checked: int, took: float, *, rate: float, duty: float, longest: float
+) -> float:
     """Seconds to wait after a step that checked `checked` conversations in
     `took` seconds. A rate in conversations alone does not bound the walk's
     cost: one conversation may hold 50 messages or 5,000, and on a busy store
     or a slower machine a step takes longer. So the wait also keeps the walk
-    working at most `duty` of the time, beside live traffic, whatever it met."""
-    return max(checked / rate, took * (1 - duty) / duty)
+    working at most `duty` of the time, beside live traffic, whatever it met;
+    but never longer than `longest` (half the lease: a longer rest would let
+    the lease lapse, and another instance walk beside this one)."""
+    return min(longest, max(checked / rate, took * (1 - duty) / duty))
 
 
 class AntiEntropy:
@@ -137,8 +141,8 @@ class AntiEntropy:
             self._pass.clear()
         batch = await self.verifier.conversations(EVERYTHING, walk.cursor)
         if not batch:
-            await self._finish_pass(walk)
-            return self.pause
+            await self._finish_pass(walk)  # the mirror's check: work like a step's
+            return max(self.pause, self._rest(0, started))
         await self._handle(await self.verifier.check(batch, EVERYTHING))
         done = walk.checked + len(batch)
         await self.checkpoint.save(Walk(walk.scope, batch[-1], done, walk.pass_started_at))
@@ -146,8 +150,13 @@ class AntiEntropy:
         self.metrics.set_gauge("parley_antientropy_conversations_checked", done)
         self.metrics.set_gauge("parley_antientropy_progress_ratio", min(1.0, done / max(total, 1)))
         self._last["progress"] = {"checked": done, "total": total}
+        return self._rest(len(batch), started)
+
+    def _rest(self, checked: int, started: float) -> float:
         took = time.monotonic() - started
-        return wait_after_step(len(batch), took, rate=self.rate, duty=self.duty)
+        return wait_after_step(
+            checked, took, rate=self.rate, duty=self.duty, longest=self.lease / 2
+        )
 
     async def _lead(self) -> bool:
         leader: bool = await self.postgres.run(
