@@ -22,7 +22,7 @@ from pathlib import Path
 
 from pymongo import AsyncMongoClient
 
-from bench.cpucap import current_cap
+from bench.cpucap import cpus_worth, current_cap
 from parley.app import build_state
 from parley.devstack import DevStack
 from parley.devstack.factories import Person, make_dm, make_person
@@ -224,7 +224,7 @@ def machine() -> str:
     capped = ""
     with contextlib.suppress(OSError, ValueError, IndexError):
         cap = current_cap()
-        capped = f", **limited to {cap:g} CPUs' worth** (`bench.cpucap`)" if cap else ""
+        capped = f", **limited to {cpus_worth(cap)}** (`bench.cpucap`)" if cap else ""
     return (
         f"{os.cpu_count()} CPUs ({cpu}){capped}, {ram_gib:.0f} GiB RAM, "
         f"Linux {platform.release()}, Python {platform.python_version()}"

@@ -22,6 +22,7 @@ import sys
 from pathlib import Path
 
 PERIOD_US = 10_000
+MIN_CPUS = 0.1  # a quota of 1 ms per period, the kernel's smallest
 NAME = "parley-cpucap"
 V2 = Path("/sys/fs/cgroup")
 V1 = Path("/sys/fs/cgroup/cpu")
@@ -29,20 +30,28 @@ V1 = Path("/sys/fs/cgroup/cpu")
 
 def enter(cpus: float) -> Path:
     """Create (or reuse) the group, set its quota, move this process into it."""
-    quota = max(1000, round(cpus * PERIOD_US))
-    if (V2 / "cgroup.controllers").exists():
-        group = V2 / NAME
-        group.mkdir(exist_ok=True)
-        (group / "cpu.max").write_text(f"{quota} {PERIOD_US}\n")
-    elif (V1 / "cpu.cfs_quota_us").exists():
-        group = V1 / NAME
-        group.mkdir(exist_ok=True)
-        (group / "cpu.cfs_period_us").write_text(f"{PERIOD_US}\n")
-        (group / "cpu.cfs_quota_us").write_text(f"{quota}\n")
-    else:
-        raise SystemExit("bench.cpucap: no writable CPU cgroup hierarchy on this machine")
-    (group / "cgroup.procs").write_text(f"{os.getpid()}\n")
+    quota = round(cpus * PERIOD_US)
+    try:
+        if (V2 / "cgroup.controllers").exists():
+            (V2 / "cgroup.subtree_control").write_text("+cpu\n")
+            group = V2 / NAME
+            group.mkdir(exist_ok=True)
+            (group / "cpu.max").write_text(f"{quota} {PERIOD_US}\n")
+        elif (V1 / "cpu.cfs_quota_us").exists():
+            group = V1 / NAME
+            group.mkdir(exist_ok=True)
+            (group / "cpu.cfs_period_us").write_text(f"{PERIOD_US}\n")
+            (group / "cpu.cfs_quota_us").write_text(f"{quota}\n")
+        else:
+            raise SystemExit("bench.cpucap: no CPU cgroup hierarchy on this machine")
+        (group / "cgroup.procs").write_text(f"{os.getpid()}\n")
+    except OSError as exc:
+        raise SystemExit(f"bench.cpucap: cannot set a CPU quota here (root?): {exc}") from exc
     return group
+
+
+def cpus_worth(cpus: float) -> str:
+    return f"{cpus:g} CPU's worth" if cpus == 1 else f"{cpus:g} CPUs' worth"
 
 
 def current_cap() -> float | None:
@@ -67,10 +76,10 @@ def main() -> None:
     parser.add_argument("command", nargs=argparse.REMAINDER, help="-- command and arguments")
     args = parser.parse_args()
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
-    if not command or args.cpus <= 0:
-        parser.error("give --cpus above 0 and a command after --")
+    if not command or args.cpus < MIN_CPUS:
+        parser.error(f"give --cpus of at least {MIN_CPUS} and a command after --")
     group = enter(args.cpus)
-    print(f"bench.cpucap: {args.cpus} CPUs' worth in {group}", file=sys.stderr, flush=True)
+    print(f"bench.cpucap: {cpus_worth(args.cpus)} in {group}", file=sys.stderr, flush=True)
     os.execvp(command[0], command)
 
 
