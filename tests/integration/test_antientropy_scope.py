@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
-from functools import partial
+from typing import Any
 
 import httpx
 import pytest
@@ -56,11 +56,15 @@ async def saved_walk(state: AppState) -> tuple[uuid.UUID | None, int] | None:
     return None if row is None else (row.cursor, row.checked)
 
 
+def _one_per_batch(*args: Any, **kwargs: Any) -> Verifier:
+    return Verifier(*args, **{**kwargs, "batch": 1})
+
+
 @pytest.fixture
 def one_per_batch(monkeypatch: pytest.MonkeyPatch) -> None:
     """The CLI's walks check one conversation per batch, so three
     conversations make three batches (and three saved positions)."""
-    monkeypatch.setattr("parley.replication.runtime.Verifier", partial(Verifier, batch=1))
+    monkeypatch.setattr("parley.replication.runtime.Verifier", _one_per_batch)
 
 
 @pytest.fixture
