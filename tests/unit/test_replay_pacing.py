@@ -46,15 +46,11 @@ def test_slow_user_calls_to_either_store_keep_replay_to_its_duty(slow_store: str
     assert replay.rest_after(30.0) == LONGEST_REST
 
 
-async def test_passes_shrink_while_making_way_and_grow_back_after() -> None:
+async def test_making_way_rests_but_keeps_the_batches_as_big_as_the_stores_take() -> None:
+    """Smaller batches while making way starved replay on an overloaded store."""
     replay = worker()
     size = replay.to_postgres_batch
+    size.ran_past_deadline()
     replay.mongo.latency.record(YIELD_LATENCY * 2)
-    for _ in range(3):  # even a pass that found less than its size
-        await replay._one_pass("mongodb", size, lambda token, limit: deliver(1))
-    assert size.current == 50
-    for _ in range(20):
-        replay.mongo.latency.record(0.001)
-    assert not replay.making_way()
     await replay._one_pass("mongodb", size, lambda token, limit: deliver(limit))
-    assert size.current == 100
+    assert size.current == 400

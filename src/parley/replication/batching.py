@@ -3,12 +3,10 @@
 A full batch on a busy store can run past the pass's deadlines every time (on
 the 2-CPU machine at 70 % of saturation, a 500-entry claim on FerretDB ran
 past its 5 s deadline pass after pass, and PostgreSQL's backlog took 43 s to
-clear): a pass that fails delivers nothing, and its claim is wasted work. And
-one big pass beside live traffic is one long burst that the users' calls queue
-behind. So the size halves after a pass that ran past a deadline or during which
-user calls were slow (`ReplayWorker`), and doubles back after a quick full one,
-between a floor and `PARLEY_REPLAY_BATCH`. (A pass that found less than its size
-says nothing about how much more the stores can take.)
+clear): a pass that fails delivers nothing, and its claim is wasted work. So
+the size halves after a pass that ran past a deadline, and doubles back after a
+quick full one, between a floor and `PARLEY_REPLAY_BATCH`. (A pass that found
+less than its size says nothing about how much more the stores can take.)
 """
 
 from __future__ import annotations
@@ -32,7 +30,7 @@ class BatchSize:
         self.floor = min(self.floor, self.ceiling)
         self.current = self.ceiling
 
-    def halve(self) -> None:
+    def ran_past_deadline(self) -> None:
         self.current = max(self.floor, self.current // 2)
 
     def finished(self, seconds: float, *, full: bool) -> None:
