@@ -109,8 +109,6 @@ class Settings(BaseSettings):
     )
     replay_interval: float = Field(default=0.5, validation_alias="PARLEY_REPLAY_INTERVAL", gt=0)
     replay_batch_size: int = Field(default=500, validation_alias="PARLEY_REPLAY_BATCH", ge=1)
-    # The share of time replay may work while users' calls to the stores are slow.
-    replay_duty: float = Field(default=0.5, validation_alias="PARLEY_REPLAY_DUTY", gt=0, le=1)
     pg_pool_size: int = Field(default=20, validation_alias="PARLEY_PG_POOL_SIZE", ge=1)
     mongo_pool_size: int = Field(default=20, validation_alias="PARLEY_MONGO_POOL_SIZE", ge=1)
     # MongoDB's write concern (docs/OPERATIONS.md, "MongoDB write concern"):

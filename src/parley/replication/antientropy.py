@@ -32,7 +32,7 @@ from parley.replication.divergence import KINDS, Divergence
 from parley.replication.repair import Repairer
 from parley.replication.verify import Scope, Verifier
 from parley.replication.walk import Checkpoint
-from parley.resilience import Metrics, StoreGuard, rest_for_duty
+from parley.resilience import Metrics, StoreGuard
 from parley.storage.errors import StorageError
 from parley.storage.postgres import antientropy_state
 from parley.storage.postgres.antientropy_state import Walk
@@ -60,7 +60,7 @@ def wait_after_step(
     working at most `duty` of the time, beside live traffic, whatever it met;
     but never longer than `longest` (half the lease: a longer rest would let
     the lease lapse, and another instance walk beside this one)."""
-    return max(min(longest, checked / rate), rest_for_duty(took, duty=duty, longest=longest))
+    return min(longest, max(checked / rate, took * (1 - duty) / duty))
 
 
 class AntiEntropy:

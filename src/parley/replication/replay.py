@@ -16,15 +16,6 @@ leaves the stores on different versions. Mirror documents are replaced
 whole; a profile changed since its delivery read it is queued again once that
 delivery has written (`_confirm_for_mongo`), so the mirror ends on the newest
 version whatever order two deliveries land in.
-
-Replay makes way for users. While their calls to either store are slow
-(`YIELD_LATENCY`, from the guards' `RecentLatency`), the worker rests after
-each pass so that it works at most `duty` of the time (`PARLEY_REPLAY_DUTY`):
-catching up after an outage takes longer, and the users' requests get the
-stores to themselves between passes. Its batches stay as big as the stores
-take (`BatchSize`): smaller ones while making way delivered 25 entries every
-3 s on an overloaded stand-in for the slower machine, less than it missed, and
-the stores never converged. With no user calls, or quick ones, it runs flat out.
 """
 
 from __future__ import annotations
@@ -45,7 +36,7 @@ from parley.replication.backlog import Backlog
 from parley.replication.batching import BatchSize
 from parley.replication.confirmer import Confirmer
 from parley.replication.duplicates import resolve_nonce_duplicate
-from parley.resilience import MONGODB, POSTGRESQL, Metrics, StoreGuard, rest_for_duty
+from parley.resilience import MONGODB, POSTGRESQL, Metrics, StoreGuard
 from parley.storage.errors import StorageConflict, StorageError, StorageTimeout
 from parley.storage.mongo import direct_messages as mongo_dm
 from parley.storage.mongo import mirror
@@ -90,13 +81,6 @@ SETTLE_DEADLINE = 2.0
 # batch waits the whole lease. (Were the rare one-by-one fallback to outlast
 # it, double delivery would still be harmless: every write is conditional.)
 LEASE_SECONDS = CLAIM_DEADLINE + WRITE_DEADLINE + SETTLE_MARGIN
-# User calls to a store that take this long on average mean it has no room to
-# spare: replay makes way (module docstring). Quick calls take a few ms; on the
-# slower machine at 70 % of saturation, calls beside a full replay pass took
-# 150-400 ms and requests missed their 0.5 s deadlines.
-YIELD_LATENCY = 0.1
-# The longest rest after one pass, however long it took.
-LONGEST_REST = 2.0
 
 
 @dataclass
@@ -173,7 +157,6 @@ class ReplayWorker:
         *,
         interval: float = 0.5,
         batch_size: int = 500,
-        duty: float = 1.0,
         confirmer: Confirmer | None = None,
     ) -> None:
         self.mongo = mongo
@@ -181,8 +164,6 @@ class ReplayWorker:
         self.backlog = backlog
         self.metrics = metrics
         self.interval = interval
-        # The share of time replay may work while users' calls are slow.
-        self.duty = duty
         # Markers of versions both stores accepted, their confirmation on its
         # way: no miss, whatever their age (see `confirmer`).
         self.confirmer = confirmer
@@ -205,32 +186,15 @@ class ReplayWorker:
 
     async def run(self) -> None:
         while True:
-            started = time.monotonic()
             try:
                 busy = await self.run_once()
             except StorageError as exc:
                 log.info("replay_pass_interrupted", error=str(exc))
                 busy = False
-            rest = self.rest_after(time.monotonic() - started)
-            self.metrics.set_gauge("parley_replay_rest_seconds", round(rest, 3))
-            if rest > 0:
-                await asyncio.sleep(rest)
             if not busy:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.interval)
                 self._wake.clear()
-
-    def making_way(self) -> bool:
-        """Whether users' calls to either store are slow now."""
-        slowest = max(self.mongo.latency.seconds, self.postgres.latency.seconds)
-        return slowest >= YIELD_LATENCY
-
-    def rest_after(self, took: float) -> float:
-        """Seconds to rest after a pass that took `took` seconds: none unless
-        making way, then enough to keep replay to its duty."""
-        if not self.making_way():
-            return 0.0
-        return rest_for_duty(took, duty=self.duty, longest=LONGEST_REST)
 
     async def run_once(self) -> bool:
         """One pass in each direction; True when a full batch suggests more work."""

@@ -72,7 +72,6 @@ class Replication:
             self.metrics,
             interval=settings.replay_interval,
             batch_size=settings.replay_batch_size,
-            duty=settings.replay_duty,
             confirmer=self.confirmer,
         )
         self.direct_messages = DirectMessages(

@@ -13,8 +13,6 @@ replication in `parley.replication` is its first user.
     check_database_health    both stores probed concurrently, under a deadline
     Metrics                  counters and gauges for `/api/metrics`
     Supervisor               background loops restarted with backoff when they fail
-    RecentLatency            how long a store's user calls took lately
-    rest_for_duty            the rest that keeps background work to a share of the time
 
 Import from here; the modules behind it are private.
 """
@@ -41,7 +39,6 @@ from parley.resilience._health import (
     utc_timestamp,
 )
 from parley.resilience._metrics import Metrics
-from parley.resilience._pace import RecentLatency, rest_for_duty
 from parley.resilience._stall import Stall
 from parley.resilience._supervisor import Supervisor
 
@@ -59,7 +56,6 @@ __all__ = [
     "Pingable",
     "PostgresOperation",
     "ProbeResult",
-    "RecentLatency",
     "Runner",
     "Sourced",
     "Stall",
@@ -68,7 +64,6 @@ __all__ = [
     "Supervisor",
     "check_database_health",
     "probe_databases",
-    "rest_for_duty",
     "sync_to_both_databases",
     "utc_timestamp",
     "with_mongo_fallback",

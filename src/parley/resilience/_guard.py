@@ -15,8 +15,6 @@ that no other store can answer (`sole`: a read of a conversation the other
 store lacks changes to): slow beats a 503. For the same reason, such a call
 and any user call to the last store standing get `last_store_deadline`, on
 guards built for calls another store can stand in for (`call_deadline`).
-Every guard of one store shares a `RecentLatency` of its user calls (answered
-or past their deadline): background work reads it to make way (`latency`).
 """
 
 from __future__ import annotations
@@ -27,7 +25,6 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from parley.resilience._breaker import CircuitBreaker, Permit
 from parley.resilience._metrics import Metrics
-from parley.resilience._pace import RecentLatency
 from parley.storage.errors import BreakerOpen, StorageTimeout, StorageUnavailable
 
 T = TypeVar("T")
@@ -57,7 +54,6 @@ class StoreGuard(Generic[H]):
         background: bool = False,
         catch_up: bool = False,
         last_store_deadline: float | None = None,
-        latency: RecentLatency | None = None,
     ):
         self.store = store
         self.runner = runner
@@ -73,20 +69,12 @@ class StoreGuard(Generic[H]):
         # Work that brings the store up to date (replay, confirmation) also
         # goes on while it is open for slowness alone (`admits_catch_up`).
         self.catch_up = catch_up
-        # How long user calls to this store took lately, whichever guard made them.
-        self.latency = latency if latency is not None else RecentLatency()
 
     def for_background(self, *, catch_up: bool = False) -> StoreGuard[H]:
         """The same store and breaker, for background work; `catch_up` for
         the work that brings the store up to date."""
         return StoreGuard(
-            self.store,
-            self.runner,
-            self.breaker,
-            self.metrics,
-            background=True,
-            catch_up=catch_up,
-            latency=self.latency,
+            self.store, self.runner, self.breaker, self.metrics, background=True, catch_up=catch_up
         )
 
     def with_last_store_deadline(self, seconds: float) -> StoreGuard[H]:
@@ -100,7 +88,6 @@ class StoreGuard(Generic[H]):
             background=self.background,
             catch_up=self.catch_up,
             last_store_deadline=seconds,
-            latency=self.latency,
         )
 
     def call_deadline(self, sole: bool = False) -> float | None:
@@ -163,7 +150,6 @@ class StoreGuard(Generic[H]):
                 permit.release()
             else:
                 permit.timed_out(exc)
-                self.latency.record(time.monotonic() - started)
             self.metrics.count("unavailable", self.store, name)
             raise
         except StorageUnavailable as exc:
@@ -173,11 +159,6 @@ class StoreGuard(Generic[H]):
         except BaseException:  # a bug, a conflict, a cancellation: not the store's health
             permit.release()
             raise
-        if self.background:
-            permit.succeeded(0.0)
-        else:
-            took = time.monotonic() - started
-            permit.succeeded(took)
-            self.latency.record(took)
+        permit.succeeded(0.0 if self.background else time.monotonic() - started)
         self.metrics.count("ok", self.store, name)
         return result
