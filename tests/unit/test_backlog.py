@@ -91,3 +91,14 @@ def test_an_answer_to_an_older_query_changes_nothing() -> None:
     backlog.replace(POSTGRESQL, {ROOM}, clock.now)
     backlog.replace(POSTGRESQL, set(), older)
     assert backlog.behind(ROOM) == {POSTGRESQL}
+
+
+def test_the_views_not_read_since_a_moment() -> None:
+    clock = Clock()
+    backlog = Backlog(clock=clock)
+    assert backlog.unchecked_since(clock.now) == {MONGODB, POSTGRESQL}
+    backlog.checked(MONGODB)
+    clock.now += 1.0
+    backlog.replace(POSTGRESQL, set(), clock.now)
+    assert backlog.unchecked_since(clock.now - 0.5) == {MONGODB}
+    assert backlog.unchecked_since(clock.now - 1.0) == set()

@@ -55,8 +55,11 @@ class Backlog:
     def _unchecked(self) -> set[str]:
         if self._max_age is None:
             return set()
-        oldest = self._clock() - self._max_age
-        return {s for s in (MONGODB, POSTGRESQL) if self._checked.get(s, -math.inf) < oldest}
+        return self.unchecked_since(self._clock() - self._max_age)
+
+    def unchecked_since(self, moment: float) -> set[str]:
+        """The stores whose backlog no attempt to read has ended since `moment`."""
+        return {s for s in (MONGODB, POSTGRESQL) if self._checked.get(s, -math.inf) < moment}
 
     def now(self) -> float:
         return self._clock()

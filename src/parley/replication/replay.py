@@ -242,10 +242,17 @@ class ReplayWorker:
     async def keep_backlog_fresh(self) -> None:
         """Read each store's backlog every interval, whichever store is down:
         passes skip that while a store is unavailable, and a backlog not read
-        for long counts as behind everywhere (`Backlog`)."""
+        for long counts as behind everywhere (`Backlog`). A view a pass read
+        within the interval is not read again: while replay drains a backlog,
+        reading it is a scan of the queue (every entry of it on FerretDB v1)."""
+        refreshers = {
+            MONGODB: self.refresh_mongo_backlog,
+            POSTGRESQL: self.refresh_postgres_backlog,
+        }
         while True:
+            stale = self.backlog.unchecked_since(self.backlog.now() - self.interval)
             # Side by side: a frozen store delays only the view it holds.
-            refreshes = (self.refresh_mongo_backlog(), self.refresh_postgres_backlog())
+            refreshes = (refreshers[store]() for store in sorted(stale))
             outcomes = await asyncio.gather(*refreshes, return_exceptions=True)
             for outcome in outcomes:
                 if isinstance(outcome, BaseException) and not isinstance(outcome, StorageError):
