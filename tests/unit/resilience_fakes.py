@@ -10,6 +10,16 @@ from typing import Any
 from parley.resilience import BreakerPolicy, CircuitBreaker, Metrics, StoreGuard
 
 
+class Clock:
+    """A monotonic clock that moves only when a test sets `now`."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 class FakeRunner:
     def __init__(self) -> None:
         self.calls: list[str] = []

@@ -6,17 +6,10 @@ import uuid
 
 from parley.replication.backlog import Backlog
 from parley.resilience import MONGODB, POSTGRESQL
+from tests.unit.resilience_fakes import Clock
 
 ROOM = uuid.UUID(int=1)
 OTHER = uuid.UUID(int=2)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def fresh(clock: Clock) -> Backlog:

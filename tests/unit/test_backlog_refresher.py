@@ -11,17 +11,9 @@ from typing import Any
 from parley.replication.backlog import Backlog
 from parley.replication.replay import ReplayWorker
 from parley.resilience import MONGODB, POSTGRESQL, Metrics, StoreGuard
-from tests.unit.resilience_fakes import FakeRunner, breaker
+from tests.unit.resilience_fakes import Clock, FakeRunner, breaker
 
 INTERVAL = 0.01
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class NoBacklog(FakeRunner):

@@ -10,6 +10,7 @@ import pytest
 from parley.resilience import BreakerPolicy, CircuitBreaker
 from parley.resilience._breaker import CLOSED, HALF_OPEN, OPEN
 from parley.storage.errors import StorageTimeout, StorageUnavailable
+from tests.unit.resilience_fakes import Clock
 
 DOWN = StorageUnavailable("connection refused", store="mongodb")
 LATE = StorageTimeout("ran past its deadline", store="mongodb")
@@ -22,14 +23,6 @@ POLICY = BreakerPolicy(
     open_wait=1.0,
     half_open_calls=3,
 )
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class Probe:

@@ -3,14 +3,7 @@
 from __future__ import annotations
 
 from parley.resilience import Stall
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.unit.resilience_fakes import Clock
 
 
 def test_a_missed_deadline_with_no_answer_since_is_a_stall() -> None:
