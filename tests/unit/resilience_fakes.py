@@ -13,8 +13,8 @@ from parley.resilience import BreakerPolicy, CircuitBreaker, Metrics, StoreGuard
 class Clock:
     """A monotonic clock that moves only when a test sets `now`."""
 
-    def __init__(self) -> None:
-        self.now = 100.0
+    def __init__(self, start: float = 100.0) -> None:
+        self.now = start
 
     def __call__(self) -> float:
         return self.now

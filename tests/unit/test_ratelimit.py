@@ -20,17 +20,10 @@ from parley.security.ratelimit import (
 )
 from parley.storage.errors import StorageConflict, StorageTimeout
 from parley.storage.rate_windows import Hit, WindowCheck, WindowCounts
+from tests.unit.resilience_fakes import Clock
 
 PER_MINUTE = Rule("send", 3, 60)
 T0 = 6_000_000.0  # the start of a bucket (and of a minute)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class FakeShared:
@@ -73,7 +66,7 @@ class FakeShared:
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(T0)
 
 
 @pytest.fixture
